@@ -1,0 +1,37 @@
+//  logger_api - the event-logger's REST API on CivetWeb
+#ifndef LOGGER_API_H_INCLUDED
+#define LOGGER_API_H_INCLUDED
+
+#include <stddef.h>
+#include "enp_status.h"
+#include "enp_store.h"
+#include "logger_dispatcher.h"
+#include "logger_metrics.h"
+
+typedef struct {
+    const char *host;           //  listen address, e.g. "0.0.0.0"
+    int port;                   //  0 picks a free port
+    int threads;                //  CivetWeb worker threads
+    size_t max_body;            //  request body limit in bytes
+    const char *status_token;   //  "" or NULL: PATCH needs no token
+    const char *docs_dir;       //  Swagger UI files for /docs
+    long request_timeout_ms;    //  per read/write on a connection
+    long keep_alive_ms;         //  idle time before a connection closes
+} logger_api_options_t;
+
+typedef struct _logger_api_t logger_api_t;
+
+//  Start serving. store, dispatcher and metrics are borrowed and must
+//  outlive the API. Returns NULL (and logs why) on failure.
+logger_api_t *logger_api_new (const logger_api_options_t *options,
+                              enp_store_t *store,
+                              logger_dispatcher_t *dispatcher,
+                              logger_metrics_t *metrics);
+//  Stop serving, waiting for requests in progress; nulls the pointer.
+void logger_api_destroy (logger_api_t **self_p);
+//  Return the port actually bound.
+int logger_api_port (logger_api_t *self);
+//  Map a status code to the HTTP status the API answers with it.
+int logger_api_http_status (enp_status_t status);
+
+#endif

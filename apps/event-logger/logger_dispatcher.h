@@ -1,0 +1,29 @@
+//  logger_dispatcher - the one thread that hands events to the broker
+#ifndef LOGGER_DISPATCHER_H_INCLUDED
+#define LOGGER_DISPATCHER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "enp_store.h"
+
+typedef struct _logger_dispatcher_t logger_dispatcher_t;
+
+//  Start an actor that connects a PUSH socket to endpoint and sends every
+//  due event of store (borrowed; must outlive the dispatcher). Returns NULL
+//  on failure.
+logger_dispatcher_t *logger_dispatcher_new (enp_store_t *store,
+                                            const char *endpoint);
+//  Stop the actor, after a short best-effort flush of pending events;
+//  nulls the caller's pointer.
+void logger_dispatcher_destroy (logger_dispatcher_t **self_p);
+//  Return true while a connection to the broker is up.
+bool logger_dispatcher_connected (logger_dispatcher_t *self);
+//  Return true when the broker refused the last send (its queue is full).
+bool logger_dispatcher_backpressure (logger_dispatcher_t *self);
+//  Return the number of messages sent to the broker so far.
+uint64_t logger_dispatcher_sent (logger_dispatcher_t *self);
+//  Tell the dispatcher new events wait. Cheap, safe from any thread: it
+//  makes a system call only when the dispatcher is not already awake.
+void logger_dispatcher_wake (logger_dispatcher_t *self);
+
+#endif

@@ -1,0 +1,41 @@
+//  worker - the notification-processor actor: pull, print, report
+#ifndef WORKER_H_INCLUDED
+#define WORKER_H_INCLUDED
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *broker;         //  backend endpoint to connect to
+    const char *logger_url;     //  base URL of the event-logger
+    const char *status_token;   //  bearer token for PATCH, or "" / NULL
+    size_t dedup_size;          //  ids remembered to avoid printing twice
+    int max_retries;            //  report retries before giving up
+    long backoff_ms;            //  first retry backoff
+} worker_options_t;
+
+typedef struct _worker_t worker_t;
+
+//  Start a worker actor that prints one line per event on out (borrowed;
+//  flushed after each line) and reports it processed. Returns NULL on
+//  failure.
+worker_t *worker_new (const worker_options_t *options, FILE *out);
+//  Stop the worker: it disconnects, finishes the events it already holds
+//  (for up to 2 s), and exits; nulls the caller's pointer.
+void worker_destroy (worker_t **self_p);
+//  Return events notified (printed) so far.
+uint64_t worker_notified (worker_t *self);
+//  Return events reported processed so far.
+uint64_t worker_reported (worker_t *self);
+//  Return redeliveries that were not printed again.
+uint64_t worker_duplicates (worker_t *self);
+//  Write the worker's counters in Prometheus text format; safe from any
+//  thread (matches enp_probe_render_fn).
+void worker_print_metrics (void *self, FILE *out);
+//  Format the notification line for an event into buf; control characters
+//  in user_id and description are escaped (\n, \t, \xHH) so one event is
+//  always one line. Returns the length (truncated to size - 1).
+size_t worker_format_line (char *buf, size_t size, const char *event_id,
+                           const char *user_id, const char *description);
+
+#endif

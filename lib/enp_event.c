@@ -1,0 +1,319 @@
+/*  enp_event - one event: its fields, JSON encoding and request validation
+
+    The event is the value every part of the pipeline passes around. This
+    class owns the rules of what a valid event is, so the logger's handlers,
+    the fuzzers and the tests all validate the same way, and every schema
+    error of a request is reported at once rather than one per round trip.
+*/
+#include <stdarg.h>
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+#include "enp_event.h"
+#include "enp_time.h"
+
+struct _enp_event_t {
+    char event_id [ENP_UUID_LEN + 1];   //  lowercase canonical UUID
+    char status [ENP_STATUS_MAX + 1];   //  pending, queued, processed, ...
+    char *user_id;                      //  1-256 bytes of UTF-8, owned
+    char *description;                  //  1-4096 bytes of UTF-8, owned
+    int64_t created_at;                 //  ms since the epoch
+    int64_t updated_at;                 //  ms since the epoch
+    uint32_t attempts;                  //  deliveries to the broker so far
+};
+
+//  Fill err with a formatted message when the caller gave a buffer.
+static void
+s_error (char *err, size_t err_len, const char *format, ...)
+{
+    if (!err || err_len == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (err, err_len, format, args);
+    va_end (args);
+}
+
+//  Append {"field","message"} to errors when the caller wants them.
+static void
+s_field_error (json_t *errors, const char *field, const char *message)
+{
+    if (errors)
+        json_array_append_new (errors, json_pack ("{s:s, s:s}",
+                               "field", field, "message", message));
+}
+
+//  Parse body as a JSON object. Jansson rejects invalid UTF-8, NUL
+//  characters and duplicate keys here, so later checks see clean strings.
+static json_t *
+s_parse_object (const char *body, size_t size, char *err, size_t err_len)
+{
+    json_error_t error;
+    json_t *root = json_loadb (body? body: "", size,
+                               JSON_REJECT_DUPLICATES, &error);
+    if (!root) {
+        s_error (err, err_len, "body is not valid JSON: %s (at byte %d)",
+                 error.text, error.position);
+        return NULL;
+    }
+    if (!json_is_object (root)) {
+        s_error (err, err_len, "body must be a JSON object");
+        json_decref (root);
+        return NULL;
+    }
+    return root;
+}
+
+//  Check one required string field of 1..max bytes; record any error.
+//  Returns the string (borrowed from root) or NULL.
+static const char *
+s_check_string (json_t *root, const char *field, size_t max, json_t *errors)
+{
+    json_t *value = json_object_get (root, field);
+    char message [96];
+    if (!value) {
+        s_field_error (errors, field, "is required");
+        return NULL;
+    }
+    if (!json_is_string (value)) {
+        s_field_error (errors, field, "must be a string");
+        return NULL;
+    }
+    size_t length = json_string_length (value);
+    if (length == 0) {
+        s_field_error (errors, field, "must not be empty");
+        return NULL;
+    }
+    if (length > max) {
+        snprintf (message, sizeof message, "must be at most %zu bytes", max);
+        s_field_error (errors, field, message);
+        return NULL;
+    }
+    return json_string_value (value);
+}
+
+//  Record an error for every member of root not named in allowed.
+static void
+s_check_unknown (json_t *root, const char *const *allowed, json_t *errors,
+                 int *failures)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (root, key, value) {
+        int known = 0;
+        for (const char *const *name = allowed; *name; name++)
+            if (strcmp (key, *name) == 0)
+                known = 1;
+        if (!known) {
+            s_field_error (errors, key, "is not a known field");
+            (*failures)++;
+        }
+    }
+}
+
+//  Create a pending event with the given id, strings and creation time.
+enp_event_t *
+enp_event_new (const char *event_id, const char *user_id,
+               const char *description, int64_t created_at)
+{
+    enp_event_t *self = (enp_event_t *) calloc (1, sizeof (enp_event_t));
+    if (!self)
+        return NULL;
+    snprintf (self->event_id, sizeof self->event_id, "%s", event_id);
+    snprintf (self->status, sizeof self->status, "%s", ENP_STATUS_PENDING);
+    self->user_id = strdup (user_id);
+    self->description = strdup (description);
+    self->created_at = created_at;
+    self->updated_at = created_at;
+    if (!self->user_id || !self->description)
+        enp_event_destroy (&self);
+    return self;
+}
+
+//  Create a pending event with a new random (v4) UUID, created now.
+enp_event_t *
+enp_event_create (const char *user_id, const char *description)
+{
+    uuid_t uuid;
+    char event_id [ENP_UUID_LEN + 1];
+    uuid_generate_random (uuid);
+    uuid_unparse_lower (uuid, event_id);
+    return enp_event_new (event_id, user_id, description, enp_time_now_ms ());
+}
+
+//  Destroy the event.
+void
+enp_event_destroy (enp_event_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    enp_event_t *self = *self_p;
+    free (self->description);
+    free (self->user_id);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Return a deep copy.
+enp_event_t *
+enp_event_dup (const enp_event_t *self)
+{
+    if (!self)
+        return NULL;
+    enp_event_t *copy = enp_event_new (self->event_id, self->user_id,
+                                       self->description, self->created_at);
+    if (copy) {
+        memcpy (copy->status, self->status, sizeof copy->status);
+        copy->updated_at = self->updated_at;
+        copy->attempts = self->attempts;
+    }
+    return copy;
+}
+
+const char *enp_event_id (const enp_event_t *self) { return self->event_id; }
+const char *enp_event_user_id (const enp_event_t *self) { return self->user_id; }
+const char *enp_event_description (const enp_event_t *self) { return self->description; }
+const char *enp_event_status (const enp_event_t *self) { return self->status; }
+int64_t enp_event_created_at (const enp_event_t *self) { return self->created_at; }
+int64_t enp_event_updated_at (const enp_event_t *self) { return self->updated_at; }
+uint32_t enp_event_attempts (const enp_event_t *self) { return self->attempts; }
+
+//  Set the status and updated_at.
+void
+enp_event_set_status (enp_event_t *self, const char *status, int64_t now)
+{
+    snprintf (self->status, sizeof self->status, "%s", status);
+    self->updated_at = now;
+}
+
+//  Set the number of deliveries so far.
+void
+enp_event_set_attempts (enp_event_t *self, uint32_t attempts)
+{
+    self->attempts = attempts;
+}
+
+//  Return true when the status is the given one.
+int
+enp_event_status_is (const enp_event_t *self, const char *status)
+{
+    return strcmp (self->status, status) == 0;
+}
+
+//  Return the event as a new JSON object.
+json_t *
+enp_event_to_json (const enp_event_t *self)
+{
+    char created [ENP_TIME_RFC3339_SIZE];
+    char updated [ENP_TIME_RFC3339_SIZE];
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}",
+                      "event_id", self->event_id,
+                      "user_id", self->user_id,
+                      "description", self->description,
+                      "status", self->status,
+                      "created_at", enp_time_format (self->created_at, created,
+                                                     sizeof created),
+                      "updated_at", enp_time_format (self->updated_at, updated,
+                                                     sizeof updated),
+                      "attempts", (json_int_t) self->attempts);
+}
+
+//  Return the event as compact JSON text.
+char *
+enp_event_encode (const enp_event_t *self, size_t *size_p)
+{
+    json_t *object = enp_event_to_json (self);
+    if (!object)
+        return NULL;
+    char *text = json_dumps (object, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref (object);
+    if (text && size_p)
+        *size_p = strlen (text);
+    return text;
+}
+
+//  Decode and validate a create request body.
+enp_status_t
+enp_event_decode_create (const char *body, size_t size, enp_event_t **event_p,
+                         json_t *errors, char *err, size_t err_len)
+{
+    json_t *root = s_parse_object (body, size, err, err_len);
+    if (!root)
+        return ENP_EPARSE;
+    static const char *const allowed [] = { "user_id", "description", NULL };
+    int failures = 0;
+    const char *user_id = s_check_string (root, "user_id", ENP_USER_ID_MAX,
+                                          errors);
+    const char *description = s_check_string (root, "description",
+                                              ENP_DESCRIPTION_MAX, errors);
+    failures += !user_id + !description;
+    s_check_unknown (root, allowed, errors, &failures);
+    enp_status_t status = ENP_OK;
+    if (failures) {
+        s_error (err, err_len, "%d field%s failed validation", failures,
+                 failures == 1? "": "s");
+        status = ENP_EINVAL;
+    }
+    else {
+        *event_p = enp_event_create (user_id, description);
+        if (!*event_p)
+            status = ENP_ENOMEM;
+    }
+    json_decref (root);
+    return status;
+}
+
+//  Decode and validate a status patch.
+enp_status_t
+enp_event_decode_status (const char *body, size_t size, char *status,
+                         json_t *errors, char *err, size_t err_len)
+{
+    json_t *root = s_parse_object (body, size, err, err_len);
+    if (!root)
+        return ENP_EPARSE;
+    static const char *const allowed [] = { "status", NULL };
+    int failures = 0;
+    const char *value = s_check_string (root, "status", ENP_STATUS_MAX, errors);
+    if (!value)
+        failures++;
+    else
+    if (!enp_event_status_valid (value)) {
+        s_field_error (errors, "status", "must use only a-z, 0-9, '_', '.' and '-'");
+        failures++;
+    }
+    s_check_unknown (root, allowed, errors, &failures);
+    if (failures)
+        s_error (err, err_len, "%d field%s failed validation", failures,
+                 failures == 1? "": "s");
+    else
+        snprintf (status, ENP_STATUS_MAX + 1, "%s", value);
+    json_decref (root);
+    return failures? ENP_EINVAL: ENP_OK;
+}
+
+//  Return 1 if text is 1-64 bytes of [a-z0-9_.-].
+int
+enp_event_status_valid (const char *text)
+{
+    size_t length = 0;
+    for (const char *cursor = text; *cursor; cursor++, length++) {
+        char c = *cursor;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+            || c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return length >= 1 && length <= ENP_STATUS_MAX;
+}
+
+//  Parse a UUID in any case into its lowercase canonical form.
+int
+enp_event_id_canonical (const char *text, char *canonical)
+{
+    uuid_t uuid;
+    //  uuid_parse reads exactly 36 characters; insist nothing follows
+    if (!text || strlen (text) != ENP_UUID_LEN || uuid_parse (text, uuid))
+        return -1;
+    uuid_unparse_lower (uuid, canonical);
+    return 0;
+}

@@ -1,0 +1,75 @@
+//  enp_event - one event: its fields, JSON encoding and request validation
+#ifndef ENP_EVENT_H_INCLUDED
+#define ENP_EVENT_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "enp_status.h"
+
+#define ENP_UUID_LEN          36      //  canonical text form, no NUL
+#define ENP_USER_ID_MAX       256     //  bytes
+#define ENP_DESCRIPTION_MAX   4096    //  bytes
+#define ENP_STATUS_MAX        64      //  bytes of [a-z0-9_.-]
+
+#define ENP_STATUS_PENDING    "pending"
+#define ENP_STATUS_QUEUED     "queued"
+#define ENP_STATUS_PROCESSED  "processed"
+#define ENP_STATUS_FAILED     "failed"
+
+typedef struct _enp_event_t enp_event_t;
+
+//  Create a pending event with the given id (canonical UUID), strings and
+//  creation time. Strings are copied. Returns NULL on failure.
+enp_event_t *enp_event_new (const char *event_id, const char *user_id,
+                            const char *description, int64_t created_at);
+//  Create a pending event with a new random (v4) UUID, created now.
+//  Returns NULL on failure. Caller owns the result.
+enp_event_t *enp_event_create (const char *user_id, const char *description);
+//  Destroy the event; nulls the caller's pointer.
+void enp_event_destroy (enp_event_t **self_p);
+//  Return a deep copy, or NULL. Caller owns the result.
+enp_event_t *enp_event_dup (const enp_event_t *self);
+
+const char *enp_event_id (const enp_event_t *self);
+const char *enp_event_user_id (const enp_event_t *self);
+const char *enp_event_description (const enp_event_t *self);
+const char *enp_event_status (const enp_event_t *self);
+int64_t enp_event_created_at (const enp_event_t *self);
+int64_t enp_event_updated_at (const enp_event_t *self);
+uint32_t enp_event_attempts (const enp_event_t *self);
+
+//  Set the status (must pass enp_event_status_valid) and updated_at.
+void enp_event_set_status (enp_event_t *self, const char *status,
+                           int64_t now);
+//  Set the number of deliveries so far.
+void enp_event_set_attempts (enp_event_t *self, uint32_t attempts);
+//  Return true when the status is the given one.
+int enp_event_status_is (const enp_event_t *self, const char *status);
+
+//  Return the event as a new JSON object, or NULL. Caller owns the result.
+json_t *enp_event_to_json (const enp_event_t *self);
+//  Return the event as compact JSON text and its length in *size_p (may be
+//  NULL), or NULL. Caller frees the result with free().
+char *enp_event_encode (const enp_event_t *self, size_t *size_p);
+
+//  Decode and validate a create request body {"user_id","description"}.
+//  On ENP_OK *event_p is a new pending event (caller owns it). Returns
+//  ENP_EPARSE if the body is not a JSON object (or not UTF-8), ENP_EINVAL if
+//  it breaks the schema: then every field error is appended to errors (a
+//  JSON array, may be NULL) as {"field","message"}. err gets a summary.
+enp_status_t enp_event_decode_create (const char *body, size_t size,
+                                      enp_event_t **event_p, json_t *errors,
+                                      char *err, size_t err_len);
+//  Decode and validate a status patch {"status"}. On ENP_OK, status (at
+//  least ENP_STATUS_MAX + 1 bytes) holds the new status. Errors as above.
+enp_status_t enp_event_decode_status (const char *body, size_t size,
+                                      char *status, json_t *errors,
+                                      char *err, size_t err_len);
+//  Return 1 if text is 1-64 bytes of [a-z0-9_.-], else 0.
+int enp_event_status_valid (const char *text);
+//  Parse a UUID in any case; write its lowercase canonical form into
+//  canonical (ENP_UUID_LEN + 1 bytes). Returns 0, or -1 if not a UUID.
+int enp_event_id_canonical (const char *text, char *canonical);
+
+#endif

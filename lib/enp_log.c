@@ -1,0 +1,139 @@
+/*  enp_log - the one logging facade: one line per record on standard error
+
+    Every service logs through here so that operators get the same shape of
+    line everywhere: time, service, level, message and, where there is one,
+    the event id. Each record is written with a single write(2) so lines
+    from many threads never interleave. Standard output stays free for the
+    product's own output (the processor's notification lines).
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "enp_log.h"
+#include "enp_time.h"
+
+//  Process-wide settings; written once at start-up by main, before any
+//  thread starts, and only read afterwards.
+static char s_service [64] = "enp";
+static enp_log_level_t s_level = ENP_LOG_INFO;
+static enp_log_format_t s_format = ENP_LOG_TEXT;
+
+static const char *s_level_names [] = { "debug", "info", "warn", "error" };
+
+//  Write the whole buffer to standard error, retrying on short writes.
+static void
+s_write_all (const char *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t rc = write (STDERR_FILENO, data, size);
+        if (rc <= 0)
+            return;             //  Nowhere else to report a failed log write
+        data += rc;
+        size -= (size_t) rc;
+    }
+}
+
+//  Render one record as a JSON object on one line, escaping with jansson.
+static void
+s_write_json (const char *time, enp_log_level_t level, const char *event_id,
+              const char *message)
+{
+    json_t *record = json_pack ("{s:s, s:s, s:s, s:s}",
+                                "time", time, "level", s_level_names [level],
+                                "service", s_service, "message", message);
+    if (!record)
+        return;
+    if (event_id)
+        json_object_set_new (record, "event_id", json_string (event_id));
+    char *text = json_dumps (record, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref (record);
+    if (text) {
+        size_t size = strlen (text);
+        text [size] = '\n';     //  Replace the NUL: we write by length
+        s_write_all (text, size + 1);
+        free (text);
+    }
+}
+
+//  Set the service name written on every line.
+void
+enp_log_init (const char *service)
+{
+    snprintf (s_service, sizeof s_service, "%s", service? service: "enp");
+}
+
+//  Set the lowest level written, by name.
+int
+enp_log_set_level_name (const char *name)
+{
+    for (int index = 0; index < 4; index++)
+        if (name && strcmp (name, s_level_names [index]) == 0) {
+            s_level = (enp_log_level_t) index;
+            return 0;
+        }
+    return -1;
+}
+
+//  Set the line format by name.
+int
+enp_log_set_format_name (const char *name)
+{
+    if (name && strcmp (name, "text") == 0)
+        s_format = ENP_LOG_TEXT;
+    else
+    if (name && strcmp (name, "json") == 0)
+        s_format = ENP_LOG_JSON;
+    else
+        return -1;
+    return 0;
+}
+
+//  Return true when records at this level are written.
+bool
+enp_log_enabled (enp_log_level_t level)
+{
+    return level >= s_level;
+}
+
+//  Format and write one record.
+void
+enp_log_write (enp_log_level_t level, const char *event_id,
+               const char *format, ...)
+{
+    if (level < ENP_LOG_DEBUG || level > ENP_LOG_ERROR)
+        level = ENP_LOG_ERROR;
+    char time [ENP_TIME_RFC3339_SIZE];
+    enp_time_format (enp_time_now_ms (), time, sizeof time);
+
+    char message [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    //  Keep one record on one line whatever the message holds
+    for (char *cursor = message; *cursor; cursor++)
+        if (*cursor == '\n' || *cursor == '\r')
+            *cursor = ' ';
+
+    if (s_format == ENP_LOG_JSON) {
+        s_write_json (time, level, event_id, message);
+        return;
+    }
+    char line [1200];
+    int size;
+    if (event_id)
+        size = snprintf (line, sizeof line, "%s %s %s %s event_id=%s\n", time,
+                         s_service, s_level_names [level], message, event_id);
+    else
+        size = snprintf (line, sizeof line, "%s %s %s %s\n", time,
+                         s_service, s_level_names [level], message);
+    if (size < 0)
+        return;
+    if ((size_t) size >= sizeof line) {
+        size = sizeof line - 1;
+        line [size - 1] = '\n';
+    }
+    s_write_all (line, (size_t) size);
+}

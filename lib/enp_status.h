@@ -1,0 +1,18 @@
+//  enp_status - result codes shared by every class of the pipeline
+#ifndef ENP_STATUS_H_INCLUDED
+#define ENP_STATUS_H_INCLUDED
+
+typedef enum {
+    ENP_OK = 0,         //  success
+    ENP_EPARSE,         //  input is not well formed (bad JSON, not a UUID)
+    ENP_EINVAL,         //  input is well formed but breaks the schema
+    ENP_ENOTFOUND,      //  no such object
+    ENP_EFULL,          //  a bounded container is full; retry later
+    ENP_ENOMEM,         //  out of memory
+    ENP_EIO             //  a socket or file failed
+} enp_status_t;
+
+//  Return a short, static, human-readable name for a status.
+const char *enp_status_str (enp_status_t status);
+
+#endif

@@ -1,0 +1,45 @@
+/*  enp_time - wall and monotonic clocks in milliseconds, RFC 3339 formatting
+
+    Events carry wall-clock times (created_at, updated_at) for people, and
+    the logger measures timeouts on the monotonic clock so that a clock step
+    never redelivers or fails events by mistake.
+*/
+#include <stdio.h>
+#include <time.h>
+#include "enp_time.h"
+
+//  Return the wall clock time in milliseconds since the Unix epoch.
+int64_t
+enp_time_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Return a monotonic clock in milliseconds, for timeouts and deadlines.
+int64_t
+enp_time_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Format ms since the epoch as RFC 3339 UTC with milliseconds.
+char *
+enp_time_format (int64_t ms, char *buf, size_t size)
+{
+    time_t secs = (time_t) (ms / 1000);
+    int millis = (int) (ms % 1000);
+    if (millis < 0) {
+        millis += 1000;
+        secs -= 1;
+    }
+    struct tm tm;
+    gmtime_r (&secs, &tm);
+    snprintf (buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+              tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    return buf;
+}
