@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <curl/curl.h>
@@ -81,6 +82,8 @@ testkit_spawn (char *const argv [], const char *stdout_path,
     pid_t pid = fork ();
     if (pid != 0)
         return pid;
+    //  If the test dies on a failed assertion, its services go with it
+    prctl (PR_SET_PDEATHSIG, SIGTERM);
     int out = open (stdout_path? stdout_path: "/dev/null",
                     O_WRONLY | O_CREAT | O_APPEND, 0644);
     int err = open (stderr_path? stderr_path: "/dev/null",

@@ -132,7 +132,9 @@ main (int argc, char *argv [])
     }
     rc = api? EXIT_SUCCESS: EXIT_FAILURE;
     logger_api_destroy (&api);
+    enp_log_debug ("HTTP server stopped");
     logger_dispatcher_destroy (&dispatcher);
+    enp_log_debug ("dispatcher stopped");
     logger_metrics_destroy (&metrics);
     enp_store_destroy (&store);
     enp_config_destroy (&config);

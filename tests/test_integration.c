@@ -1,0 +1,230 @@
+/*  test_integration - the three real services, two processors, 1,000 events
+
+    Starts queue-broker, event-logger and two notification-processors on
+    free loopback ports, posts 1,000 events from four threads, and checks
+    that every event ends processed, that every notification line was
+    printed exactly once in the exact format, and that both processors
+    did some of the work.
+*/
+#include <check.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <czmq.h>
+#include <jansson.h>
+#include "testkit.h"
+
+#define S_THREADS   4
+#define S_PER_THREAD 250
+#define S_EVENTS    (S_THREADS * S_PER_THREAD)
+
+typedef struct {
+    int thread;
+    const char *base;
+    char ids [S_PER_THREAD][37];
+    int created;
+} s_poster_t;
+
+//  Post this thread's share of events over one kept-alive connection.
+static void *
+s_post (void *arg)
+{
+    s_poster_t *poster = (s_poster_t *) arg;
+    for (int index = 0; index < S_PER_THREAD; index++) {
+        char url [128], body [256];
+        snprintf (url, sizeof url, "%s/events", poster->base);
+        snprintf (body, sizeof body, "{\"user_id\":\"user-%d\",\"description\":"
+                  "\"message %d of thread %d: caf\\u00e9\"}",
+                  poster->thread, index, poster->thread);
+        testkit_response_t response;
+        if (testkit_http ("POST", url, "application/json", body, strlen (body),
+                          NULL, &response) == 0 && response.code == 201) {
+            json_t *event = json_loads (response.body, 0, NULL);
+            snprintf (poster->ids [poster->created++], 37, "%s",
+                      json_string_value (json_object_get (event, "event_id")));
+            json_decref (event);
+        }
+        testkit_response_free (&response);
+    }
+    return NULL;
+}
+
+//  Count processed events by paging through the listing.
+static int
+s_count_processed (const char *base)
+{
+    int count = 0;
+    char after [64] = "";
+    while (true) {
+        char url [256];
+        snprintf (url, sizeof url, "%s/events?status=processed&limit=1000%s%s",
+                  base, *after? "&after=": "", after);
+        testkit_response_t response;
+        if (testkit_http ("GET", url, NULL, NULL, 0, NULL, &response) != 0
+        ||  response.code != 200) {
+            testkit_response_free (&response);
+            return -1;
+        }
+        json_t *page = json_loads (response.body, 0, NULL);
+        count += (int) json_array_size (json_object_get (page, "items"));
+        json_t *next = json_object_get (page, "next");
+        int more = json_is_string (next);
+        if (more)
+            snprintf (after, sizeof after, "%s", json_string_value (next));
+        json_decref (page);
+        testkit_response_free (&response);
+        if (!more)
+            return count;
+    }
+}
+
+//  Read a processor's output: check each line's format, count each id.
+static int
+s_read_lines (const char *path, zhashx_t *seen, int *bad_lines)
+{
+    FILE *file = fopen (path, "r");
+    ck_assert_ptr_nonnull (file);
+    regex_t pattern;
+    ck_assert_int_eq (regcomp (&pattern, "^Event ([0-9a-f-]{36}) has been sent to"
+        " user-([0-9]): message ([0-9]+) of thread ([0-9]): café$",
+        REG_EXTENDED), 0);
+    char line [1024];
+    int lines = 0;
+    while (fgets (line, sizeof line, file)) {
+        line [strcspn (line, "\n")] = '\0';
+        regmatch_t match [5];
+        if (regexec (&pattern, line, 5, match, 0) != 0
+        ||  line [match [2].rm_so] != line [match [4].rm_so]) {
+            (*bad_lines)++;
+            fprintf (stderr, "bad line: %s\n", line);
+            continue;
+        }
+        char id [37];
+        snprintf (id, sizeof id, "%.36s", line + match [1].rm_so);
+        size_t count = (size_t) zhashx_lookup (seen, id);
+        zhashx_update (seen, id, (void *) (count + 1));
+        lines++;
+    }
+    regfree (&pattern);
+    fclose (file);
+    return lines;
+}
+
+START_TEST (test_integration_thousand_events_two_processors)
+{
+    char *dir = testkit_tmpdir ();
+    ck_assert_ptr_nonnull (dir);
+    int http_port = testkit_free_port ();
+    int front = testkit_free_port ();
+    int back = testkit_free_port ();
+    char frontend [64], backend [64], connect_front [64], connect_back [64];
+    char port [16], base [64];
+    snprintf (frontend, sizeof frontend, "tcp://127.0.0.1:%d", front);
+    snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", back);
+    snprintf (connect_front, sizeof connect_front, "tcp://127.0.0.1:%d", front);
+    snprintf (connect_back, sizeof connect_back, "tcp://127.0.0.1:%d", back);
+    snprintf (port, sizeof port, "%d", http_port);
+    snprintf (base, sizeof base, "http://127.0.0.1:%d", http_port);
+
+    char broker_log [256], logger_log [256], out [2][256], err [2][256];
+    snprintf (broker_log, sizeof broker_log, "%s/broker.log", dir);
+    snprintf (logger_log, sizeof logger_log, "%s/logger.log", dir);
+    char *broker_argv [] = { (char *) testkit_bin ("queue-broker"),
+        "--frontend", frontend, "--backend", backend, "--metrics-port", "0", NULL };
+    pid_t broker = testkit_spawn (broker_argv, NULL, broker_log);
+    char *logger_argv [] = { strdup (testkit_bin ("event-logger")),
+        "--host", "127.0.0.1", "--port", port, "--broker", connect_front,
+        "--status-token", "t0ken", NULL };
+    pid_t logger = testkit_spawn (logger_argv, NULL, logger_log);
+    pid_t processors [2];
+    for (int index = 0; index < 2; index++) {
+        snprintf (out [index], sizeof out [index], "%s/processor-%d.out", dir, index);
+        snprintf (err [index], sizeof err [index], "%s/processor-%d.log", dir, index);
+        char *argv [] = { (char *) testkit_bin ("notification-processor"),
+            "--broker", connect_back, "--logger-url", base,
+            "--status-token", "t0ken", "--metrics-port", "0", NULL };
+        processors [index] = testkit_spawn (argv, out [index], err [index]);
+    }
+    char url [128];
+    snprintf (url, sizeof url, "%s/readyz", base);
+    ck_assert_msg (testkit_wait_http (url, 10000) == 0, "logger never ready");
+    //  Let both workers finish connecting so the broker can share the load
+    usleep (300 * 1000);
+
+    s_poster_t posters [S_THREADS];
+    pthread_t threads [S_THREADS];
+    for (int index = 0; index < S_THREADS; index++) {
+        posters [index] = (s_poster_t) { .thread = index, .base = base };
+        pthread_create (&threads [index], NULL, s_post, &posters [index]);
+    }
+    for (int index = 0; index < S_THREADS; index++) {
+        pthread_join (threads [index], NULL);
+        ck_assert_int_eq (posters [index].created, S_PER_THREAD);
+    }
+
+    int processed = 0;
+    for (int tries = 0; tries < 300 && processed < S_EVENTS; tries++) {
+        processed = s_count_processed (base);
+        if (processed < S_EVENTS)
+            usleep (100 * 1000);
+    }
+    ck_assert_int_eq (processed, S_EVENTS);
+
+    //  Each created event individually reads processed
+    for (int thread = 0; thread < S_THREADS; thread++)
+        for (int index = 0; index < S_PER_THREAD; index++) {
+            snprintf (url, sizeof url, "%s/events/%s", base,
+                      posters [thread].ids [index]);
+            testkit_response_t response;
+            ck_assert_int_eq (testkit_http ("GET", url, NULL, NULL, 0, NULL,
+                                            &response), 0);
+            ck_assert_int_eq (response.code, 200);
+            ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"processed\""));
+            testkit_response_free (&response);
+        }
+
+    //  Stop everything; each must exit 0 on SIGTERM
+    ck_assert_int_eq (testkit_stop (processors [0], 5000), 0);
+    ck_assert_int_eq (testkit_stop (processors [1], 5000), 0);
+    ck_assert_int_eq (testkit_stop (logger, 5000), 0);
+    ck_assert_int_eq (testkit_stop (broker, 5000), 0);
+
+    zhashx_t *seen = zhashx_new ();
+    int bad_lines = 0;
+    int lines [2];
+    for (int index = 0; index < 2; index++)
+        lines [index] = s_read_lines (out [index], seen, &bad_lines);
+    ck_assert_int_eq (bad_lines, 0);
+    ck_assert_int_eq (lines [0] + lines [1], S_EVENTS);
+    ck_assert_msg (lines [0] > 0 && lines [1] > 0, "one processor did nothing:"
+                   " %d and %d lines", lines [0], lines [1]);
+    ck_assert_int_eq (zhashx_size (seen), S_EVENTS);
+    for (int thread = 0; thread < S_THREADS; thread++)
+        for (int index = 0; index < S_PER_THREAD; index++)
+            ck_assert_int_eq ((size_t) zhashx_lookup (seen,
+                              posters [thread].ids [index]), 1);
+    fprintf (stderr, "integration: %d events, processors printed %d and %d\n",
+             S_EVENTS, lines [0], lines [1]);
+    zhashx_destroy (&seen);
+    free (logger_argv [0]);
+    free (dir);
+}
+END_TEST
+
+int
+main (void)
+{
+    Suite *suite = suite_create ("integration");
+    TCase *tcase = tcase_create ("pipeline");
+    tcase_set_timeout (tcase, 120);
+    tcase_add_test (tcase, test_integration_thousand_events_two_processors);
+    suite_add_tcase (suite, tcase);
+    SRunner *runner = srunner_create (suite);
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failed? EXIT_FAILURE: EXIT_SUCCESS;
+}

@@ -1,0 +1,616 @@
+/*  test_logger_http - every route and error code of the logger's HTTP API
+
+    Starts the real event-logger binary on a free loopback port (with no
+    broker listening, so events stay pending and readyz reports why) and
+    checks each success and each error of DESIGN.md over real HTTP.
+*/
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "testkit.h"
+
+static pid_t s_logger = -1;
+static char s_base [64];
+static const char *s_token_header = "Authorization: Bearer s3cret";
+
+//  Start a logger with extra flags (NULL-terminated list, may be empty).
+static void
+s_start_logger (const char *max_events)
+{
+    int port = testkit_free_port ();
+    int broker_port = testkit_free_port ();
+    char port_text [16], broker [64];
+    snprintf (port_text, sizeof port_text, "%d", port);
+    snprintf (broker, sizeof broker, "tcp://127.0.0.1:%d", broker_port);
+    snprintf (s_base, sizeof s_base, "http://127.0.0.1:%d", port);
+    char *argv [] = {
+        (char *) testkit_bin ("event-logger"), "--host", "127.0.0.1",
+        "--port", port_text, "--broker", broker, "--status-token", "s3cret",
+        "--max-events", (char *) max_events, "--log-level", "warn", NULL
+    };
+    s_logger = testkit_spawn (argv, NULL, NULL);
+    char url [96];
+    snprintf (url, sizeof url, "%s/healthz", s_base);
+    if (testkit_wait_http (url, 10000) != 0) {
+        fprintf (stderr, "event-logger did not start\n");
+        exit (EXIT_FAILURE);
+    }
+}
+
+static void
+s_setup (void)
+{
+    s_start_logger ("1000");
+}
+
+static void
+s_setup_small (void)
+{
+    s_start_logger ("3");
+}
+
+static void
+s_teardown (void)
+{
+    //  SIGTERM must make the logger exit 0, promptly
+    int status = testkit_stop (s_logger, 5000);
+    if (status != 0)
+        fprintf (stderr, "event-logger exited with %d\n", status);
+    s_logger = -1;
+}
+
+//  Make a request to a path on the logger.
+static testkit_response_t
+s_request (const char *method, const char *path, const char *type,
+           const char *body, const char *header)
+{
+    char url [512];
+    snprintf (url, sizeof url, "%s%s", s_base, path);
+    testkit_response_t response;
+    testkit_http (method, url, type, body, body? strlen (body): 0, header,
+                  &response);
+    return response;
+}
+
+//  Assert a response is a problem document with this status; returns the
+//  parsed document (caller decrefs).
+static json_t *
+s_assert_problem (testkit_response_t *response, long code)
+{
+    ck_assert_int_eq (response->code, code);
+    char type [128];
+    ck_assert_int_eq (testkit_header (response, "Content-Type", type,
+                                      sizeof type), 0);
+    ck_assert_str_eq (type, "application/problem+json");
+    json_t *problem = json_loads (response->body, 0, NULL);
+    ck_assert_ptr_nonnull (problem);
+    ck_assert (json_is_string (json_object_get (problem, "type")));
+    ck_assert (json_is_string (json_object_get (problem, "title")));
+    ck_assert (json_is_string (json_object_get (problem, "detail")));
+    ck_assert_int_eq (json_integer_value (json_object_get (problem, "status")),
+                      code);
+    return problem;
+}
+
+//  Assert a problem with field errors, and that field is among them.
+static void
+s_assert_field_error (testkit_response_t *response, long code,
+                      const char *field)
+{
+    json_t *problem = s_assert_problem (response, code);
+    json_t *errors = json_object_get (problem, "errors");
+    ck_assert (json_is_array (errors));
+    int found = 0;
+    size_t index;
+    json_t *entry;
+    json_array_foreach (errors, index, entry) {
+        ck_assert (json_is_string (json_object_get (entry, "message")));
+        if (strcmp (json_string_value (json_object_get (entry, "field")), field) == 0)
+            found = 1;
+    }
+    ck_assert_msg (found, "no error for field %s in %s", field, response->body);
+    json_decref (problem);
+}
+
+//  Post one event; returns its id in event_id (37 bytes).
+static void
+s_create (const char *user_id, const char *description, char *event_id)
+{
+    char body [512];
+    snprintf (body, sizeof body, "{\"user_id\":\"%s\",\"description\":\"%s\"}",
+              user_id, description);
+    testkit_response_t response = s_request ("POST", "/events",
+                                             "application/json", body, NULL);
+    ck_assert_int_eq (response.code, 201);
+    json_t *event = json_loads (response.body, 0, NULL);
+    ck_assert_ptr_nonnull (event);
+    snprintf (event_id, 37, "%s", json_string_value (json_object_get (event, "event_id")));
+    json_decref (event);
+    testkit_response_free (&response);
+}
+
+START_TEST (test_logger_http_create_read_update)
+{
+    testkit_response_t response = s_request ("POST", "/events",
+        "application/json", "{\"user_id\":\"u1\",\"description\":\"hi\"}", NULL);
+    ck_assert_int_eq (response.code, 201);
+    char type [128], location [128];
+    ck_assert_int_eq (testkit_header (&response, "Content-Type", type, sizeof type), 0);
+    ck_assert_str_eq (type, "application/json");
+    ck_assert_int_eq (testkit_header (&response, "Location", location, sizeof location), 0);
+    json_t *event = json_loads (response.body, 0, NULL);
+    ck_assert_ptr_nonnull (event);
+    const char *event_id = json_string_value (json_object_get (event, "event_id"));
+    ck_assert_int_eq (strlen (event_id), 36);
+    ck_assert_int_eq (event_id [14], '4');      //  a version 4 UUID
+    char expected [128];
+    snprintf (expected, sizeof expected, "/events/%s", event_id);
+    ck_assert_str_eq (location, expected);
+    ck_assert_str_eq (json_string_value (json_object_get (event, "user_id")), "u1");
+    ck_assert_str_eq (json_string_value (json_object_get (event, "description")), "hi");
+    ck_assert_str_eq (json_string_value (json_object_get (event, "status")), "pending");
+    ck_assert_int_eq (json_integer_value (json_object_get (event, "attempts")), 0);
+    const char *created = json_string_value (json_object_get (event, "created_at"));
+    ck_assert_int_eq (strlen (created), 24);    //  2026-11-21T08:18:39.123Z
+    ck_assert_int_eq (created [23], 'Z');
+    ck_assert_int_eq (created [19], '.');
+    testkit_response_free (&response);
+
+    response = s_request ("GET", location, NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    json_t *read = json_loads (response.body, 0, NULL);
+    ck_assert (json_equal (read, event));
+    json_decref (read);
+    testkit_response_free (&response);
+
+    //  The id is accepted in upper case too
+    char upper [128];
+    snprintf (upper, sizeof upper, "/events/%s", event_id);
+    for (char *cursor = upper + 8; *cursor; cursor++)
+        if (*cursor >= 'a' && *cursor <= 'f')
+            *cursor = (char) (*cursor - 'a' + 'A');
+    response = s_request ("GET", upper, NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+
+    response = s_request ("PATCH", location, "application/json",
+                          "{\"status\":\"processed\"}", s_token_header);
+    ck_assert_int_eq (response.code, 200);
+    json_t *updated = json_loads (response.body, 0, NULL);
+    ck_assert_str_eq (json_string_value (json_object_get (updated, "status")), "processed");
+    ck_assert_str_eq (json_string_value (json_object_get (updated, "event_id")), event_id);
+    json_decref (updated);
+    testkit_response_free (&response);
+
+    //  Any other well-formed status is stored as given
+    response = s_request ("PATCH", location, "application/json; charset=utf-8",
+                          "{\"status\":\"archived.v2\"}", s_token_header);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"archived.v2\""));
+    testkit_response_free (&response);
+    json_decref (event);
+}
+END_TEST
+
+START_TEST (test_logger_http_create_bad_json)
+{
+    const char *bodies [] = {
+        "{\"user_id\":\"u1\",", "not json", "", "[1,2]", "\"text\"", "42",
+        "{\"user_id\":\"u1\",\"user_id\":\"u2\",\"description\":\"d\"}",
+        "{\"user_id\":\"\xff\xfe\",\"description\":\"d\"}",
+        "{\"user_id\":\"\\ud800\",\"description\":\"d\"}",
+        "{\"user_id\":\"a\\u0000b\",\"description\":\"d\"}", NULL
+    };
+    for (const char **body = bodies; *body; body++) {
+        testkit_response_t response = s_request ("POST", "/events",
+            "application/json", *body, NULL);
+        json_t *problem = s_assert_problem (&response, 400);
+        json_decref (problem);
+        testkit_response_free (&response);
+    }
+}
+END_TEST
+
+START_TEST (test_logger_http_create_schema_errors)
+{
+    testkit_response_t response = s_request ("POST", "/events",
+        "application/json", "{\"user_id\":\"\",\"description\":5,\"extra\":1}", NULL);
+    s_assert_field_error (&response, 422, "user_id");
+    s_assert_field_error (&response, 422, "description");
+    s_assert_field_error (&response, 422, "extra");
+    json_t *problem = json_loads (response.body, 0, NULL);
+    ck_assert_int_eq (json_array_size (json_object_get (problem, "errors")), 3);
+    json_decref (problem);
+    testkit_response_free (&response);
+
+    response = s_request ("POST", "/events", "application/json", "{}", NULL);
+    s_assert_field_error (&response, 422, "user_id");
+    s_assert_field_error (&response, 422, "description");
+    testkit_response_free (&response);
+
+    response = s_request ("POST", "/events", "application/json",
+                          "{\"user_id\":null,\"description\":[\"x\"]}", NULL);
+    s_assert_field_error (&response, 422, "user_id");
+    s_assert_field_error (&response, 422, "description");
+    testkit_response_free (&response);
+
+    //  Limits: 256 and 4096 bytes pass, one more byte fails
+    char *body = malloc (8192);
+    char user [258], description [4098];
+    memset (user, 'u', 257);
+    user [257] = '\0';
+    memset (description, 'd', 4096);
+    description [4096] = '\0';
+    snprintf (body, 8192, "{\"user_id\":\"%s\",\"description\":\"%s\"}",
+              user + 1, description);
+    response = s_request ("POST", "/events", "application/json", body, NULL);
+    ck_assert_int_eq (response.code, 201);
+    testkit_response_free (&response);
+    description [4096] = 'd';
+    description [4097] = '\0';
+    snprintf (body, 8192, "{\"user_id\":\"%s\",\"description\":\"%s\"}",
+              user, description);
+    response = s_request ("POST", "/events", "application/json", body, NULL);
+    s_assert_field_error (&response, 422, "user_id");
+    s_assert_field_error (&response, 422, "description");
+    testkit_response_free (&response);
+    free (body);
+}
+END_TEST
+
+START_TEST (test_logger_http_create_media_and_size)
+{
+    const char *body = "{\"user_id\":\"u1\",\"description\":\"hi\"}";
+    testkit_response_t response = s_request ("POST", "/events", "text/plain",
+                                             body, NULL);
+    json_decref (s_assert_problem (&response, 415));
+    testkit_response_free (&response);
+    response = s_request ("POST", "/events", NULL, body, NULL);
+    json_decref (s_assert_problem (&response, 415));
+    testkit_response_free (&response);
+    response = s_request ("POST", "/events", "application/jsonx", body, NULL);
+    json_decref (s_assert_problem (&response, 415));
+    testkit_response_free (&response);
+
+    //  Over the default 16 KiB limit
+    size_t size = 20000;
+    char *large = malloc (size + 1);
+    memset (large, ' ', size);
+    large [size] = '\0';
+    large [0] = '{';
+    large [size - 1] = '}';
+    response = s_request ("POST", "/events", "application/json", large, NULL);
+    json_decref (s_assert_problem (&response, 413));
+    testkit_response_free (&response);
+    free (large);
+
+    //  The server still answers afterwards
+    response = s_request ("POST", "/events", "application/json", body, NULL);
+    ck_assert_int_eq (response.code, 201);
+    testkit_response_free (&response);
+}
+END_TEST
+
+START_TEST (test_logger_http_read_errors)
+{
+    testkit_response_t response = s_request ("GET",
+        "/events/7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1", NULL, NULL, NULL);
+    json_decref (s_assert_problem (&response, 404));
+    testkit_response_free (&response);
+    const char *bad [] = {
+        "/events/not-a-uuid", "/events/7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1x",
+        "/events/7d444840x9dc0-41d8-a9c2-2f8e5c2ab6d1", NULL
+    };
+    for (const char **path = bad; *path; path++) {
+        response = s_request ("GET", *path, NULL, NULL, NULL);
+        json_decref (s_assert_problem (&response, 400));
+        testkit_response_free (&response);
+    }
+    response = s_request ("GET", "/events/7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1/x",
+                          NULL, NULL, NULL);
+    json_decref (s_assert_problem (&response, 404));
+    testkit_response_free (&response);
+    response = s_request ("GET", "/nothing/here", NULL, NULL, NULL);
+    json_decref (s_assert_problem (&response, 404));
+    testkit_response_free (&response);
+    response = s_request ("GET", "/eventsx", NULL, NULL, NULL);
+    json_decref (s_assert_problem (&response, 404));
+    testkit_response_free (&response);
+}
+END_TEST
+
+START_TEST (test_logger_http_update_errors)
+{
+    char event_id [37], path [64];
+    s_create ("u1", "to patch", event_id);
+    snprintf (path, sizeof path, "/events/%s", event_id);
+    const char *body = "{\"status\":\"processed\"}";
+
+    testkit_response_t response = s_request ("PATCH", path, "application/json",
+                                             body, NULL);
+    json_decref (s_assert_problem (&response, 401));
+    char value [128];
+    ck_assert_int_eq (testkit_header (&response, "WWW-Authenticate", value,
+                                      sizeof value), 0);
+    testkit_response_free (&response);
+    response = s_request ("PATCH", path, "application/json", body,
+                          "Authorization: Bearer wrong");
+    json_decref (s_assert_problem (&response, 401));
+    testkit_response_free (&response);
+    response = s_request ("PATCH", path, "application/json", body,
+                          "Authorization: Bearer s3cretx");
+    json_decref (s_assert_problem (&response, 401));
+    testkit_response_free (&response);
+
+    response = s_request ("PATCH", "/events/7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1",
+                          "application/json", body, s_token_header);
+    json_decref (s_assert_problem (&response, 404));
+    testkit_response_free (&response);
+    response = s_request ("PATCH", "/events/nope", "application/json", body,
+                          s_token_header);
+    json_decref (s_assert_problem (&response, 400));
+    testkit_response_free (&response);
+    response = s_request ("PATCH", path, "text/plain", body, s_token_header);
+    json_decref (s_assert_problem (&response, 415));
+    testkit_response_free (&response);
+    response = s_request ("PATCH", path, "application/json", "{\"status\":",
+                          s_token_header);
+    json_decref (s_assert_problem (&response, 400));
+    testkit_response_free (&response);
+    const char *invalid [] = {
+        "{\"status\":\"Processed\"}", "{\"status\":\"\"}", "{\"status\":1}",
+        "{\"status\":\"a b\"}", "{}", "{\"status\":\"ok\",\"user_id\":\"x\"}",
+        "{\"status\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+        NULL
+    };
+    const char *fields [] = {
+        "status", "status", "status", "status", "status", "user_id", "status"
+    };
+    for (int index = 0; invalid [index]; index++) {
+        response = s_request ("PATCH", path, "application/json", invalid [index],
+                              s_token_header);
+        s_assert_field_error (&response, 422, fields [index]);
+        testkit_response_free (&response);
+    }
+    //  None of that changed the event
+    response = s_request ("GET", path, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"pending\""));
+    testkit_response_free (&response);
+}
+END_TEST
+
+START_TEST (test_logger_http_methods)
+{
+    struct { const char *method, *path, *allow; } cases [] = {
+        { "DELETE", "/events", "GET, POST" },
+        { "PUT", "/events", "GET, POST" },
+        { "POST", "/events/7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1", "GET, PATCH" },
+        { "DELETE", "/events/7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1", "GET, PATCH" },
+        { "POST", "/healthz", "GET, HEAD" },
+        { "DELETE", "/metrics", "GET, HEAD" },
+        { "PUT", "/openapi.yaml", "GET, HEAD" },
+        { NULL, NULL, NULL }
+    };
+    for (int index = 0; cases [index].method; index++) {
+        testkit_response_t response = s_request (cases [index].method,
+            cases [index].path, NULL, NULL, NULL);
+        json_decref (s_assert_problem (&response, 405));
+        char allow [64];
+        ck_assert_int_eq (testkit_header (&response, "Allow", allow, sizeof allow), 0);
+        ck_assert_str_eq (allow, cases [index].allow);
+        testkit_response_free (&response);
+    }
+}
+END_TEST
+
+START_TEST (test_logger_http_list)
+{
+    char ids [5][37];
+    s_create ("alice", "one", ids [0]);
+    s_create ("bob", "two", ids [1]);
+    s_create ("alice", "three", ids [2]);
+    s_create ("alice", "four", ids [3]);
+    s_create ("carol", "five", ids [4]);
+    char path [256];
+    snprintf (path, sizeof path, "/events/%s", ids [3]);
+    testkit_response_t response = s_request ("PATCH", path, "application/json",
+        "{\"status\":\"processed\"}", s_token_header);
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+
+    //  Page through alice's events two at a time, oldest first
+    char after [64] = "";
+    int seen = 0;
+    for (int page = 0; page < 3; page++) {
+        snprintf (path, sizeof path, "/events?user_id=alice&limit=2%s%s",
+                  *after? "&after=": "", after);
+        response = s_request ("GET", path, NULL, NULL, NULL);
+        ck_assert_int_eq (response.code, 200);
+        json_t *body = json_loads (response.body, 0, NULL);
+        json_t *items = json_object_get (body, "items");
+        ck_assert (json_is_array (items));
+        size_t index;
+        json_t *item;
+        json_array_foreach (items, index, item) {
+            const int expected [] = { 0, 2, 3 };
+            ck_assert_int_lt (seen, 3);
+            ck_assert_str_eq (json_string_value (json_object_get (item, "event_id")),
+                              ids [expected [seen++]]);
+        }
+        json_t *next = json_object_get (body, "next");
+        if (json_is_null (next)) {
+            json_decref (body);
+            testkit_response_free (&response);
+            break;
+        }
+        snprintf (after, sizeof after, "%s", json_string_value (next));
+        json_decref (body);
+        testkit_response_free (&response);
+    }
+    ck_assert_int_eq (seen, 3);
+
+    response = s_request ("GET", "/events?status=processed", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    json_t *body = json_loads (response.body, 0, NULL);
+    ck_assert_int_eq (json_array_size (json_object_get (body, "items")), 1);
+    ck_assert (json_is_null (json_object_get (body, "next")));
+    json_decref (body);
+    testkit_response_free (&response);
+
+    const char *bad [] = { "limit=0", "limit=1001", "limit=abc", "status=NO",
+                           "after=zzz", "after=7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1",
+                           NULL };
+    const char *fields [] = { "limit", "limit", "limit", "status", "after", "after" };
+    for (int index = 0; bad [index]; index++) {
+        snprintf (path, sizeof path, "/events?%s", bad [index]);
+        response = s_request ("GET", path, NULL, NULL, NULL);
+        s_assert_field_error (&response, 422, fields [index]);
+        testkit_response_free (&response);
+    }
+}
+END_TEST
+
+//  Read the values of the named samples (name includes labels and a
+//  trailing space) from /metrics; absent samples read as 0.
+static void
+s_read_metrics (const char **names, double *values)
+{
+    testkit_response_t response = s_request ("GET", "/metrics", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    for (int index = 0; names [index]; index++) {
+        //  Match at the start of a line, not inside a # HELP line
+        char pattern [256];
+        snprintf (pattern, sizeof pattern, "\n%s", names [index]);
+        const char *found = strstr (response.body, pattern);
+        values [index] = found? atof (found + strlen (pattern)): 0;
+    }
+    testkit_response_free (&response);
+}
+
+START_TEST (test_logger_http_operations)
+{
+    testkit_response_t response = s_request ("GET", "/healthz", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_str_eq (response.body, "{\"status\":\"ok\"}");
+    testkit_response_free (&response);
+
+    //  No broker listens, so the logger is alive but not ready
+    response = s_request ("GET", "/readyz", NULL, NULL, NULL);
+    json_t *problem = s_assert_problem (&response, 503);
+    ck_assert_ptr_nonnull (strstr (json_string_value (
+        json_object_get (problem, "detail")), "broker"));
+    json_decref (problem);
+    testkit_response_free (&response);
+
+    //  Counters move by exactly what one create does
+    const char *names [] = {
+        "events_created_total ", "events_in_store{status=\"pending\"} ",
+        "http_requests_total{method=\"POST\",route=\"/events\",code=\"201\"} ",
+        "http_request_duration_seconds_count{route=\"/events\"} ", NULL
+    };
+    double before [4], after [4];
+    s_read_metrics (names, before);
+    char event_id [37];
+    s_create ("u1", "counted", event_id);
+    s_read_metrics (names, after);
+    for (int index = 0; names [index]; index++)
+        ck_assert_msg (after [index] == before [index] + 1, "%s went from %g"
+                       " to %g", names [index], before [index], after [index]);
+    response = s_request ("GET", "/metrics", NULL, NULL, NULL);
+    const char *present [] = {
+        "# TYPE events_processed_total counter", "events_failed_total ",
+        "events_redelivered_total ", "broker_connected 0",
+        "http_request_duration_seconds_bucket{route=\"/events\",le=\"+Inf\"} ",
+        NULL
+    };
+    for (const char **name = present; *name; name++)
+        ck_assert_msg (strstr (response.body, *name), "metrics lack %s", *name);
+    testkit_response_free (&response);
+
+    response = s_request ("GET", "/openapi.yaml", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_ptr_nonnull (strstr (response.body, "openapi: 3.1"));
+    ck_assert_ptr_nonnull (strstr (response.body, "/events/{event_id}"));
+    testkit_response_free (&response);
+
+    response = s_request ("HEAD", "/healthz", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_int_eq (response.size, 0);
+    testkit_response_free (&response);
+
+    response = s_request ("GET", "/docs", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 301);
+    char location [64];
+    ck_assert_int_eq (testkit_header (&response, "Location", location, sizeof location), 0);
+    ck_assert_str_eq (location, "/docs/");
+    testkit_response_free (&response);
+    response = s_request ("GET", "/docs/../CMakeLists.txt", NULL, NULL, NULL);
+    ck_assert_int_ne (response.code, 200);
+    testkit_response_free (&response);
+}
+END_TEST
+
+START_TEST (test_logger_http_store_full)
+{
+    //  --max-events 3: three unprocessed events fill it
+    char ids [3][37];
+    for (int index = 0; index < 3; index++)
+        s_create ("u1", "filler", ids [index]);
+    testkit_response_t response = s_request ("POST", "/events", "application/json",
+        "{\"user_id\":\"u1\",\"description\":\"one too many\"}", NULL);
+    json_decref (s_assert_problem (&response, 503));
+    char retry [16];
+    ck_assert_int_eq (testkit_header (&response, "Retry-After", retry, sizeof retry), 0);
+    ck_assert_int_gt (atoi (retry), 0);
+    testkit_response_free (&response);
+
+    //  Once one is processed it can be evicted to make room; the others stay
+    char path [64];
+    snprintf (path, sizeof path, "/events/%s", ids [1]);
+    response = s_request ("PATCH", path, "application/json",
+                          "{\"status\":\"processed\"}", s_token_header);
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+    char fresh [37];
+    s_create ("u1", "fits now", fresh);
+    response = s_request ("GET", path, NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 404);
+    testkit_response_free (&response);
+    snprintf (path, sizeof path, "/events/%s", ids [0]);
+    response = s_request ("GET", path, NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+}
+END_TEST
+
+int
+main (void)
+{
+    Suite *suite = suite_create ("logger_http");
+    TCase *api = tcase_create ("api");
+    tcase_add_unchecked_fixture (api, s_setup, s_teardown);
+    tcase_set_timeout (api, 30);
+    tcase_add_test (api, test_logger_http_create_read_update);
+    tcase_add_test (api, test_logger_http_create_bad_json);
+    tcase_add_test (api, test_logger_http_create_schema_errors);
+    tcase_add_test (api, test_logger_http_create_media_and_size);
+    tcase_add_test (api, test_logger_http_read_errors);
+    tcase_add_test (api, test_logger_http_update_errors);
+    tcase_add_test (api, test_logger_http_methods);
+    tcase_add_test (api, test_logger_http_list);
+    tcase_add_test (api, test_logger_http_operations);
+    suite_add_tcase (suite, api);
+    TCase *full = tcase_create ("full");
+    tcase_add_unchecked_fixture (full, s_setup_small, s_teardown);
+    tcase_set_timeout (full, 30);
+    tcase_add_test (full, test_logger_http_store_full);
+    suite_add_tcase (suite, full);
+    SRunner *runner = srunner_create (suite);
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failed? EXIT_FAILURE: EXIT_SUCCESS;
+}
