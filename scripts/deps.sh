@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+#   Install the Debian/Ubuntu packages the named groups need, only when
+#   missing. Sourced by run.sh and test.sh; usable alone:
+#       scripts/deps.sh build test node browser
+#   Groups: build (compile and run), test (Check, valgrind, sanitizers),
+#   node (Swagger UI, spec lint, contract test), browser (Chromium).
+set -euo pipefail
+
+enp_packages () {
+    local group
+    for group in "$@"; do
+        case "$group" in
+            build)   echo build-essential cmake pkg-config libcivetweb-dev civetweb \
+                          libzmq3-dev libczmq-dev uuid-dev libjansson-dev \
+                          libcurl4-openssl-dev curl ca-certificates ;;
+            test)    echo check valgrind clang libclang-rt-14-dev ;;
+            node)    echo nodejs npm ;;
+            browser) echo chromium ;;
+            metrics) echo prometheus ;;
+            *) echo "deps.sh: unknown group $group" >&2; return 2 ;;
+        esac
+    done
+}
+
+enp_install () {
+    local missing=() package
+    #   civetweb: Debian's libcivetweb-dev CMake package names /usr/bin/civetweb,
+    #   which only the civetweb package ships; without it find_package fails
+    for package in $(enp_packages "$@"); do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "Installing: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    enp_install "${@:-build}"
+fi

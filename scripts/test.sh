@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+#   Run every test: installs what it needs, builds, runs ctest in a normal
+#   build and in an AddressSanitizer + UBSan build, checks the unit suites
+#   under valgrind, then the API checks (spec lint, contract test, browser
+#   test) and, when a Docker engine answers, the container end-to-end test.
+#
+#   Environment:
+#     ENP_SKIP_ASAN=1      skip the sanitizer build
+#     ENP_SKIP_VALGRIND=1  skip valgrind
+#     ENP_BROWSER=1        require the browser test (installs Chromium)
+#     ENP_E2E=1            require the Docker end-to-end test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+groups=(build test node)
+[ "${ENP_BROWSER:-0}" = 1 ] && groups+=(browser)
+enp_install "${groups[@]}"
+
+passed=0
+failed=0
+step () {  # step NAME COMMAND... : run, time and count one step
+    local name="$1" start=$SECONDS
+    shift
+    echo "=== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "=== $name: ok ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1))
+        echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+
+npm_ci () {
+    (cd api && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+build () {  # build DIR [cmake args]
+    local dir="$1"
+    shift
+    cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
+}
+
+ctest_in () {
+    (cd "$1" && ctest --output-on-failure -j"$jobs")
+}
+
+#   Unit suites only: the integration and fault suites run real services,
+#   which valgrind would slow past their timeouts
+valgrind_units () {
+    local suite status=0
+    for suite in build/tests/test_enp_* build/tests/test_broker_queue \
+                 build/tests/test_worker_dedup build/tests/test_logger_metrics; do
+        [ -x "$suite" ] || continue
+        CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --error-exitcode=1 "$suite" >/dev/null 2>"$suite.valgrind" \
+            || { echo "valgrind: $suite"; cat "$suite.valgrind"; status=1; }
+    done
+    return $status
+}
+
+step "npm ci (api/)" npm_ci
+step "build" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "ctest" ctest_in build
+if [ "${ENP_SKIP_ASAN:-0}" != 1 ]; then
+    step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DENP_SANITIZE=ON
+    step "ctest with ASan+UBSan" ctest_in build-asan
+fi
+[ "${ENP_SKIP_VALGRIND:-0}" != 1 ] && step "valgrind on unit suites" valgrind_units
+
+if [ -f api/package.json ]; then
+    step "OpenAPI lint" bash -c "cd api && npm run --silent lint"
+    step "contract test" bash -c "cd api && LOGGER_BIN=$PWD/build/bin/event-logger DOCS_DIR=$PWD/build/docs-ui npm run --silent test:contract"
+    if [ -x /usr/bin/chromium ]; then
+        step "browser test" bash -c "cd api && LOGGER_BIN=$PWD/build/bin/event-logger DOCS_DIR=$PWD/build/docs-ui npm run --silent test:browser"
+    elif [ "${ENP_BROWSER:-0}" = 1 ]; then
+        echo "browser test required but /usr/bin/chromium is missing"; failed=$((failed + 1))
+    else
+        echo "=== browser test skipped: Chromium not installed (ENP_BROWSER=1 installs it)"
+    fi
+fi
+
+if [ -x tests/e2e/run.sh ] && docker info >/dev/null 2>&1; then
+    step "container end-to-end test" tests/e2e/run.sh
+elif [ "${ENP_E2E:-0}" = 1 ]; then
+    echo "end-to-end test required but no Docker engine answers"; failed=$((failed + 1))
+else
+    echo "=== container end-to-end test skipped: no Docker engine answers"
+fi
+
+echo
+echo "test.sh: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
