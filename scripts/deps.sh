@@ -27,6 +27,12 @@ enp_install () {
     #   civetweb: Debian's libcivetweb-dev CMake package names /usr/bin/civetweb,
     #   which only the civetweb package ships; without it find_package fails
     for package in $(enp_packages "$@"); do
+        #   npm may come with a nodejs that is not Debian's (NodeSource's
+        #   conflicts with Debian's npm): a working command is enough
+        case "$package" in
+            nodejs) command -v node >/dev/null && continue ;;
+            npm)    command -v npm >/dev/null && continue ;;
+        esac
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$package")
     done

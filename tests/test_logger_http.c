@@ -541,11 +541,11 @@ START_TEST (test_logger_http_operations)
     ck_assert_int_eq (response.size, 0);
     testkit_response_free (&response);
 
+    //  The Swagger UI page, or a problem saying it is not installed
     response = s_request ("GET", "/docs", NULL, NULL, NULL);
-    ck_assert_int_eq (response.code, 301);
-    char location [64];
-    ck_assert_int_eq (testkit_header (&response, "Location", location, sizeof location), 0);
-    ck_assert_str_eq (location, "/docs/");
+    ck_assert (response.code == 200 || response.code == 503);
+    if (response.code == 200)
+        ck_assert_ptr_nonnull (strstr (response.body, "swagger-ui-bundle.js"));
     testkit_response_free (&response);
     response = s_request ("GET", "/docs/../CMakeLists.txt", NULL, NULL, NULL);
     ck_assert_int_ne (response.code, 200);

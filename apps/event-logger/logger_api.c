@@ -84,7 +84,10 @@ static int
 s_send (struct mg_connection *conn, const s_response_t *response)
 {
     const struct mg_request_info *request = mg_get_request_info (conn);
-    int head = request && strcmp (request->request_method, "HEAD") == 0;
+    //  CivetWeb reports some errors (a timeout mid-request) before it has
+    //  parsed a request line, so the method may be missing
+    int head = request && request->request_method
+            && strcmp (request->request_method, "HEAD") == 0;
     char header [768];
     int size = snprintf (header, sizeof header,
         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -618,12 +621,8 @@ static int
 s_docs (logger_api_t *self, struct mg_connection *conn,
         const struct mg_request_info *request)
 {
+    //  /docs and /docs/ both serve the page: it sets <base href="/docs/">
     const char *path = request->local_uri;
-    if (strcmp (path, "/docs") == 0) {
-        s_response_t response = { .code = 301, .location = "/docs/",
-            .content_type = "text/plain", .body = "/docs/\n", .size = 7 };
-        return s_send (conn, &response);
-    }
     const char *name = strncmp (path, "/docs/", 6) == 0? path + 6: "";
     if (!*name)
         name = "index.html";
