@@ -193,7 +193,8 @@ int
 enp_config_parse (enp_config_t *self, int argc, char **argv, FILE *out,
                   char *err, size_t err_len)
 {
-    for (size_t index = 0; index < self->count; index++) {
+    //  Options from index 1: "help" comes from the command line only
+    for (size_t index = 1; index < self->count; index++) {
         s_option_t *option = &self->options [index];
         const char *value = getenv (option->variable);
         if (value && !option->is_switch && s_set (option, value))
@@ -260,6 +261,10 @@ enp_config_print_help (enp_config_t *self, FILE *out)
             fprintf (out, "  --%s\n", option->name);
         else
             fprintf (out, "  --%s VALUE\n", option->name);
+        if (index == 0) {
+            fprintf (out, "      %s\n", option->help);
+            continue;
+        }
         fprintf (out, "      %s\n      env %s", option->help, option->variable);
         if (!option->is_switch)
             fprintf (out, ", default '%s'", option->default_value);

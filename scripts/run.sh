@@ -20,8 +20,9 @@ if command -v npm >/dev/null && [ ! -d api/node_modules/swagger-ui-dist ]; then
     (cd api && npm ci --no-audit --no-fund --loglevel=error --omit=dev) \
         || echo "npm ci failed: /docs will explain how to install Swagger UI" >&2
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DENP_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" \
+    --target event-logger queue-broker notification-processor docs-ui >/dev/null
 
 port=${PORT:-8000}
 frontend=${FRONTEND_PORT:-5557}

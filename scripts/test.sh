@@ -9,6 +9,7 @@
 #     ENP_SKIP_VALGRIND=1  skip valgrind
 #     ENP_BROWSER=1        require the browser test (installs Chromium)
 #     ENP_E2E=1            require the Docker end-to-end test
+#     ENP_PROMTOOL=1       install promtool so ctest checks every /metrics
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 groups=(build test node)
 [ "${ENP_BROWSER:-0}" = 1 ] && groups+=(browser)
+[ "${ENP_PROMTOOL:-0}" = 1 ] && groups+=(metrics)
 enp_install "${groups[@]}"
 
 passed=0
@@ -62,10 +64,10 @@ valgrind_units () {
 }
 
 step "npm ci (api/)" npm_ci
-step "build" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "build" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENP_BUILD_TESTS=ON
 step "ctest" ctest_in build
 if [ "${ENP_SKIP_ASAN:-0}" != 1 ]; then
-    step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DENP_SANITIZE=ON
+    step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DENP_SANITIZE=ON -DENP_BUILD_TESTS=ON
     step "ctest with ASan+UBSan" ctest_in build-asan
 fi
 [ "${ENP_SKIP_VALGRIND:-0}" != 1 ] && step "valgrind on unit suites" valgrind_units

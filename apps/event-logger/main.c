@@ -51,8 +51,9 @@ s_config_new (void)
                        "ms a connection may stall mid-request");
     enp_config_option (config, "keep-alive-timeout", "10000",
                        "ms an idle keep-alive connection is kept");
-    enp_config_option (config, "docs-dir", ENP_DOCS_DIR,
-                       "folder of Swagger UI files served at /docs");
+    enp_config_option (config, "docs-dir", "",
+                       "folder of Swagger UI files served at /docs (empty: the"
+                       " folder this build assembled)");
     enp_config_option (config, "log-level", "info", "debug, info, warn or error");
     enp_config_option (config, "log-format", "text", "text or json");
     enp_config_switch (config, "healthcheck",
@@ -116,7 +117,8 @@ main (int argc, char *argv [])
         .host = enp_config_get (config, "host"), .port = (int) port,
         .threads = (int) threads, .max_body = (size_t) max_body,
         .status_token = enp_config_get (config, "status-token"),
-        .docs_dir = enp_config_get (config, "docs-dir"),
+        .docs_dir = *enp_config_get (config, "docs-dir")
+                  ? enp_config_get (config, "docs-dir"): ENP_DOCS_DIR,
         .request_timeout_ms = request_timeout, .keep_alive_ms = keep_alive
     };
     logger_api_t *api = (metrics && dispatcher)
