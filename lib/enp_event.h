@@ -52,6 +52,14 @@ json_t *enp_event_to_json (const enp_event_t *self);
 //  Return the event as compact JSON text and its length in *size_p (may be
 //  NULL), or NULL. Caller frees the result with free().
 char *enp_event_encode (const enp_event_t *self, size_t *size_p);
+//  Return the most bytes enp_event_encode_into can write for this event.
+size_t enp_event_encoded_max (const enp_event_t *self);
+//  Write the event as compact JSON at buf, which has room for
+//  enp_event_encoded_max bytes; no NUL is added. Returns bytes written.
+size_t enp_event_encode_into (const enp_event_t *self, char *buf);
+//  Write a new random (v4) UUID in lowercase canonical form into event_id
+//  (ENP_UUID_LEN + 1 bytes). Returns 0, or -1 if no randomness is to be had.
+int enp_event_new_id (char *event_id);
 
 //  Decode and validate a create request body {"user_id","description"}.
 //  On ENP_OK *event_p is a new pending event (caller owns it). Returns
