@@ -45,6 +45,8 @@ s_config_new (void)
                        "retries of a failed report before the logger's redelivery takes over");
     enp_config_option (config, "report-backoff", "100",
                        "first retry backoff in ms (doubles, with jitter, up to 5 s)");
+    enp_config_option (config, "report-concurrency", "8",
+                       "reports in flight at once, each on its own kept-alive connection");
     enp_config_option (config, "metrics-host", "0.0.0.0",
                        "address of the /healthz and /metrics endpoint");
     enp_config_option (config, "metrics-port", "9102",
@@ -62,11 +64,12 @@ main (int argc, char *argv [])
     enp_config_t *config = s_config_new ();
     char err [256] = "";
     int rc = config? enp_config_parse (config, argc, argv, stdout, err, sizeof err): -1;
-    long dedup = 0, retries = 0, backoff = 0, metrics_port = 0;
+    long dedup = 0, retries = 0, backoff = 0, metrics_port = 0, inflight = 0;
     if (rc == 0
     && (enp_config_get_long (config, "dedup-size", 1, 100000000, &dedup, err, sizeof err)
     ||  enp_config_get_long (config, "report-retries", 0, 100, &retries, err, sizeof err)
     ||  enp_config_get_long (config, "report-backoff", 1, 60000, &backoff, err, sizeof err)
+    ||  enp_config_get_long (config, "report-concurrency", 1, 256, &inflight, err, sizeof err)
     ||  enp_config_get_long (config, "metrics-port", 0, 65535, &metrics_port, err, sizeof err)))
         rc = -1;
     if (rc == 0 && enp_log_set_level_name (enp_config_get (config, "log-level"))) {
@@ -105,7 +108,7 @@ main (int argc, char *argv [])
         .logger_url = enp_config_get (config, "logger-url"),
         .status_token = enp_config_get (config, "status-token"),
         .dedup_size = (size_t) dedup, .max_retries = (int) retries,
-        .backoff_ms = backoff
+        .backoff_ms = backoff, .inflight = (size_t) inflight
     };
     worker_t *worker = worker_new (&options, stdout);
     enp_probe_t *probe = NULL;

@@ -105,14 +105,23 @@ s_handle (worker_t *self, zmsg_t *msg, worker_dedup_t *dedup,
         fflush (self->out);
         atomic_fetch_add (&self->notified, 1);
     }
-    enp_status_t status = worker_callback_report (callback, event_id);
+    //  The slot is free: the caller only hands us messages when it is
+    if (worker_callback_submit (callback, event_id))
+        atomic_fetch_add (&self->report_failures, 1);
+    enp_event_destroy (&event);
+}
+
+//  A report finished: count its outcome.
+static void
+s_on_report (void *arg, const char *event_id, enp_status_t status)
+{
+    worker_t *self = (worker_t *) arg;
     if (status == ENP_OK) {
         atomic_fetch_add (&self->reported, 1);
         enp_log_event_debug (event_id, "reported processed");
     }
     else
         atomic_fetch_add (&self->report_failures, 1);
-    enp_event_destroy (&event);
 }
 
 //  Create the PULL socket with every option set on purpose, connected.
@@ -139,18 +148,63 @@ s_pull_new (const char *endpoint)
     return pull;
 }
 
-//  On $TERM: stop taking new events, finish the ones already buffered.
+//  Take messages while a report slot is free. Returns false when the
+//  socket has nothing more for now.
+static void
+s_take (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
+        worker_callback_t *callback)
+{
+    while (!worker_callback_full (callback)) {
+        zmsg_t *msg = zmsg_recv_nowait (pull);
+        if (!msg)
+            break;
+        s_handle (self, msg, dedup, callback);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  On $TERM: stop taking new events, finish the ones already buffered and
+//  the reports in flight, for up to S_DRAIN_MS.
 static void
 s_drain (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
          worker_callback_t *callback)
 {
     zsock_disconnect (pull, "%s", self->broker);
     int64_t deadline = enp_time_mono_ms () + S_DRAIN_MS;
-    zmsg_t *msg;
-    while (enp_time_mono_ms () < deadline && (msg = zmsg_recv_nowait (pull))) {
-        s_handle (self, msg, dedup, callback);
-        zmsg_destroy (&msg);
+    while (enp_time_mono_ms () < deadline) {
+        s_take (self, pull, dedup, callback);
+        if (worker_callback_run (callback, s_on_report, self) == 0
+        &&  !(zsock_events (pull) & ZMQ_POLLIN))
+            break;
+        worker_callback_wait (callback, NULL, 0, 10);
     }
+}
+
+//  Wait for work: a message, a report finishing, or a command. While no
+//  report is pending zmq_poll waits on the sockets; otherwise libcurl's
+//  poll waits on the HTTP connections and on the sockets' ZMQ_FDs.
+static void
+s_wait (zsock_t *pipe, zsock_t *pull, worker_callback_t *callback)
+{
+    if (worker_callback_pending (callback) == 0) {
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (pull), 0, ZMQ_POLLIN, 0 }
+        };
+        zmq_poll (items, 2, 1000);
+        return;
+    }
+    //  ZMQ_FD is edge-triggered: only wait on it after draining to EAGAIN,
+    //  which s_take does unless every slot is busy
+    struct curl_waitfd extra [2] = {
+        { .fd = zsock_fd (pipe), .events = CURL_WAIT_POLLIN },
+        { .fd = zsock_fd (pull), .events = CURL_WAIT_POLLIN }
+    };
+    bool room = !worker_callback_full (callback);
+    if ((zsock_events (pipe) & ZMQ_POLLIN)
+    ||  (room && (zsock_events (pull) & ZMQ_POLLIN)))
+        return;
+    worker_callback_wait (callback, extra, room? 2: 1, 100);
 }
 
 //  The actor.
@@ -162,12 +216,13 @@ s_actor (zsock_t *pipe, void *arg)
     worker_callback_t *callback = worker_callback_new (
         self->logger_url, self->status_token, self->options.max_retries,
         self->options.backoff_ms, &self->stopping);
+    if (callback && worker_callback_set_inflight (callback,
+                        self->options.inflight? self->options.inflight: 1))
+        worker_callback_destroy (&callback);
     zsock_t *pull = (dedup && callback)? s_pull_new (self->broker): NULL;
-    zpoller_t *poller = pull? zpoller_new (pipe, pull, NULL): NULL;
     zsock_signal (pipe, 0);
-    while (poller) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == pipe || zpoller_terminated (poller)) {
+    while (pull) {
+        if (zsock_events (pipe) & ZMQ_POLLIN) {
             char *command = zstr_recv (pipe);
             bool terminate = !command || streq (command, "$TERM");
             zstr_free (&command);
@@ -176,15 +231,10 @@ s_actor (zsock_t *pipe, void *arg)
                 break;
             }
         }
-        else
-        if (which == pull) {
-            zmsg_t *msg = zmsg_recv (pull);
-            if (msg)
-                s_handle (self, msg, dedup, callback);
-            zmsg_destroy (&msg);
-        }
+        s_take (self, pull, dedup, callback);
+        worker_callback_run (callback, s_on_report, self);
+        s_wait (pipe, pull, callback);
     }
-    zpoller_destroy (&poller);
     zsock_destroy (&pull);
     worker_callback_destroy (&callback);
     worker_dedup_destroy (&dedup);

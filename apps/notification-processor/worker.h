@@ -12,6 +12,7 @@ typedef struct {
     size_t dedup_size;          //  ids remembered to avoid printing twice
     int max_retries;            //  report retries before giving up
     long backoff_ms;            //  first retry backoff
+    size_t inflight;            //  reports in flight at once (1..256)
 } worker_options_t;
 
 typedef struct _worker_t worker_t;
