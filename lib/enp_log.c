@@ -35,6 +35,38 @@ s_write_all (const char *data, size_t size)
     }
 }
 
+//  Length of the valid UTF-8 sequence at text, or 0 if it is not one.
+static size_t
+s_utf8_length (const unsigned char *text)
+{
+    unsigned char c = text [0];
+    size_t length = c < 0x80? 1: (c & 0xe0) == 0xc0? 2: (c & 0xf0) == 0xe0? 3
+                  : (c & 0xf8) == 0xf0? 4: 0;
+    if (length == 0 || (length == 2 && c < 0xc2) || (c == 0xf4 && text [1] > 0x8f)
+    ||  c > 0xf4 || (c == 0xe0 && text [1] < 0xa0) || (c == 0xf0 && text [1] < 0x90)
+    ||  (c == 0xed && text [1] > 0x9f))
+        return length == 1? 1: 0;
+    for (size_t index = 1; index < length; index++)
+        if ((text [index] & 0xc0) != 0x80)
+            return 0;
+    return length;
+}
+
+//  Replace bytes that are not valid UTF-8 with '?', in place, so a message
+//  holding them (or cut mid-character) still makes a JSON record.
+static void
+s_sanitize_utf8 (char *text)
+{
+    unsigned char *cursor = (unsigned char *) text;
+    while (*cursor) {
+        size_t length = s_utf8_length (cursor);
+        if (length == 0)
+            *cursor++ = '?';
+        else
+            cursor += length;
+    }
+}
+
 //  Render one record as a JSON object on one line, escaping with jansson.
 static void
 s_write_json (const char *time, enp_log_level_t level, const char *event_id,
@@ -118,6 +150,7 @@ enp_log_write (enp_log_level_t level, const char *event_id,
             *cursor = ' ';
 
     if (s_format == ENP_LOG_JSON) {
+        s_sanitize_utf8 (message);
         s_write_json (time, level, event_id, message);
         return;
     }

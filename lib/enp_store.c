@@ -382,12 +382,15 @@ enp_store_mark_sent (enp_store_t *self, const char *event_id, int64_t now)
     pthread_mutex_lock (&self->mutex);
     s_node_t *node = (s_node_t *) zhashx_lookup (self->index, event_id);
     if (node) {
+        //  The send happened either way, so it counts as an attempt; but a
+        //  worker may have reported the event before we got here, and then
+        //  its status must not go back to queued
+        uint32_t attempts = enp_event_attempts (node->event) + 1;
+        enp_event_set_attempts (node->event, attempts);
+        if (attempts > 1)
+            self->redelivered_total++;
         status = ENP_EINVAL;
         if (node->list == S_LIST_PENDING || node->list == S_LIST_INFLIGHT) {
-            uint32_t attempts = enp_event_attempts (node->event) + 1;
-            enp_event_set_attempts (node->event, attempts);
-            if (attempts > 1)
-                self->redelivered_total++;
             s_apply_status (self, node, ENP_STATUS_QUEUED, now);
             status = ENP_OK;
         }

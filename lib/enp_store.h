@@ -73,7 +73,7 @@ size_t enp_store_due (enp_store_t *self, int64_t now, enp_event_t **out,
                       size_t max);
 //  Record that the event was handed to the broker at monotonic time now:
 //  attempts + 1, status "queued", due again after the visibility timeout.
-//  Does nothing (ENP_EINVAL) if a worker already moved it on.
+//  If a worker already moved it on, only attempts grows (ENP_EINVAL).
 enp_status_t enp_store_mark_sent (enp_store_t *self, const char *event_id,
                                   int64_t now);
 //  Return the monotonic time at which the next event falls due: 0 when a

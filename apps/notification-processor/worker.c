@@ -29,31 +29,49 @@ struct _worker_t {
     atomic_uint_fast64_t duplicates;    //  redeliveries not printed
     atomic_uint_fast64_t report_failures;   //  reports given up
     atomic_uint_fast64_t malformed;     //  messages that did not decode
+    bool started;                       //  the actor connected its socket
     zactor_t *actor;
 };
 
-//  Append text to the line, escaping control characters.
+//  Append text to the line, escaping control characters. Stops, without
+//  splitting an escape, when the next character does not fit with room for
+//  the NUL. Returns the new length.
 static size_t
 s_append_escaped (char *buf, size_t size, size_t used, const char *text)
 {
-    for (const unsigned char *cursor = (const unsigned char *) text;
-         *cursor && used + 5 < size; cursor++) {
+    static const char hex [] = "0123456789abcdef";
+    for (const unsigned char *cursor = (const unsigned char *) text; *cursor;
+         cursor++) {
         unsigned char c = *cursor;
+        char escaped [4];
+        size_t length = 2;
+        escaped [0] = '\\';
         if (c == '\n')
-            used += (size_t) snprintf (buf + used, size - used, "\\n");
+            escaped [1] = 'n';
         else
         if (c == '\r')
-            used += (size_t) snprintf (buf + used, size - used, "\\r");
+            escaped [1] = 'r';
         else
         if (c == '\t')
-            used += (size_t) snprintf (buf + used, size - used, "\\t");
+            escaped [1] = 't';
         else
-        if (c < 0x20 || c == 0x7f)
-            used += (size_t) snprintf (buf + used, size - used, "\\x%02x", c);
-        else
-            buf [used++] = (char) c;
+        if (c < 0x20 || c == 0x7f) {
+            escaped [1] = 'x';
+            escaped [2] = hex [c >> 4];
+            escaped [3] = hex [c & 0x0f];
+            length = 4;
+        }
+        else {
+            escaped [0] = (char) c;
+            length = 1;
+        }
+        if (used + length + 1 > size)
+            break;
+        memcpy (buf + used, escaped, length);
+        used += length;
     }
-    buf [used] = '\0';
+    if (size > 0)
+        buf [used < size? used: size - 1] = '\0';
     return used;
 }
 
@@ -66,8 +84,10 @@ worker_format_line (char *buf, size_t size, const char *event_id,
     if (used < 0 || (size_t) used >= size)
         return size? strlen (buf): 0;
     size_t length = s_append_escaped (buf, size, (size_t) used, user_id);
-    if (length + 3 < size)
-        length += (size_t) snprintf (buf + length, size - length, ": ");
+    if (length + 3 > size)
+        return length;          //  No room for ": "; never fake a whole line
+    memcpy (buf + length, ": ", 3);
+    length += 2;
     length = s_append_escaped (buf, size, length, description);
     if (length + 1 < size) {
         buf [length++] = '\n';
@@ -169,15 +189,31 @@ static void
 s_drain (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
          worker_callback_t *callback)
 {
+    //  Disconnecting drops what the socket received but we did not read,
+    //  so take everything it holds first
+    zlist_t *held = zlist_new ();
+    zmsg_t *msg;
+    while (held && (msg = zmsg_recv_nowait (pull)))
+        zlist_append (held, msg);
     zsock_disconnect (pull, "%s", self->broker);
     int64_t deadline = enp_time_mono_ms () + S_DRAIN_MS;
     while (enp_time_mono_ms () < deadline) {
-        s_take (self, pull, dedup, callback);
-        if (worker_callback_run (callback, s_on_report, self) == 0
-        &&  !(zsock_events (pull) & ZMQ_POLLIN))
+        while (held && zlist_size (held) > 0 && !worker_callback_full (callback)) {
+            msg = (zmsg_t *) zlist_pop (held);
+            s_handle (self, msg, dedup, callback);
+            zmsg_destroy (&msg);
+        }
+        bool waiting = held && zlist_size (held) > 0;
+        if (worker_callback_run (callback, s_on_report, self) == 0 && !waiting)
             break;
         worker_callback_wait (callback, NULL, 0, 10);
     }
+    if (held && zlist_size (held) > 0)
+        enp_log_warn ("stopping with %zu events unhandled; the logger will"
+                      " redeliver them", zlist_size (held));
+    while (held && (msg = (zmsg_t *) zlist_pop (held)))
+        zmsg_destroy (&msg);
+    zlist_destroy (&held);
 }
 
 //  Wait for work: a message, a report finishing, or a command. While no
@@ -220,7 +256,8 @@ s_actor (zsock_t *pipe, void *arg)
                         self->options.inflight? self->options.inflight: 1))
         worker_callback_destroy (&callback);
     zsock_t *pull = (dedup && callback)? s_pull_new (self->broker): NULL;
-    zsock_signal (pipe, 0);
+    self->started = pull != NULL;       //  Read by worker_new after the signal
+    zsock_signal (pipe, pull? 0: 1);
     while (pull) {
         if (zsock_events (pipe) & ZMQ_POLLIN) {
             char *command = zstr_recv (pipe);
@@ -254,7 +291,8 @@ worker_new (const worker_options_t *options, FILE *out)
     self->out = out;
     if (self->broker && self->logger_url && self->status_token)
         self->actor = zactor_new (s_actor, self);
-    if (!self->actor)
+    //  zactor_new ignores the actor's signal value, so ask it ourselves
+    if (!self->actor || !self->started)
         worker_destroy (&self);
     return self;
 }

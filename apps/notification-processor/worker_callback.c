@@ -167,7 +167,6 @@ s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
         //  Full jitter: wait a random time up to the current backoff
         long wait = 1 + (long) (rand_r (&self->seed) % (unsigned long) slot->backoff_ms);
         slot->attempt++;
-        self->retries++;
         enp_log_event_warn (event_id, "report failed (%s), retry %d in %ld ms",
                             rc != CURLE_OK? curl_easy_strerror (rc): "HTTP 5xx",
                             slot->attempt, wait);
@@ -318,6 +317,7 @@ worker_callback_run (worker_callback_t *self, worker_callback_done_fn *done,
         else
         if (slot->retry_at <= now) {
             s_start (self, slot);
+            self->retries++;            //  Counted when it really goes out
             restarted = true;
         }
     }

@@ -36,6 +36,8 @@ struct _broker_t {
     atomic_uint_fast64_t queued;        //  messages buffered now
     atomic_uint_fast64_t refused;       //  times the queue was full
     atomic_int workers;                 //  worker connections up
+    int failed_handshakes;              //  connections that never became workers
+    bool paused;                        //  reading stopped: queue full
     bool started;                       //  the actor bound both sockets
     zactor_t *actor;
 };
@@ -55,13 +57,17 @@ s_socket_options (zsock_t *socket, int linger_ms)
 static int
 s_bind (zsock_t *socket, const char *endpoint, const char *role)
 {
-    int port = zsock_bind (socket, "%s", endpoint);
-    if (port < 0) {
+    if (zsock_bind (socket, "%s", endpoint) < 0) {
         enp_log_error ("cannot bind %s %s: %s", role, endpoint,
                        zmq_strerror (zmq_errno ()));
         return -1;
     }
-    enp_log_info ("%s bound to %s", role, endpoint);
+    //  Read the port back, so "tcp://127.0.0.1:0" and ":*" both work
+    char *bound = zsock_last_endpoint (socket);
+    const char *colon = bound? strrchr (bound, ':'): NULL;
+    int port = (colon && strncmp (bound, "tcp://", 6) == 0)? atoi (colon + 1): 0;
+    enp_log_info ("%s bound to %s", role, bound? bound: endpoint);
+    zstr_free (&bound);
     return port;
 }
 
@@ -74,9 +80,19 @@ s_monitor_read (broker_t *self, zsock_t *monitor)
     if (frame && zframe_size (frame) >= 2) {
         uint16_t event;
         memcpy (&event, zframe_data (frame), sizeof event);
+        //  A port probe (a TCP connect without ZMTP) ends in a failed
+        //  handshake and then a disconnect; that disconnect is not a worker
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             enp_log_info ("worker connected (%d now)",
                           atomic_fetch_add (&self->workers, 1) + 1);
+        else
+        if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                   | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                   | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH))
+            self->failed_handshakes++;
+        else
+        if (event == ZMQ_EVENT_DISCONNECTED && self->failed_handshakes > 0)
+            self->failed_handshakes--;
         else
         if (event == ZMQ_EVENT_DISCONNECTED && atomic_load (&self->workers) > 0)
             enp_log_info ("worker disconnected (%d now)",
@@ -165,6 +181,9 @@ s_sockets_new (broker_t *self, zsock_t **frontend, zsock_t **backend,
               (void *) self);
     if (zmq_socket_monitor (zsock_resolve (*backend), endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                          | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                           | ZMQ_EVENT_DISCONNECTED) == 0)
         *monitor = zsock_new_pair (endpoint);
     self->frontend_port = s_bind (*frontend, self->frontend, "frontend");
@@ -211,7 +230,17 @@ s_actor (zsock_t *pipe, void *arg)
         if (broker_queue_size (queue) > 0)
             s_send (self, backend, queue);
         atomic_store (&self->queued, broker_queue_size (queue));
-        atomic_store (&self->refused, broker_queue_refused (queue));
+        //  Count each time loggers are held back: full, with input waiting
+        bool full = broker_queue_full (queue);
+        if (full && !self->paused && (zsock_events (frontend) & ZMQ_POLLIN)) {
+            self->paused = true;
+            atomic_fetch_add (&self->refused, 1);
+            enp_log_warn ("queue full (%zu); reading from loggers paused",
+                          broker_queue_size (queue));
+        }
+        else
+        if (!full)
+            self->paused = false;
         if (self->stats_interval_ms > 0 && enp_time_mono_ms () >= next_stats) {
             s_log_stats (self, queue);
             next_stats = enp_time_mono_ms () + self->stats_interval_ms;
@@ -285,7 +314,8 @@ broker_print_metrics (void *arg, FILE *out)
         "# TYPE broker_queue_depth gauge\nbroker_queue_depth %llu\n"
         "# HELP broker_queue_limit Most messages buffered.\n"
         "# TYPE broker_queue_limit gauge\nbroker_queue_limit %zu\n"
-        "# HELP broker_queue_refused_total Times the queue was full.\n"
+        "# HELP broker_queue_refused_total Times the queue filled while loggers"
+        " had more to send (reading paused).\n"
         "# TYPE broker_queue_refused_total counter\n"
         "broker_queue_refused_total %llu\n"
         "# HELP broker_workers_connected Worker connections up.\n"

@@ -1,0 +1,466 @@
+/*  test_broker - the queue-broker actor between loggers and workers
+
+    Cases bind the broker on tcp://127.0.0.1:* and connect a PUSH (playing
+    a logger) and PULLs (playing workers) to the ports it reports.
+*/
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <czmq.h>
+#include "broker.h"
+#include "enp_time.h"
+
+#define S_ANY "tcp://127.0.0.1:*"
+
+//  A PUSH connected to the broker's frontend, lingering so nothing is lost.
+static zsock_t *
+s_logger (broker_t *broker)
+{
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    ck_assert_ptr_nonnull (push);
+    zsock_set_linger (push, 1000);
+    zsock_set_sndtimeo (push, 5000);
+    ck_assert_int_eq (zsock_connect (push, "tcp://127.0.0.1:%d",
+                                     broker_frontend_port (broker)), 0);
+    return push;
+}
+
+//  A PULL connected to the broker's backend, with a receive timeout.
+static zsock_t *
+s_worker (broker_t *broker, int hwm)
+{
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    ck_assert_ptr_nonnull (pull);
+    if (hwm)
+        zsock_set_rcvhwm (pull, hwm);
+    zsock_set_rcvtimeo (pull, 5000);
+    ck_assert_int_eq (zsock_connect (pull, "tcp://127.0.0.1:%d",
+                                     broker_backend_port (broker)), 0);
+    return pull;
+}
+
+//  Send a one-frame message "m<n>".
+static void
+s_send_numbered (zsock_t *push, int number)
+{
+    ck_assert_int_eq (zstr_sendf (push, "m%d", number), 0);
+}
+
+//  Receive a one-frame message and check it is "m<n>".
+static void
+s_recv_numbered (zsock_t *pull, int number)
+{
+    char *text = zstr_recv (pull);
+    ck_assert_msg (text != NULL, "message m%d did not arrive", number);
+    char expected [32];
+    snprintf (expected, sizeof expected, "m%d", number);
+    ck_assert_str_eq (text, expected);
+    zstr_free (&text);
+}
+
+//  Return the broker's metrics text (caller frees).
+static char *
+s_metrics (broker_t *broker)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    broker_print_metrics (broker, out);
+    fclose (out);
+    return text;
+}
+
+//  Wait up to timeout_ms for the metrics to show a line.
+static bool
+s_wait_metric (broker_t *broker, const char *line, int timeout_ms)
+{
+    int64_t deadline = enp_time_mono_ms () + timeout_ms;
+    while (enp_time_mono_ms () < deadline) {
+        char *text = s_metrics (broker);
+        bool found = strstr (text, line) != NULL;
+        free (text);
+        if (found)
+            return true;
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+//  Wait up to timeout_ms for a counter to reach a value.
+static bool
+s_wait_count (uint64_t (*counter) (broker_t *), broker_t *broker,
+              uint64_t value, int timeout_ms)
+{
+    int64_t deadline = enp_time_mono_ms () + timeout_ms;
+    while (enp_time_mono_ms () < deadline) {
+        if (counter (broker) == value)
+            return true;
+        zclock_sleep (10);
+    }
+    return counter (broker) == value;
+}
+
+//  Usage: start, move one message, read counters and metrics, stop.
+START_TEST (test_broker_usage)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 100, 0);
+    ck_assert_ptr_nonnull (broker);
+    ck_assert_int_gt (broker_frontend_port (broker), 0);
+    ck_assert_int_gt (broker_backend_port (broker), 0);
+    ck_assert_int_ne (broker_frontend_port (broker), broker_backend_port (broker));
+    zsock_t *push = s_logger (broker);
+    zsock_t *pull = s_worker (broker, 0);
+    s_send_numbered (push, 1);
+    s_recv_numbered (pull, 1);
+    ck_assert (s_wait_count (broker_sent, broker, 1, 2000));
+    ck_assert_uint_eq (broker_received (broker), 1);
+    ck_assert_uint_eq (broker_queued (broker), 0);
+    char *text = s_metrics (broker);
+    ck_assert_ptr_nonnull (strstr (text, "broker_messages_received_total 1\n"));
+    ck_assert_ptr_nonnull (strstr (text, "broker_messages_sent_total 1\n"));
+    ck_assert_ptr_nonnull (strstr (text, "broker_queue_depth 0\n"));
+    ck_assert_ptr_nonnull (strstr (text, "broker_queue_limit 100\n"));
+    ck_assert_ptr_nonnull (strstr (text, "# TYPE broker_messages_sent_total counter\n"));
+    free (text);
+    zsock_destroy (&pull);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+    ck_assert_ptr_null (broker);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  Frames arrive byte for byte as sent: binary, empty and large ones too.
+START_TEST (test_broker_frames_untouched)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 100, 0);
+    zsock_t *push = s_logger (broker);
+    zsock_t *pull = s_worker (broker, 0);
+    uint8_t binary [256];
+    for (int index = 0; index < 256; index++)
+        binary [index] = (uint8_t) index;
+    size_t big_size = 100000;
+    uint8_t *big = malloc (big_size);
+    for (size_t index = 0; index < big_size; index++)
+        big [index] = (uint8_t) (index * 7);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "ENP1");
+    zmsg_addmem (msg, binary, sizeof binary);
+    zmsg_addmem (msg, NULL, 0);
+    zmsg_addmem (msg, "\0\0\0", 3);
+    zmsg_addmem (msg, big, big_size);
+    ck_assert_int_eq (zmsg_send (&msg, push), 0);
+
+    msg = zmsg_recv (pull);
+    ck_assert_ptr_nonnull (msg);
+    ck_assert_uint_eq (zmsg_size (msg), 5);
+    zframe_t *frame = zmsg_first (msg);
+    ck_assert (zframe_streq (frame, "ENP1"));
+    frame = zmsg_next (msg);
+    ck_assert_uint_eq (zframe_size (frame), sizeof binary);
+    ck_assert_int_eq (memcmp (zframe_data (frame), binary, sizeof binary), 0);
+    frame = zmsg_next (msg);
+    ck_assert_uint_eq (zframe_size (frame), 0);
+    frame = zmsg_next (msg);
+    ck_assert_uint_eq (zframe_size (frame), 3);
+    ck_assert_int_eq (memcmp (zframe_data (frame), "\0\0\0", 3), 0);
+    frame = zmsg_next (msg);
+    ck_assert_uint_eq (zframe_size (frame), big_size);
+    ck_assert_int_eq (memcmp (zframe_data (frame), big, big_size), 0);
+    zmsg_destroy (&msg);
+    free (big);
+    zsock_destroy (&pull);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  Many messages: all arrive, in order, and the counters agree.
+START_TEST (test_broker_counters)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 1000, 0);
+    zsock_t *push = s_logger (broker);
+    zsock_t *pull = s_worker (broker, 0);
+    for (int index = 0; index < 500; index++)
+        s_send_numbered (push, index);
+    for (int index = 0; index < 500; index++)
+        s_recv_numbered (pull, index);
+    ck_assert (s_wait_count (broker_sent, broker, 500, 2000));
+    ck_assert_uint_eq (broker_received (broker), 500);
+    ck_assert_uint_eq (broker_queued (broker), 0);
+    zsock_destroy (&pull);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  With no worker the queue fills to its limit and stops reading; what it
+//  holds is delivered, in order, once a worker connects.
+START_TEST (test_broker_buffers_until_worker)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 5, 0);
+    zsock_t *push = s_logger (broker);
+    for (int index = 0; index < 20; index++)
+        s_send_numbered (push, index);
+    ck_assert (s_wait_count (broker_queued, broker, 5, 3000));
+    zclock_sleep (100);
+    ck_assert_uint_eq (broker_queued (broker), 5);
+    ck_assert_uint_eq (broker_received (broker), 5);
+    ck_assert_uint_eq (broker_sent (broker), 0);
+    ck_assert (s_wait_metric (broker, "broker_queue_depth 5\n", 1000));
+
+    zsock_t *pull = s_worker (broker, 0);
+    for (int index = 0; index < 20; index++)
+        s_recv_numbered (pull, index);
+    ck_assert (s_wait_count (broker_sent, broker, 20, 2000));
+    ck_assert_uint_eq (broker_received (broker), 20);
+    ck_assert (s_wait_count (broker_queued, broker, 0, 2000));
+    zsock_destroy (&pull);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  A full queue shows in the metrics: broker_queue_refused_total, "times
+//  the queue was full", moves when loggers are held back.
+START_TEST (test_broker_full_is_counted)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 5, 0);
+    zsock_t *push = s_logger (broker);
+    for (int index = 0; index < 20; index++)
+        s_send_numbered (push, index);
+    ck_assert (s_wait_count (broker_queued, broker, 5, 3000));
+    zclock_sleep (100);
+    char *text = s_metrics (broker);
+    ck_assert_msg (strstr (text, "broker_queue_refused_total 0\n") == NULL,
+                   "the queue filled up and held 15 messages back, but:\n%s",
+                   text);
+    free (text);
+    zsock_t *pull = s_worker (broker, 0);
+    for (int index = 0; index < 20; index++)
+        s_recv_numbered (pull, index);
+    zsock_destroy (&pull);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  Two workers share the stream: both get some, nothing is lost or doubled.
+START_TEST (test_broker_fan_out)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 1000, 0);
+    zsock_t *push = s_logger (broker);
+    zsock_t *first = s_worker (broker, 0);
+    zsock_t *second = s_worker (broker, 0);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 2\n", 3000));
+    int total = 200;
+    for (int index = 0; index < total; index++)
+        s_send_numbered (push, index);
+    bool seen [200] = { false };
+    int counts [2] = { 0, 0 };
+    zpoller_t *poller = zpoller_new (first, second, NULL);
+    for (int received = 0; received < total; received++) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, 5000);
+        ck_assert_ptr_nonnull (which);
+        char *text = zstr_recv (which);
+        ck_assert_ptr_nonnull (text);
+        int number = atoi (text + 1);
+        zstr_free (&text);
+        ck_assert_int_ge (number, 0);
+        ck_assert_int_lt (number, total);
+        ck_assert (!seen [number]);
+        seen [number] = true;
+        counts [which == first? 0: 1]++;
+    }
+    zpoller_destroy (&poller);
+    ck_assert_int_gt (counts [0], 0);
+    ck_assert_int_gt (counts [1], 0);
+    ck_assert_int_eq (counts [0] + counts [1], total);
+    zsock_destroy (&second);
+    zsock_destroy (&first);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  Worker connections are counted through the backend's monitor.
+START_TEST (test_broker_counts_workers)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 10, 0);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 0\n", 1000));
+    zsock_t *pull = s_worker (broker, 0);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
+    zsock_destroy (&pull);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 0\n", 3000));
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  A TCP connection that never speaks ZMTP (a port probe, a health check)
+//  is not a worker: it must not change the count of connected workers.
+START_TEST (test_broker_probe_is_not_a_worker)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 10, 0);
+    zsock_t *pull = s_worker (broker, 0);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
+    for (int index = 0; index < 3; index++) {
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in address = {
+            .sin_family = AF_INET,
+            .sin_port = htons ((uint16_t) broker_backend_port (broker))
+        };
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        ck_assert_int_eq (connect (fd, (struct sockaddr *) &address,
+                                   sizeof address), 0);
+        close (fd);
+    }
+    zclock_sleep (300);
+    char *text = s_metrics (broker);
+    ck_assert_msg (strstr (text, "broker_workers_connected 1\n") != NULL,
+                   "one worker is connected, but the broker says:\n%s", text);
+    free (text);
+    zsock_destroy (&pull);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  A port already bound: broker_new says NULL.
+START_TEST (test_broker_bind_failure)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 10, 0);
+    ck_assert_ptr_nonnull (broker);
+    char taken [64];
+    snprintf (taken, sizeof taken, "tcp://127.0.0.1:%d",
+              broker_frontend_port (broker));
+    broker_t *clash = broker_new (taken, S_ANY, 10, 0);
+    ck_assert_ptr_null (clash);
+    clash = broker_new (S_ANY, taken, 10, 0);
+    ck_assert_ptr_null (clash);
+    clash = broker_new ("nonsense://x", S_ANY, 10, 0);
+    ck_assert_ptr_null (clash);
+    broker_destroy (&broker);
+}
+END_TEST
+
+//  inproc endpoints work and report port 0.
+START_TEST (test_broker_inproc)
+{
+    char frontend [64], backend [64];
+    snprintf (frontend, sizeof frontend, "inproc://test-broker-front-%d", getpid ());
+    snprintf (backend, sizeof backend, "inproc://test-broker-back-%d", getpid ());
+    broker_t *broker = broker_new (frontend, backend, 10, 0);
+    ck_assert_ptr_nonnull (broker);
+    ck_assert_int_eq (broker_frontend_port (broker), 0);
+    ck_assert_int_eq (broker_backend_port (broker), 0);
+    char endpoint [80];
+    snprintf (endpoint, sizeof endpoint, ">%s", frontend);
+    zsock_t *push = zsock_new_push (endpoint);
+    snprintf (endpoint, sizeof endpoint, ">%s", backend);
+    zsock_t *pull = zsock_new_pull (endpoint);
+    ck_assert_ptr_nonnull (push);
+    ck_assert_ptr_nonnull (pull);
+    zsock_set_rcvtimeo (pull, 5000);
+    s_send_numbered (push, 7);
+    s_recv_numbered (pull, 7);
+    zsock_destroy (&pull);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+}
+END_TEST
+
+#define S_FLUSH_MESSAGES 600
+#define S_FLUSH_SIZE     10000
+
+typedef struct {
+    int port;               //  backend port to connect to
+    int expected;           //  messages to read
+    int received;           //  messages read
+    bool connected;         //  the PULL is connected
+} s_slow_worker_t;
+
+//  A worker thread that connects, waits, then reads everything.
+static void *
+s_slow_worker (void *arg)
+{
+    s_slow_worker_t *self = (s_slow_worker_t *) arg;
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    zsock_set_rcvhwm (pull, 5);
+    zsock_set_rcvtimeo (pull, 3000);
+    zsock_connect (pull, "tcp://127.0.0.1:%d", self->port);
+    __atomic_store_n (&self->connected, true, __ATOMIC_RELEASE);
+    zclock_sleep (300);
+    while (self->received < self->expected) {
+        zmsg_t *msg = zmsg_recv (pull);
+        if (!msg)
+            break;
+        zmsg_destroy (&msg);
+        self->received++;
+    }
+    zsock_destroy (&pull);
+    return NULL;
+}
+
+//  On stop the broker first hands what it buffers to connected workers.
+//  The messages are large so that socket buffers cannot absorb them all.
+START_TEST (test_broker_flush_on_destroy)
+{
+    broker_t *broker = broker_new (S_ANY, S_ANY, 10 * S_FLUSH_MESSAGES, 0);
+    s_slow_worker_t worker = { broker_backend_port (broker), S_FLUSH_MESSAGES,
+                               0, false };
+    pthread_t thread;
+    ck_assert_int_eq (pthread_create (&thread, NULL, s_slow_worker, &worker), 0);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
+    zsock_t *push = s_logger (broker);
+    char *payload = calloc (1, S_FLUSH_SIZE);
+    for (int index = 0; index < worker.expected; index++) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addmem (msg, payload, S_FLUSH_SIZE);
+        ck_assert_int_eq (zmsg_send (&msg, push), 0);
+    }
+    free (payload);
+    ck_assert (s_wait_count (broker_received, broker, S_FLUSH_MESSAGES, 5000));
+    uint64_t queued = broker_queued (broker);
+    ck_assert_uint_gt (queued, 0);
+    zsock_destroy (&push);
+    broker_destroy (&broker);
+    pthread_join (thread, NULL);
+    ck_assert_int_eq (worker.received, worker.expected);
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("broker");
+    TCase *tcase = tcase_create ("core");
+    tcase_set_timeout (tcase, 30);
+    tcase_add_test (tcase, test_broker_usage);
+    tcase_add_test (tcase, test_broker_frames_untouched);
+    tcase_add_test (tcase, test_broker_counters);
+    tcase_add_test (tcase, test_broker_buffers_until_worker);
+    tcase_add_test (tcase, test_broker_full_is_counted);
+    tcase_add_test (tcase, test_broker_fan_out);
+    tcase_add_test (tcase, test_broker_counts_workers);
+    tcase_add_test (tcase, test_broker_probe_is_not_a_worker);
+    tcase_add_test (tcase, test_broker_bind_failure);
+    tcase_add_test (tcase, test_broker_inproc);
+    tcase_add_test (tcase, test_broker_flush_on_destroy);
+    suite_add_tcase (suite, tcase);
+    return suite;
+}
+
+int
+main (void)
+{
+    SRunner *runner = srunner_create (s_suite ());
+    srunner_run_all (runner, CK_NORMAL);
+    int failures = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+}

@@ -1,0 +1,326 @@
+/*  test_enp_log - the logging facade: levels, text and JSON lines
+
+    Each case sends standard error to a temporary file with dup2, logs,
+    puts standard error back and reads what was written.
+*/
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+#include "enp_log.h"
+
+typedef struct {
+    int saved;                  //  the real standard error
+    char path [64];             //  where records go meanwhile
+} s_capture_t;
+
+//  Send standard error to a new temporary file.
+static void
+s_capture_start (s_capture_t *capture)
+{
+    snprintf (capture->path, sizeof capture->path, "/tmp/enp-log-XXXXXX");
+    int fd = mkstemp (capture->path);
+    ck_assert_int_ge (fd, 0);
+    fflush (stderr);
+    capture->saved = dup (STDERR_FILENO);
+    ck_assert_int_ge (capture->saved, 0);
+    ck_assert_int_ge (dup2 (fd, STDERR_FILENO), 0);
+    close (fd);
+}
+
+//  Put standard error back; return what was written (caller frees).
+static char *
+s_capture_end (s_capture_t *capture)
+{
+    fflush (stderr);
+    dup2 (capture->saved, STDERR_FILENO);
+    close (capture->saved);
+    FILE *file = fopen (capture->path, "r");
+    ck_assert_ptr_nonnull (file);
+    char *text = calloc (1, 65536);
+    size_t size = fread (text, 1, 65535, file);
+    text [size] = '\0';
+    fclose (file);
+    unlink (capture->path);
+    return text;
+}
+
+//  Count newline characters.
+static int
+s_lines (const char *text)
+{
+    int lines = 0;
+    for (; *text; text++)
+        lines += *text == '\n';
+    return lines;
+}
+
+//  Every case starts from the same settings.
+static void
+s_reset (const char *service)
+{
+    enp_log_init (service);
+    ck_assert_int_eq (enp_log_set_level_name ("info"), 0);
+    ck_assert_int_eq (enp_log_set_format_name ("text"), 0);
+}
+
+//  Usage: name the service, choose level and format, write records.
+START_TEST (test_enp_log_usage)
+{
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_init ("usage-svc");
+    ck_assert_int_eq (enp_log_set_level_name ("debug"), 0);
+    ck_assert_int_eq (enp_log_set_format_name ("text"), 0);
+    ck_assert (enp_log_enabled (ENP_LOG_DEBUG));
+    enp_log_debug ("value %d", 42);
+    enp_log_event_info ("1b4e28ba-2fa1-41d2-883f-0016d3cca427", "sent");
+    enp_log_write (ENP_LOG_WARN, NULL, "direct %s", "write");
+    char *text = s_capture_end (&capture);
+    ck_assert_int_eq (s_lines (text), 3);
+    ck_assert_ptr_nonnull (strstr (text, " usage-svc debug value 42\n"));
+    ck_assert_ptr_nonnull (strstr (text, " usage-svc info sent event_id="
+                                         "1b4e28ba-2fa1-41d2-883f-0016d3cca427\n"));
+    ck_assert_ptr_nonnull (strstr (text, " usage-svc warn direct write\n"));
+    free (text);
+    s_reset ("enp");
+}
+END_TEST
+
+//  Records below the level are not written, at or above it are.
+START_TEST (test_enp_log_level_filtering)
+{
+    s_reset ("filter");
+    ck_assert_int_eq (enp_log_set_level_name ("warn"), 0);
+    ck_assert (!enp_log_enabled (ENP_LOG_DEBUG));
+    ck_assert (!enp_log_enabled (ENP_LOG_INFO));
+    ck_assert (enp_log_enabled (ENP_LOG_WARN));
+    ck_assert (enp_log_enabled (ENP_LOG_ERROR));
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_debug ("hidden debug");
+    enp_log_info ("hidden info");
+    enp_log_warn ("shown warn");
+    enp_log_error ("shown error");
+    char *text = s_capture_end (&capture);
+    ck_assert_int_eq (s_lines (text), 2);
+    ck_assert_ptr_null (strstr (text, "hidden"));
+    ck_assert_ptr_nonnull (strstr (text, "filter warn shown warn"));
+    ck_assert_ptr_nonnull (strstr (text, "filter error shown error"));
+    free (text);
+
+    ck_assert_int_eq (enp_log_set_level_name ("error"), 0);
+    ck_assert (!enp_log_enabled (ENP_LOG_WARN));
+    ck_assert (enp_log_enabled (ENP_LOG_ERROR));
+    s_reset ("enp");
+}
+END_TEST
+
+//  Unknown level and format names are refused and change nothing.
+START_TEST (test_enp_log_bad_names)
+{
+    s_reset ("names");
+    ck_assert_int_eq (enp_log_set_level_name ("verbose"), -1);
+    ck_assert_int_eq (enp_log_set_level_name ("INFO"), -1);
+    ck_assert_int_eq (enp_log_set_level_name (""), -1);
+    ck_assert_int_eq (enp_log_set_level_name (NULL), -1);
+    ck_assert (enp_log_enabled (ENP_LOG_INFO));
+    ck_assert (!enp_log_enabled (ENP_LOG_DEBUG));
+    ck_assert_int_eq (enp_log_set_format_name ("xml"), -1);
+    ck_assert_int_eq (enp_log_set_format_name (NULL), -1);
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_info ("still text");
+    char *text = s_capture_end (&capture);
+    ck_assert_ptr_nonnull (strstr (text, " names info still text\n"));
+    ck_assert_int_ne (text [0], '{');
+    free (text);
+}
+END_TEST
+
+//  A text line starts with an RFC 3339 time, then service, level, message.
+START_TEST (test_enp_log_text_format)
+{
+    s_reset ("text-svc");
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_error ("disk %s", "full");
+    char *text = s_capture_end (&capture);
+    ck_assert_int_eq (s_lines (text), 1);
+    ck_assert_uint_gt (strlen (text), 25);
+    ck_assert_int_eq (text [4], '-');
+    ck_assert_int_eq (text [10], 'T');
+    ck_assert_int_eq (text [19], '.');
+    ck_assert_int_eq (text [23], 'Z');
+    ck_assert_str_eq (text + 24, " text-svc error disk full\n");
+    free (text);
+}
+END_TEST
+
+//  A JSON line parses and carries time, level, service, message, event_id.
+START_TEST (test_enp_log_json_format)
+{
+    s_reset ("json-svc");
+    ck_assert_int_eq (enp_log_set_format_name ("json"), 0);
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_event_warn ("1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+                        "say \"hi\" \\ %s", "caf\xc3\xa9");
+    enp_log_info ("no event");
+    char *text = s_capture_end (&capture);
+    ck_assert_int_eq (s_lines (text), 2);
+    char *second = strchr (text, '\n') + 1;
+    second [-1] = '\0';
+
+    json_error_t error;
+    json_t *record = json_loads (text, 0, &error);
+    ck_assert_msg (record != NULL, "not JSON: %s", error.text);
+    ck_assert (json_is_object (record));
+    const char *time = json_string_value (json_object_get (record, "time"));
+    ck_assert_ptr_nonnull (time);
+    ck_assert_uint_eq (strlen (time), 24);
+    ck_assert_int_eq (time [23], 'Z');
+    ck_assert_str_eq (json_string_value (json_object_get (record, "level")),
+                      "warn");
+    ck_assert_str_eq (json_string_value (json_object_get (record, "service")),
+                      "json-svc");
+    ck_assert_str_eq (json_string_value (json_object_get (record, "message")),
+                      "say \"hi\" \\ caf\xc3\xa9");
+    ck_assert_str_eq (json_string_value (json_object_get (record, "event_id")),
+                      "1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+    json_decref (record);
+
+    record = json_loads (second, JSON_DISABLE_EOF_CHECK, &error);
+    ck_assert_msg (record != NULL, "not JSON: %s", error.text);
+    ck_assert_str_eq (json_string_value (json_object_get (record, "message")),
+                      "no event");
+    ck_assert_str_eq (json_string_value (json_object_get (record, "level")),
+                      "info");
+    ck_assert_ptr_null (json_object_get (record, "event_id"));
+    json_decref (record);
+    free (text);
+    s_reset ("enp");
+}
+END_TEST
+
+//  Newlines inside a message never split a record over two lines.
+START_TEST (test_enp_log_one_line_per_record)
+{
+    s_reset ("lines");
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_info ("first\nsecond\r\nthird");
+    ck_assert_int_eq (enp_log_set_format_name ("json"), 0);
+    enp_log_info ("json\nline");
+    char *text = s_capture_end (&capture);
+    ck_assert_int_eq (s_lines (text), 2);
+    ck_assert_ptr_nonnull (strstr (text, "lines info first second  third\n"));
+    ck_assert_ptr_nonnull (strstr (text, "\"message\":\"json line\""));
+    free (text);
+    s_reset ("enp");
+}
+END_TEST
+
+//  A message longer than the line buffer is cut but still ends the line.
+START_TEST (test_enp_log_long_message)
+{
+    s_reset ("long");
+    char message [3000];
+    memset (message, 'a', sizeof message - 1);
+    message [sizeof message - 1] = '\0';
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_info ("%s", message);
+    enp_log_info ("after");
+    char *text = s_capture_end (&capture);
+    ck_assert_int_eq (s_lines (text), 2);
+    char *end = strchr (text, '\n');
+    ck_assert_uint_lt ((size_t) (end - text), 1200);
+    ck_assert_int_eq (end [-1], 'a');
+    ck_assert_ptr_nonnull (strstr (end + 1, " long info after\n"));
+    free (text);
+}
+END_TEST
+
+//  In JSON, a message that is not valid UTF-8 (raw bytes from a peer, or
+//  a multi-byte character cut by the 1 KiB message limit) is still logged.
+START_TEST (test_enp_log_json_invalid_utf8)
+{
+    s_reset ("utf8");
+    ck_assert_int_eq (enp_log_set_format_name ("json"), 0);
+    char message [1100];
+    memset (message, 'a', sizeof message);
+    memcpy (message + 1022, "\xc3\xa9", 2);    //  'é' across the limit
+    message [1030] = '\0';
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_warn ("bad byte \xff here");
+    enp_log_warn ("%s", message);
+    char *text = s_capture_end (&capture);
+    ck_assert_msg (s_lines (text) == 2, "%d of 2 records written", s_lines (text));
+    for (char *line = strtok (text, "\n"); line; line = strtok (NULL, "\n")) {
+        json_t *record = json_loads (line, 0, NULL);
+        ck_assert_ptr_nonnull (record);
+        ck_assert_str_eq (json_string_value (json_object_get (record, "level")),
+                          "warn");
+        json_decref (record);
+    }
+    free (text);
+    s_reset ("enp");
+}
+END_TEST
+
+//  A NULL service falls back to "enp"; a long one is cut to 63 bytes.
+START_TEST (test_enp_log_service_name)
+{
+    s_reset (NULL);
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_log_info ("default name");
+    char name [100];
+    memset (name, 's', sizeof name - 1);
+    name [sizeof name - 1] = '\0';
+    enp_log_init (name);
+    enp_log_info ("long name");
+    char *text = s_capture_end (&capture);
+    ck_assert_ptr_nonnull (strstr (text, " enp info default name\n"));
+    char expected [100];
+    snprintf (expected, sizeof expected, " %.63s info long name\n", name);
+    ck_assert_ptr_nonnull (strstr (text, expected));
+    ck_assert_ptr_null (strstr (text, " ssssssssssssssssssssssssssssssssssssssss"
+                                      "ssssssssssssssssssssssss info"));
+    free (text);
+    s_reset ("enp");
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("enp_log");
+    TCase *tcase = tcase_create ("core");
+    tcase_set_timeout (tcase, 5);
+    tcase_add_test (tcase, test_enp_log_usage);
+    tcase_add_test (tcase, test_enp_log_level_filtering);
+    tcase_add_test (tcase, test_enp_log_bad_names);
+    tcase_add_test (tcase, test_enp_log_text_format);
+    tcase_add_test (tcase, test_enp_log_json_format);
+    tcase_add_test (tcase, test_enp_log_one_line_per_record);
+    tcase_add_test (tcase, test_enp_log_long_message);
+    tcase_add_test (tcase, test_enp_log_json_invalid_utf8);
+    tcase_add_test (tcase, test_enp_log_service_name);
+    suite_add_tcase (suite, tcase);
+    return suite;
+}
+
+int
+main (void)
+{
+    SRunner *runner = srunner_create (s_suite ());
+    srunner_run_all (runner, CK_NORMAL);
+    int failures = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+}

@@ -1,0 +1,272 @@
+/*  test_enp_probe - the small /healthz and /metrics endpoint
+*/
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <civetweb.h>
+#include "enp_probe.h"
+#include "enp_time.h"
+#include "testkit.h"
+
+typedef struct {
+    int port;                   //  the port to knock on
+    atomic_bool done;           //  stop knocking
+} s_knocker_t;
+
+//  Connect to the port now and then until told to stop. CivetWeb's
+//  listening thread polls with a 2 s quantum, so mg_stop takes 2 s unless
+//  a connection wakes it; knocking keeps each case fast.
+static void *
+s_knock (void *arg)
+{
+    s_knocker_t *self = (s_knocker_t *) arg;
+    while (!atomic_load (&self->done)) {
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in address = { .sin_family = AF_INET,
+                                       .sin_port = htons (self->port) };
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        if (fd >= 0) {
+            if (connect (fd, (struct sockaddr *) &address, sizeof address)) {}
+            close (fd);
+        }
+        usleep (20 * 1000);
+    }
+    return NULL;
+}
+
+//  Destroy a probe without waiting out CivetWeb's poll quantum.
+static void
+s_probe_destroy (enp_probe_t **probe_p)
+{
+    s_knocker_t knocker = { .port = *probe_p? enp_probe_port (*probe_p): 0 };
+    atomic_init (&knocker.done, false);
+    pthread_t thread;
+    ck_assert_int_eq (pthread_create (&thread, NULL, s_knock, &knocker), 0);
+    enp_probe_destroy (probe_p);
+    atomic_store (&knocker.done, true);
+    pthread_join (thread, NULL);
+}
+
+//  A renderer that counts its calls and writes one metric.
+static void
+s_render (void *arg, FILE *out)
+{
+    atomic_int *calls = (atomic_int *) arg;
+    int call = atomic_fetch_add (calls, 1) + 1;
+    fprintf (out, "# TYPE demo_renders_total counter\n"
+                  "demo_renders_total %d\n", call);
+}
+
+//  GET a path of the probe; returns the response (caller frees it).
+static testkit_response_t
+s_get (enp_probe_t *probe, const char *path)
+{
+    char url [128];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d%s", enp_probe_port (probe),
+              path);
+    testkit_response_t response;
+    ck_assert_int_eq (testkit_http ("GET", url, NULL, NULL, 0, NULL, &response), 0);
+    return response;
+}
+
+//  Usage: start on a free port, ask both routes, check, stop.
+START_TEST (test_enp_probe_usage)
+{
+    mg_init_library (0);
+    atomic_int calls = 0;
+    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, s_render, &calls);
+    ck_assert_ptr_nonnull (probe);
+    ck_assert_int_gt (enp_probe_port (probe), 0);
+    testkit_response_t response = s_get (probe, "/healthz");
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+    response = s_get (probe, "/metrics");
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_ptr_nonnull (strstr (response.body, "demo_renders_total 1\n"));
+    testkit_response_free (&response);
+    char url [128];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz",
+              enp_probe_port (probe));
+    ck_assert_int_eq (enp_probe_check (url, 2000), 0);
+    s_probe_destroy (&probe);
+    ck_assert_ptr_null (probe);
+    enp_probe_destroy (&probe);     //  Destroying NULL is harmless
+    mg_exit_library ();
+}
+END_TEST
+
+//  /healthz answers 200 with a small JSON body.
+START_TEST (test_enp_probe_healthz)
+{
+    mg_init_library (0);
+    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    ck_assert_ptr_nonnull (probe);
+    testkit_response_t response = s_get (probe, "/healthz");
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_str_eq (response.body, "{\"status\":\"ok\"}");
+    char value [128];
+    ck_assert_int_eq (testkit_header (&response, "Content-Type", value,
+                                      sizeof value), 0);
+    ck_assert_str_eq (value, "application/json");
+    testkit_response_free (&response);
+    s_probe_destroy (&probe);
+    mg_exit_library ();
+}
+END_TEST
+
+//  /metrics is exactly what the renderer writes, as Prometheus text.
+START_TEST (test_enp_probe_metrics)
+{
+    mg_init_library (0);
+    atomic_int calls = 0;
+    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, s_render, &calls);
+    ck_assert_ptr_nonnull (probe);
+    testkit_response_t response = s_get (probe, "/metrics");
+    testkit_response_free (&response);
+    response = s_get (probe, "/metrics");
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_str_eq (response.body, "# TYPE demo_renders_total counter\n"
+                                     "demo_renders_total 2\n");
+    char value [128];
+    ck_assert_int_eq (testkit_header (&response, "Content-Type", value,
+                                      sizeof value), 0);
+    ck_assert_ptr_nonnull (strstr (value, "text/plain"));
+    ck_assert_ptr_nonnull (strstr (value, "version=0.0.4"));
+    testkit_response_free (&response);
+    ck_assert_int_eq (atomic_load (&calls), 2);
+    s_probe_destroy (&probe);
+    mg_exit_library ();
+}
+END_TEST
+
+//  Without a renderer /metrics is an empty 200.
+START_TEST (test_enp_probe_metrics_without_renderer)
+{
+    mg_init_library (0);
+    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    testkit_response_t response = s_get (probe, "/metrics");
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_uint_eq (response.size, 0);
+    testkit_response_free (&response);
+    s_probe_destroy (&probe);
+    mg_exit_library ();
+}
+END_TEST
+
+//  Any other path is a 404 problem document.
+START_TEST (test_enp_probe_unknown_path)
+{
+    mg_init_library (0);
+    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    const char *paths [] = { "/", "/nope", "/healthz/extra", "/metrics/x",
+                             "/healthzz", "/metricsx" };
+    for (size_t index = 0; index < sizeof paths / sizeof paths [0]; index++) {
+        testkit_response_t response = s_get (probe, paths [index]);
+        ck_assert_msg (response.code == 404, "%s gave %ld", paths [index],
+                       response.code);
+        ck_assert_ptr_nonnull (strstr (response.body, "\"status\":404"));
+        char value [128];
+        ck_assert_int_eq (testkit_header (&response, "Content-Type", value,
+                                          sizeof value), 0);
+        ck_assert_str_eq (value, "application/problem+json");
+        testkit_response_free (&response);
+    }
+    s_probe_destroy (&probe);
+    mg_exit_library ();
+}
+END_TEST
+
+//  enp_probe_check: 0 for 2xx, -1 for 404 and for a closed port, quickly.
+START_TEST (test_enp_probe_check)
+{
+    mg_init_library (0);
+    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    char url [128];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz",
+              enp_probe_port (probe));
+    ck_assert_int_eq (enp_probe_check (url, 2000), 0);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/missing",
+              enp_probe_port (probe));
+    ck_assert_int_eq (enp_probe_check (url, 2000), -1);
+    s_probe_destroy (&probe);
+
+    int port = testkit_free_port ();
+    ck_assert_int_gt (port, 0);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz", port);
+    int64_t start = enp_time_mono_ms ();
+    ck_assert_int_eq (enp_probe_check (url, 2000), -1);
+    ck_assert_int_lt (enp_time_mono_ms () - start, 2500);
+    ck_assert_int_eq (enp_probe_check ("not a url", 500), -1);
+    mg_exit_library ();
+}
+END_TEST
+
+//  A port already in use: enp_probe_new returns NULL.
+START_TEST (test_enp_probe_port_in_use)
+{
+    mg_init_library (0);
+    enp_probe_t *first = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    ck_assert_ptr_nonnull (first);
+    enp_probe_t *second = enp_probe_new ("127.0.0.1", enp_probe_port (first),
+                                         NULL, NULL);
+    ck_assert_ptr_null (second);
+    //  The first one still serves
+    testkit_response_t response = s_get (first, "/healthz");
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+    s_probe_destroy (&first);
+    mg_exit_library ();
+}
+END_TEST
+
+//  A fixed port is honoured.
+START_TEST (test_enp_probe_fixed_port)
+{
+    mg_init_library (0);
+    int port = testkit_free_port ();
+    enp_probe_t *probe = enp_probe_new ("127.0.0.1", port, NULL, NULL);
+    ck_assert_ptr_nonnull (probe);
+    ck_assert_int_eq (enp_probe_port (probe), port);
+    testkit_response_t response = s_get (probe, "/healthz");
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+    s_probe_destroy (&probe);
+    mg_exit_library ();
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("enp_probe");
+    TCase *tcase = tcase_create ("core");
+    tcase_set_timeout (tcase, 20);
+    tcase_add_test (tcase, test_enp_probe_usage);
+    tcase_add_test (tcase, test_enp_probe_healthz);
+    tcase_add_test (tcase, test_enp_probe_metrics);
+    tcase_add_test (tcase, test_enp_probe_metrics_without_renderer);
+    tcase_add_test (tcase, test_enp_probe_unknown_path);
+    tcase_add_test (tcase, test_enp_probe_check);
+    tcase_add_test (tcase, test_enp_probe_port_in_use);
+    tcase_add_test (tcase, test_enp_probe_fixed_port);
+    suite_add_tcase (suite, tcase);
+    return suite;
+}
+
+int
+main (void)
+{
+    SRunner *runner = srunner_create (s_suite ());
+    srunner_run_all (runner, CK_NORMAL);
+    int failures = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+}

@@ -1,0 +1,363 @@
+/*  test_enp_wire - the multipart message that carries one event
+*/
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
+#include "enp_wire.h"
+
+#define S_ID "123e4567-e89b-42d3-a456-426614174000"
+
+//  The six frames of a valid message, which cases then break one at a time.
+typedef struct {
+    const uint8_t *data [8];
+    size_t sizes [8];
+    uint8_t attempt [4];
+    uint8_t created [8];
+} s_frames_t;
+
+static void
+s_frames_init (s_frames_t *frames)
+{
+    static const uint8_t attempt [4] = { 0, 0, 0, 3 };
+    static const uint8_t created [8] = { 0, 0, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x7b };
+    memset (frames, 0, sizeof *frames);
+    memcpy (frames->attempt, attempt, 4);
+    memcpy (frames->created, created, 8);
+    frames->data [0] = (const uint8_t *) "ENP1";
+    frames->sizes [0] = 4;
+    frames->data [1] = (const uint8_t *) S_ID;
+    frames->sizes [1] = ENP_UUID_LEN;
+    frames->data [2] = (const uint8_t *) "alice";
+    frames->sizes [2] = 5;
+    frames->data [3] = (const uint8_t *) "hello";
+    frames->sizes [3] = 5;
+    frames->data [4] = frames->attempt;
+    frames->sizes [4] = 4;
+    frames->data [5] = frames->created;
+    frames->sizes [5] = 8;
+}
+
+//  Decode frames and expect a parse error with a reason and no event.
+static void
+s_expect_parse_error (s_frames_t *frames, size_t count, const char *what)
+{
+    enp_event_t *event = NULL;
+    char err [256] = "";
+    ck_assert_msg (enp_wire_decode_frames (frames->data, frames->sizes, count,
+                                           &event, err, sizeof err)
+                   == ENP_EPARSE, "%s was accepted", what);
+    ck_assert_ptr_null (event);
+    ck_assert_msg (err [0] != '\0', "%s: no reason given", what);
+    ck_assert_int_eq (enp_wire_decode_frames (frames->data, frames->sizes,
+                                              count, &event, NULL, 0),
+                      ENP_EPARSE);
+}
+
+//  Build a message from frames.
+static zmsg_t *
+s_msg_from (s_frames_t *frames, size_t count)
+{
+    zmsg_t *msg = zmsg_new ();
+    for (size_t index = 0; index < count; index++)
+        zmsg_addmem (msg, frames->data [index], frames->sizes [index]);
+    return msg;
+}
+
+//  Usage: encode an event, decode it back, destroy both.
+START_TEST (test_enp_wire_usage)
+{
+    enp_event_t *event = enp_event_new (S_ID, "alice", "hello", 1700000000123LL);
+    zmsg_t *msg = enp_wire_encode (event, 1);
+    ck_assert_ptr_nonnull (msg);
+    ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_FRAMES);
+    enp_event_t *decoded = NULL;
+    char err [256] = "";
+    ck_assert_int_eq (enp_wire_decode (msg, &decoded, err, sizeof err), ENP_OK);
+    ck_assert_ptr_nonnull (decoded);
+    ck_assert_str_eq (enp_event_id (decoded), S_ID);
+    ck_assert_str_eq (enp_event_user_id (decoded), "alice");
+    ck_assert_str_eq (enp_event_description (decoded), "hello");
+    ck_assert_uint_eq (enp_event_attempts (decoded), 1);
+    s_frames_t frames;
+    s_frames_init (&frames);
+    enp_event_t *direct = NULL;
+    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
+                                              &direct, err, sizeof err), ENP_OK);
+    ck_assert_ptr_nonnull (direct);
+    enp_event_destroy (&direct);
+    enp_event_destroy (&decoded);
+    zmsg_destroy (&msg);
+    enp_event_destroy (&event);
+}
+END_TEST
+
+//  Every field survives the round trip; status becomes "queued".
+START_TEST (test_enp_wire_round_trip)
+{
+    const int64_t times [] = { 1700000000123LL, 0, -5, INT64_MAX, INT64_MIN };
+    const uint32_t attempts [] = { 1, 2, 255, 256, 0xFFFFFFFFu };
+    for (size_t index = 0; index < 5; index++) {
+        enp_event_t *event = enp_event_new (S_ID, "user \xc3\xa9",
+                                            "line one\nline\ttwo \"q\"",
+                                            times [index]);
+        enp_event_set_status (event, ENP_STATUS_PROCESSED, 42);
+        enp_event_set_attempts (event, 9);
+        zmsg_t *msg = enp_wire_encode (event, attempts [index]);
+        ck_assert_ptr_nonnull (msg);
+        enp_event_t *decoded = NULL;
+        ck_assert_int_eq (enp_wire_decode (msg, &decoded, NULL, 0), ENP_OK);
+        ck_assert_str_eq (enp_event_id (decoded), S_ID);
+        ck_assert_str_eq (enp_event_user_id (decoded), "user \xc3\xa9");
+        ck_assert_str_eq (enp_event_description (decoded),
+                          "line one\nline\ttwo \"q\"");
+        ck_assert_str_eq (enp_event_status (decoded), ENP_STATUS_QUEUED);
+        ck_assert_uint_eq (enp_event_attempts (decoded), attempts [index]);
+        ck_assert_int_eq (enp_event_created_at (decoded), times [index]);
+        //  decode borrows the message: it is intact afterwards
+        ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_FRAMES);
+        enp_event_destroy (&decoded);
+        zmsg_destroy (&msg);
+        enp_event_destroy (&event);
+    }
+}
+END_TEST
+
+//  The frames are exactly as docs/protocol.md says: sizes and byte order.
+START_TEST (test_enp_wire_frame_layout)
+{
+    enp_event_t *event = enp_event_new (S_ID, "bob", "desc", 0x0102030405060708LL);
+    zmsg_t *msg = enp_wire_encode (event, 0x0A0B0C0D);
+    zframe_t *frame = zmsg_first (msg);
+    ck_assert_uint_eq (zframe_size (frame), 4);
+    ck_assert_int_eq (memcmp (zframe_data (frame), "ENP1", 4), 0);
+    frame = zmsg_next (msg);
+    ck_assert_uint_eq (zframe_size (frame), ENP_UUID_LEN);
+    ck_assert_int_eq (memcmp (zframe_data (frame), S_ID, ENP_UUID_LEN), 0);
+    frame = zmsg_next (msg);
+    ck_assert_uint_eq (zframe_size (frame), 3);
+    ck_assert_int_eq (memcmp (zframe_data (frame), "bob", 3), 0);
+    frame = zmsg_next (msg);
+    ck_assert_uint_eq (zframe_size (frame), 4);
+    ck_assert_int_eq (memcmp (zframe_data (frame), "desc", 4), 0);
+    frame = zmsg_next (msg);
+    const uint8_t attempt [4] = { 0x0A, 0x0B, 0x0C, 0x0D };
+    ck_assert_uint_eq (zframe_size (frame), 4);
+    ck_assert_int_eq (memcmp (zframe_data (frame), attempt, 4), 0);
+    frame = zmsg_next (msg);
+    const uint8_t created [8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    ck_assert_uint_eq (zframe_size (frame), 8);
+    ck_assert_int_eq (memcmp (zframe_data (frame), created, 8), 0);
+    ck_assert_ptr_null (zmsg_next (msg));
+    zmsg_destroy (&msg);
+    enp_event_destroy (&event);
+}
+END_TEST
+
+//  Raw frames decode the same way, big-endian numbers included.
+START_TEST (test_enp_wire_decode_frames)
+{
+    s_frames_t frames;
+    s_frames_init (&frames);
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
+                                              &event, NULL, 0), ENP_OK);
+    ck_assert_str_eq (enp_event_id (event), S_ID);
+    ck_assert_str_eq (enp_event_user_id (event), "alice");
+    ck_assert_str_eq (enp_event_description (event), "hello");
+    ck_assert_uint_eq (enp_event_attempts (event), 3);
+    ck_assert_int_eq (enp_event_created_at (event), 1700000000123LL);
+    ck_assert_str_eq (enp_event_status (event), ENP_STATUS_QUEUED);
+    enp_event_destroy (&event);
+}
+END_TEST
+
+//  An uppercase id is accepted and made canonical.
+START_TEST (test_enp_wire_uppercase_id)
+{
+    s_frames_t frames;
+    s_frames_init (&frames);
+    frames.data [1] = (const uint8_t *) "123E4567-E89B-42D3-A456-426614174ABC";
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
+                                              &event, NULL, 0), ENP_OK);
+    ck_assert_str_eq (enp_event_id (event), "123e4567-e89b-42d3-a456-426614174abc");
+    enp_event_destroy (&event);
+}
+END_TEST
+
+//  Too few or too many frames.
+START_TEST (test_enp_wire_wrong_frame_count)
+{
+    s_frames_t frames;
+    s_frames_init (&frames);
+    frames.data [6] = (const uint8_t *) "x";
+    frames.sizes [6] = 1;
+    for (size_t count = 0; count <= 7; count++)
+        if (count != ENP_WIRE_FRAMES)
+            s_expect_parse_error (&frames, count, "a wrong frame count");
+    //  The same through zmsg_t, including an empty message
+    for (size_t count = 0; count <= 7; count++) {
+        if (count == ENP_WIRE_FRAMES)
+            continue;
+        zmsg_t *msg = s_msg_from (&frames, count);
+        enp_event_t *event = NULL;
+        char err [256] = "";
+        ck_assert_int_eq (enp_wire_decode (msg, &event, err, sizeof err),
+                          ENP_EPARSE);
+        ck_assert_ptr_null (event);
+        ck_assert_str_ne (err, "");
+        zmsg_destroy (&msg);
+    }
+}
+END_TEST
+
+//  Only version "ENP1" is understood.
+START_TEST (test_enp_wire_wrong_version)
+{
+    const char *versions [] = { "ENP2", "ENP", "ENP1x", "enp1", "", "1PNE" };
+    for (size_t index = 0; index < sizeof versions / sizeof versions [0]; index++) {
+        s_frames_t frames;
+        s_frames_init (&frames);
+        frames.data [0] = (const uint8_t *) versions [index];
+        frames.sizes [0] = strlen (versions [index]);
+        s_expect_parse_error (&frames, 6, versions [index]);
+    }
+}
+END_TEST
+
+//  The id must be a UUID of exactly 36 bytes.
+START_TEST (test_enp_wire_bad_uuid)
+{
+    const char *ids [] = {
+        "123e4567-e89b-42d3-a456-42661417400",
+        "123e4567-e89b-42d3-a456-4266141740000",
+        "123e4567-e89b-42d3-a456-42661417400z",
+        "123e4567e89b42d3a456426614174000abcd",
+        "", "not a uuid",
+    };
+    for (size_t index = 0; index < sizeof ids / sizeof ids [0]; index++) {
+        s_frames_t frames;
+        s_frames_init (&frames);
+        frames.data [1] = (const uint8_t *) ids [index];
+        frames.sizes [1] = strlen (ids [index]);
+        s_expect_parse_error (&frames, 6, ids [index]);
+    }
+    //  A NUL inside an otherwise 36-byte id
+    s_frames_t frames;
+    s_frames_init (&frames);
+    frames.data [1] = (const uint8_t *) "123e4567-e89b-42d3-a456-42661417400\0";
+    s_expect_parse_error (&frames, 6, "an id with a NUL");
+}
+END_TEST
+
+//  user_id and description: 1..max bytes, no NUL.
+START_TEST (test_enp_wire_bad_strings)
+{
+    static uint8_t big [ENP_DESCRIPTION_MAX + 2];
+    memset (big, 'x', sizeof big);
+    for (int field = 2; field <= 3; field++) {
+        size_t max = field == 2? ENP_USER_ID_MAX: ENP_DESCRIPTION_MAX;
+        s_frames_t frames;
+        s_frames_init (&frames);
+        frames.sizes [field] = 0;
+        s_expect_parse_error (&frames, 6, "an empty string");
+        s_frames_init (&frames);
+        frames.data [field] = big;
+        frames.sizes [field] = max + 1;
+        s_expect_parse_error (&frames, 6, "an over-long string");
+        s_frames_init (&frames);
+        frames.data [field] = (const uint8_t *) "a\0b";
+        frames.sizes [field] = 3;
+        s_expect_parse_error (&frames, 6, "a NUL byte inside");
+        s_frames_init (&frames);
+        frames.data [field] = (const uint8_t *) "ab\0";
+        frames.sizes [field] = 3;
+        s_expect_parse_error (&frames, 6, "a trailing NUL byte");
+
+        //  Exactly the limit is fine
+        s_frames_init (&frames);
+        frames.data [field] = big;
+        frames.sizes [field] = max;
+        enp_event_t *event = NULL;
+        ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
+                                                  &event, NULL, 0), ENP_OK);
+        const char *text = field == 2? enp_event_user_id (event)
+                                     : enp_event_description (event);
+        ck_assert_uint_eq (strlen (text), max);
+        enp_event_destroy (&event);
+    }
+}
+END_TEST
+
+//  attempt must be 4 bytes and created_at 8 bytes.
+START_TEST (test_enp_wire_bad_number_sizes)
+{
+    const size_t attempt_sizes [] = { 0, 3, 5, 8 };
+    const size_t created_sizes [] = { 0, 4, 7, 9 };
+    static const uint8_t zeros [16] = { 0 };
+    for (size_t index = 0; index < 4; index++) {
+        s_frames_t frames;
+        s_frames_init (&frames);
+        frames.data [4] = zeros;
+        frames.sizes [4] = attempt_sizes [index];
+        s_expect_parse_error (&frames, 6, "a bad attempt size");
+        s_frames_init (&frames);
+        frames.data [5] = zeros;
+        frames.sizes [5] = created_sizes [index];
+        s_expect_parse_error (&frames, 6, "a bad created_at size");
+    }
+}
+END_TEST
+
+//  A message broken in transit decodes to an error through zmsg_t too.
+START_TEST (test_enp_wire_decode_msg_errors)
+{
+    s_frames_t frames;
+    s_frames_init (&frames);
+    frames.sizes [2] = 0;
+    zmsg_t *msg = s_msg_from (&frames, 6);
+    enp_event_t *event = NULL;
+    char err [256] = "";
+    ck_assert_int_eq (enp_wire_decode (msg, &event, err, sizeof err), ENP_EPARSE);
+    ck_assert_ptr_null (event);
+    ck_assert_str_ne (err, "");
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "garbage");
+    ck_assert_int_eq (enp_wire_decode (msg, &event, NULL, 0), ENP_EPARSE);
+    zmsg_destroy (&msg);
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("enp_wire");
+    TCase *tcase = tcase_create ("core");
+    tcase_set_timeout (tcase, 10);
+    tcase_add_test (tcase, test_enp_wire_usage);
+    tcase_add_test (tcase, test_enp_wire_round_trip);
+    tcase_add_test (tcase, test_enp_wire_frame_layout);
+    tcase_add_test (tcase, test_enp_wire_decode_frames);
+    tcase_add_test (tcase, test_enp_wire_uppercase_id);
+    tcase_add_test (tcase, test_enp_wire_wrong_frame_count);
+    tcase_add_test (tcase, test_enp_wire_wrong_version);
+    tcase_add_test (tcase, test_enp_wire_bad_uuid);
+    tcase_add_test (tcase, test_enp_wire_bad_strings);
+    tcase_add_test (tcase, test_enp_wire_bad_number_sizes);
+    tcase_add_test (tcase, test_enp_wire_decode_msg_errors);
+    suite_add_tcase (suite, tcase);
+    return suite;
+}
+
+int
+main (void)
+{
+    SRunner *runner = srunner_create (s_suite ());
+    srunner_run_all (runner, CK_NORMAL);
+    int failures = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+}

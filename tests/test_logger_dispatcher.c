@@ -1,0 +1,479 @@
+/*  test_logger_dispatcher - the thread that hands events to the broker
+
+    Cases bind a PULL on tcp://127.0.0.1:* (playing the broker's frontend)
+    and point a dispatcher at it, then watch both the socket and the store.
+*/
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
+#include "logger_dispatcher.h"
+#include "enp_store.h"
+#include "enp_time.h"
+#include "enp_wire.h"
+#include "testkit.h"
+
+//  Bind a socket on a port the kernel picks; write the endpoint to connect
+//  to into endpoint and return the port. Not "*": czmq hands out the same
+//  few ports to every process in turn, so a dispatcher of another suite
+//  running at the same time could reconnect to a port this one reuses.
+static int
+s_bind_any (zsock_t *socket, char *endpoint, size_t size)
+{
+    ck_assert_int_eq (zsock_bind (socket, "tcp://127.0.0.1:0"), 0);
+    char *last = zsock_last_endpoint (socket);
+    ck_assert_ptr_nonnull (last);
+    snprintf (endpoint, size, "%s", last);
+    int port = atoi (strrchr (last, ':') + 1);
+    free (last);
+    ck_assert_int_gt (port, 0);
+    return port;
+}
+
+//  A PULL bound on a free port; endpoint receives the address to connect.
+static zsock_t *
+s_broker (char *endpoint, size_t size, int hwm)
+{
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    ck_assert_ptr_nonnull (pull);
+    if (hwm)
+        zsock_set_rcvhwm (pull, hwm);
+    zsock_set_rcvtimeo (pull, 5000);
+    s_bind_any (pull, endpoint, size);
+    return pull;
+}
+
+//  Insert count new events of a user; write their ids into ids.
+static void
+s_insert (enp_store_t *store, int count, char (*ids) [ENP_UUID_LEN + 1])
+{
+    for (int index = 0; index < count; index++) {
+        char description [32];
+        snprintf (description, sizeof description, "event %d", index);
+        enp_event_t *event = enp_event_create ("alice", description);
+        ck_assert_ptr_nonnull (event);
+        if (ids)
+            snprintf (ids [index], ENP_UUID_LEN + 1, "%s", enp_event_id (event));
+        ck_assert_int_eq (enp_store_insert (store, &event), ENP_OK);
+    }
+}
+
+//  Receive one message and decode it; returns the event (caller owns it)
+//  or NULL when nothing came within the receive timeout.
+static enp_event_t *
+s_receive (zsock_t *pull)
+{
+    zmsg_t *msg = zmsg_recv (pull);
+    if (!msg)
+        return NULL;
+    enp_event_t *event = NULL;
+    char err [128] = "";
+    ck_assert_msg (enp_wire_decode (msg, &event, err, sizeof err) == ENP_OK,
+                   "undecodable message: %s", err);
+    zmsg_destroy (&msg);
+    return event;
+}
+
+//  Wait up to timeout_ms for the dispatcher to see the broker.
+static bool
+s_wait_connected (logger_dispatcher_t *dispatcher, bool connected, int timeout_ms)
+{
+    int64_t deadline = enp_time_mono_ms () + timeout_ms;
+    while (logger_dispatcher_connected (dispatcher) != connected
+       &&  enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    return logger_dispatcher_connected (dispatcher) == connected;
+}
+
+//  Return the attempts of an event in the store, checking its status.
+static uint32_t
+s_stored (enp_store_t *store, const char *id, const char *status)
+{
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (enp_store_get (store, id, &event), ENP_OK);
+    ck_assert_str_eq (enp_event_status (event), status);
+    uint32_t attempts = enp_event_attempts (event);
+    enp_event_destroy (&event);
+    return attempts;
+}
+
+//  Wait until an event has a status and attempts: the dispatcher records a
+//  send just after it, so a test can read the message first.
+static bool
+s_wait_stored (enp_store_t *store, const char *id, const char *status,
+               uint32_t attempts, int timeout_ms)
+{
+    int64_t deadline = enp_time_mono_ms () + timeout_ms;
+    while (true) {
+        enp_event_t *event = NULL;
+        bool match = enp_store_get (store, id, &event) == ENP_OK
+                  && enp_event_status_is (event, status)
+                  && enp_event_attempts (event) == attempts;
+        enp_event_destroy (&event);
+        if (match)
+            return true;
+        if (enp_time_mono_ms () >= deadline)
+            return false;
+        zclock_sleep (5);
+    }
+}
+
+//  Wait until the dispatcher counted sent messages.
+static bool
+s_wait_sent (logger_dispatcher_t *dispatcher, uint64_t sent, int timeout_ms)
+{
+    int64_t deadline = enp_time_mono_ms () + timeout_ms;
+    while (logger_dispatcher_sent (dispatcher) != sent
+       &&  enp_time_mono_ms () < deadline)
+        zclock_sleep (5);
+    return logger_dispatcher_sent (dispatcher) == sent;
+}
+
+//  Usage: start, send due events, read state, stop.
+START_TEST (test_logger_dispatcher_usage)
+{
+    char endpoint [64];
+    zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
+    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    ck_assert_ptr_nonnull (dispatcher);
+    ck_assert (s_wait_connected (dispatcher, true, 3000));
+    char ids [3][ENP_UUID_LEN + 1];
+    s_insert (store, 3, ids);
+    logger_dispatcher_wake (dispatcher);
+    for (int index = 0; index < 3; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_ptr_nonnull (event);
+        ck_assert_str_eq (enp_event_id (event), ids [index]);
+        ck_assert_str_eq (enp_event_user_id (event), "alice");
+        ck_assert_uint_eq (enp_event_attempts (event), 1);
+        enp_event_destroy (&event);
+    }
+    for (int index = 0; index < 3; index++)
+        ck_assert (s_wait_stored (store, ids [index], ENP_STATUS_QUEUED, 1, 2000));
+    ck_assert (s_wait_sent (dispatcher, 3, 2000));
+    ck_assert (!logger_dispatcher_backpressure (dispatcher));
+    enp_store_stats_t stats;
+    enp_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.queued, 3);
+    ck_assert_uint_eq (stats.pending, 0);
+    logger_dispatcher_destroy (&dispatcher);
+    ck_assert_ptr_null (dispatcher);
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+//  Events inserted before the dispatcher starts are sent without a wake.
+START_TEST (test_logger_dispatcher_sends_backlog)
+{
+    char endpoint [64];
+    zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
+    enp_store_t *store = enp_store_new (100, 30000, 5);
+    char ids [5][ENP_UUID_LEN + 1];
+    s_insert (store, 5, ids);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    for (int index = 0; index < 5; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_ptr_nonnull (event);
+        ck_assert_str_eq (enp_event_id (event), ids [index]);
+        enp_event_destroy (&event);
+    }
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+//  Unreported events come again after the visibility timeout.
+START_TEST (test_logger_dispatcher_redelivers)
+{
+    char endpoint [64];
+    zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
+    enp_store_t *store = enp_store_new (100, 300, 5);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    ck_assert (s_wait_connected (dispatcher, true, 3000));
+    char ids [2][ENP_UUID_LEN + 1];
+    s_insert (store, 2, ids);
+    logger_dispatcher_wake (dispatcher);
+    int64_t sent_at = enp_time_mono_ms ();
+    for (int index = 0; index < 2; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_ptr_nonnull (event);
+        ck_assert_uint_eq (enp_event_attempts (event), 1);
+        enp_event_destroy (&event);
+    }
+    for (int index = 0; index < 2; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_ptr_nonnull (event);
+        ck_assert_str_eq (enp_event_id (event), ids [index]);
+        ck_assert_uint_eq (enp_event_attempts (event), 2);
+        enp_event_destroy (&event);
+    }
+    ck_assert_int_ge (enp_time_mono_ms () - sent_at, 290);
+    //  Report one; only the other comes a third time
+    ck_assert (s_wait_stored (store, ids [0], ENP_STATUS_QUEUED, 2, 2000));
+    ck_assert_int_eq (enp_store_set_status (store, ids [0], ENP_STATUS_PROCESSED,
+                                            NULL), ENP_OK);
+    enp_event_t *event = s_receive (pull);
+    ck_assert_ptr_nonnull (event);
+    ck_assert_str_eq (enp_event_id (event), ids [1]);
+    ck_assert_uint_eq (enp_event_attempts (event), 3);
+    enp_event_destroy (&event);
+    ck_assert_uint_eq (s_stored (store, ids [0], ENP_STATUS_PROCESSED), 2);
+    ck_assert (s_wait_stored (store, ids [1], ENP_STATUS_QUEUED, 3, 2000));
+    ck_assert_int_eq (enp_store_set_status (store, ids [1], ENP_STATUS_PROCESSED,
+                                            NULL), ENP_OK);
+    zsock_set_rcvtimeo (pull, 500);
+    event = s_receive (pull);
+    ck_assert_ptr_null (event);
+    enp_store_stats_t stats;
+    enp_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.redelivered_total, 3);
+    ck_assert_uint_eq (stats.processed, 2);
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+//  After max_attempts deliveries without a report, events end "failed".
+START_TEST (test_logger_dispatcher_fails_after_max_attempts)
+{
+    char endpoint [64];
+    zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
+    enp_store_t *store = enp_store_new (100, 150, 2);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    ck_assert (s_wait_connected (dispatcher, true, 3000));
+    char ids [2][ENP_UUID_LEN + 1];
+    s_insert (store, 2, ids);
+    logger_dispatcher_wake (dispatcher);
+    for (int index = 0; index < 4; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_ptr_nonnull (event);
+        ck_assert_uint_eq (enp_event_attempts (event), index < 2? 1: 2);
+        enp_event_destroy (&event);
+    }
+    zsock_set_rcvtimeo (pull, 600);
+    ck_assert_ptr_null (s_receive (pull));
+    enp_store_stats_t stats;
+    int64_t deadline = enp_time_mono_ms () + 2000;
+    do {
+        enp_store_stats (store, &stats);
+        if (stats.failed == 2)
+            break;
+        zclock_sleep (10);
+    } while (enp_time_mono_ms () < deadline);
+    ck_assert_uint_eq (stats.failed, 2);
+    ck_assert_uint_eq (stats.failed_total, 2);
+    ck_assert_uint_eq (stats.queued, 0);
+    for (int index = 0; index < 2; index++)
+        ck_assert_uint_eq (s_stored (store, ids [index], ENP_STATUS_FAILED), 2);
+    ck_assert (s_wait_sent (dispatcher, 4, 2000));
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+//  No broker: events stay pending; once one listens, they are delivered.
+START_TEST (test_logger_dispatcher_broker_late)
+{
+    int port = testkit_free_port ();
+    ck_assert_int_gt (port, 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    ck_assert_ptr_nonnull (dispatcher);
+    char ids [3][ENP_UUID_LEN + 1];
+    s_insert (store, 3, ids);
+    logger_dispatcher_wake (dispatcher);
+    zclock_sleep (300);
+    ck_assert (!logger_dispatcher_connected (dispatcher));
+    ck_assert (!logger_dispatcher_backpressure (dispatcher));
+    ck_assert_uint_eq (logger_dispatcher_sent (dispatcher), 0);
+    enp_store_stats_t stats;
+    enp_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.pending, 3);
+    ck_assert_uint_eq (stats.queued, 0);
+    for (int index = 0; index < 3; index++)
+        ck_assert_uint_eq (s_stored (store, ids [index], ENP_STATUS_PENDING), 0);
+
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    zsock_set_rcvtimeo (pull, 5000);
+    ck_assert_int_eq (zsock_bind (pull, "%s", endpoint), port);
+    for (int index = 0; index < 3; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_ptr_nonnull (event);
+        ck_assert_str_eq (enp_event_id (event), ids [index]);
+        ck_assert_uint_eq (enp_event_attempts (event), 1);
+        enp_event_destroy (&event);
+    }
+    ck_assert (s_wait_connected (dispatcher, true, 3000));
+    for (int index = 0; index < 3; index++)
+        ck_assert (s_wait_stored (store, ids [index], ENP_STATUS_QUEUED, 1, 2000));
+    ck_assert (s_wait_sent (dispatcher, 3, 2000));
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+//  The link state follows the broker going away and coming back.
+START_TEST (test_logger_dispatcher_link_state)
+{
+    char endpoint [64];
+    zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
+    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    ck_assert (s_wait_connected (dispatcher, true, 3000));
+    zsock_destroy (&pull);
+    ck_assert (s_wait_connected (dispatcher, false, 5000));
+    //  Meanwhile events wait, pending
+    char ids [1][ENP_UUID_LEN + 1];
+    s_insert (store, 1, ids);
+    logger_dispatcher_wake (dispatcher);
+    zclock_sleep (200);
+    ck_assert_uint_eq (s_stored (store, ids [0], ENP_STATUS_PENDING), 0);
+    pull = zsock_new (ZMQ_PULL);
+    zsock_set_rcvtimeo (pull, 5000);
+    ck_assert_int_eq (zsock_bind (pull, "%s", endpoint),
+                      atoi (strrchr (endpoint, ':') + 1));
+    enp_event_t *event = s_receive (pull);
+    ck_assert_ptr_nonnull (event);
+    ck_assert_str_eq (enp_event_id (event), ids [0]);
+    enp_event_destroy (&event);
+    ck_assert (s_wait_connected (dispatcher, true, 3000));
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+#define S_FLOOD 5000
+
+//  A broker that does not read: sends are refused (backpressure), nothing
+//  is lost, and everything goes once it reads again.
+START_TEST (test_logger_dispatcher_backpressure)
+{
+    char endpoint [64];
+    zsock_t *pull = s_broker (endpoint, sizeof endpoint, 10);
+    enp_store_t *store = enp_store_new (S_FLOOD, 300000, 5);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    ck_assert (s_wait_connected (dispatcher, true, 3000));
+    //  Large descriptions so that socket buffers fill up quickly
+    char *description = malloc (ENP_DESCRIPTION_MAX + 1);
+    memset (description, 'x', ENP_DESCRIPTION_MAX);
+    description [ENP_DESCRIPTION_MAX] = '\0';
+    for (int index = 0; index < S_FLOOD; index++) {
+        enp_event_t *event = enp_event_create ("flood", description);
+        ck_assert_int_eq (enp_store_insert (store, &event), ENP_OK);
+    }
+    free (description);
+    logger_dispatcher_wake (dispatcher);
+    int64_t deadline = enp_time_mono_ms () + 5000;
+    while (!logger_dispatcher_backpressure (dispatcher)
+       &&  enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    ck_assert (logger_dispatcher_backpressure (dispatcher));
+    enp_store_stats_t stats;
+    enp_store_stats (store, &stats);
+    ck_assert_uint_gt (stats.pending, 0);
+    ck_assert_uint_lt (logger_dispatcher_sent (dispatcher), S_FLOOD);
+
+    //  Now read everything: each event once, none lost
+    zhashx_t *seen = zhashx_new ();
+    for (int index = 0; index < S_FLOOD; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_msg (event != NULL, "only %d of %d arrived", index, S_FLOOD);
+        ck_assert_int_eq (zhashx_insert (seen, enp_event_id (event), (void *) 1), 0);
+        ck_assert_uint_eq (enp_event_attempts (event), 1);
+        enp_event_destroy (&event);
+    }
+    zhashx_destroy (&seen);
+    ck_assert (s_wait_sent (dispatcher, S_FLOOD, 2000));
+    enp_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.pending, 0);
+    ck_assert_uint_eq (stats.queued, S_FLOOD);
+    deadline = enp_time_mono_ms () + 2000;
+    while (logger_dispatcher_backpressure (dispatcher)
+       &&  enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    ck_assert (!logger_dispatcher_backpressure (dispatcher));
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+//  Stopping with events stuck pending (no broker) is quick.
+START_TEST (test_logger_dispatcher_destroy_without_broker)
+{
+    int port = testkit_free_port ();
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    s_insert (store, 10, NULL);
+    logger_dispatcher_wake (dispatcher);
+    zclock_sleep (100);
+    int64_t start = enp_time_mono_ms ();
+    logger_dispatcher_destroy (&dispatcher);
+    ck_assert_int_lt (enp_time_mono_ms () - start, 1500);
+    enp_store_stats_t stats;
+    enp_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.pending, 10);
+    enp_store_destroy (&store);
+}
+END_TEST
+
+//  A malformed endpoint: the dispatcher still runs, events stay pending.
+START_TEST (test_logger_dispatcher_bad_endpoint)
+{
+    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, "nonsense");
+    ck_assert_ptr_nonnull (dispatcher);
+    s_insert (store, 2, NULL);
+    logger_dispatcher_wake (dispatcher);
+    zclock_sleep (200);
+    ck_assert (!logger_dispatcher_connected (dispatcher));
+    ck_assert_uint_eq (logger_dispatcher_sent (dispatcher), 0);
+    enp_store_stats_t stats;
+    enp_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.pending, 2);
+    logger_dispatcher_destroy (&dispatcher);
+    enp_store_destroy (&store);
+}
+END_TEST
+
+static Suite *
+s_suite (void)
+{
+    Suite *suite = suite_create ("logger_dispatcher");
+    TCase *tcase = tcase_create ("core");
+    tcase_set_timeout (tcase, 30);
+    tcase_add_test (tcase, test_logger_dispatcher_usage);
+    tcase_add_test (tcase, test_logger_dispatcher_sends_backlog);
+    tcase_add_test (tcase, test_logger_dispatcher_redelivers);
+    tcase_add_test (tcase, test_logger_dispatcher_fails_after_max_attempts);
+    tcase_add_test (tcase, test_logger_dispatcher_broker_late);
+    tcase_add_test (tcase, test_logger_dispatcher_link_state);
+    tcase_add_test (tcase, test_logger_dispatcher_backpressure);
+    tcase_add_test (tcase, test_logger_dispatcher_destroy_without_broker);
+    tcase_add_test (tcase, test_logger_dispatcher_bad_endpoint);
+    suite_add_tcase (suite, tcase);
+    return suite;
+}
+
+int
+main (void)
+{
+    SRunner *runner = srunner_create (s_suite ());
+    srunner_run_all (runner, CK_NORMAL);
+    int failures = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+}
