@@ -53,8 +53,9 @@ ctest_in () {
 #   which valgrind would slow past their timeouts
 valgrind_units () {
     local suite status=0
-    for suite in build/tests/test_enp_* build/tests/test_broker_queue \
-                 build/tests/test_worker_dedup build/tests/test_logger_metrics; do
+    for suite in build/tests/test_enp_* build/tests/test_broker* \
+                 build/tests/test_worker* build/tests/test_logger_metrics \
+                 build/tests/test_logger_dispatcher; do
         [ -x "$suite" ] || continue
         CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
             --error-exitcode=1 "$suite" >/dev/null 2>"$suite.valgrind" \
