@@ -161,6 +161,22 @@ s_send (struct mg_connection *conn, const s_response_t *response)
     return response->code;
 }
 
+//  Send one event as the JSON body (the direct encoder, not jansson's:
+//  every read and every worker's report answers with one).
+static int
+s_send_event (struct mg_connection *conn, int code, const enp_event_t *event)
+{
+    size_t size = 0;
+    char *json = enp_event_encode (event, &size);
+    if (!json)
+        return 500;
+    s_response_t response = { .code = code, .content_type = "application/json",
+                              .body = json, .size = size };
+    s_send (conn, &response);
+    free (json);
+    return code;
+}
+
 //  Send a JSON value (consumed) with the given status.
 static int
 s_send_json (struct mg_connection *conn, int code, json_t *value,
@@ -428,25 +444,42 @@ s_list (logger_api_t *self, struct mg_connection *conn,
         return s_problem (conn, 500, "out of memory", NULL, NULL);
     size_t count = 0;
     enp_status_t rc = enp_store_list (self->store, &query, items, &count, next);
-    json_t *array = json_array ();
-    for (size_t index = 0; index < count; index++) {
-        json_array_append_new (array, enp_event_to_json (items [index]));
-        enp_event_destroy (&items [index]);
+    //  {"items":[...],"next":...} written directly, like single events
+    size_t capacity = 64;
+    for (size_t index = 0; index < count; index++)
+        capacity += enp_event_encoded_max (items [index]) + 1;
+    char *page = rc == ENP_OK? (char *) malloc (capacity): NULL;
+    size_t size = 0;
+    if (page) {
+        memcpy (page, "{\"items\":[", 10);
+        size = 10;
+        for (size_t index = 0; index < count; index++) {
+            if (index)
+                page [size++] = ',';
+            size += enp_event_encode_into (items [index], page + size);
+        }
+        size += (size_t) snprintf (page + size, capacity - size,
+                                   "],\"next\":%s%s%s}", *next? "\"": "",
+                                   *next? next: "null", *next? "\"": "");
     }
+    for (size_t index = 0; index < count; index++)
+        enp_event_destroy (&items [index]);
     free (items);
     if (rc == ENP_ENOTFOUND) {
-        json_decref (array);
         errors = json_pack ("[{s:s, s:s}]", "field", "after", "message",
                             "no event has this id (it may have been evicted)");
         return s_problem (conn, 422, "unknown cursor", errors, NULL);
     }
-    if (rc != ENP_OK) {
-        json_decref (array);
-        return s_store_problem (conn, rc, "could not list events");
+    if (rc != ENP_OK || !page) {
+        free (page);
+        return s_store_problem (conn, rc == ENP_OK? ENP_ENOMEM: rc,
+                                "could not list events");
     }
-    json_t *page = json_pack ("{s:o, s:o}", "items", array, "next",
-                              *next? json_string (next): json_null ());
-    return s_send_json (conn, 200, page, NULL);
+    s_response_t response = { .code = 200, .content_type = "application/json",
+                              .body = page, .size = size };
+    s_send (conn, &response);
+    free (page);
+    return 200;
 }
 
 //  True when the request carries the configured bearer token. Compares in
@@ -495,9 +528,9 @@ s_read (logger_api_t *self, struct mg_connection *conn,
     enp_status_t status = enp_store_get (self->store, event_id, &event);
     if (status != ENP_OK)
         return s_store_problem (conn, status, "no event has this id");
-    json_t *json = enp_event_to_json (event);
+    int code = s_send_event (conn, 200, event);
     enp_event_destroy (&event);
-    return s_send_json (conn, 200, json, NULL);
+    return code;
 }
 
 //  PATCH /events/{event_id} {"status"}
@@ -537,9 +570,9 @@ s_update (logger_api_t *self, struct mg_connection *conn,
     if (strcmp (status, ENP_STATUS_PENDING) == 0)
         logger_dispatcher_wake (self->dispatcher);
     enp_log_event_debug (event_id, "status set to %s", status);
-    json_t *json = enp_event_to_json (event);
+    int code = s_send_event (conn, 200, event);
     enp_event_destroy (&event);
-    return s_send_json (conn, 200, json, NULL);
+    return code;
 }
 
 //  GET /healthz: the process serves.
