@@ -161,17 +161,23 @@ START_TEST (test_broker_queue_keeps_frames)
     zmsg_addmem (msg, binary, sizeof binary);
     zmsg_addmem (msg, NULL, 0);
     zmsg_addstr (msg, "text");
-    zmsg_t *pushed = msg;
     ck_assert_int_eq (broker_queue_push (queue, &msg), ENP_OK);
+    ck_assert_ptr_null (msg);               //  The queue took it
     msg = broker_queue_pop (queue);
-    ck_assert_ptr_eq (msg, pushed);
+    ck_assert_ptr_nonnull (msg);
     ck_assert_uint_eq (zmsg_size (msg), 3);
     zframe_t *frame = zmsg_first (msg);
     ck_assert_uint_eq (zframe_size (frame), sizeof binary);
     ck_assert_int_eq (memcmp (zframe_data (frame), binary, sizeof binary), 0);
     ck_assert_uint_eq (zframe_size (zmsg_next (msg)), 0);
     ck_assert (zframe_streq (zmsg_next (msg), "text"));
+    //  Given back unsent, it comes out first and just the same
+    ck_assert_int_eq (broker_queue_unpop (queue, &msg), ENP_OK);
+    msg = broker_queue_pop (queue);
+    ck_assert_uint_eq (zmsg_size (msg), 3);
+    ck_assert_int_eq (memcmp (zframe_data (zmsg_first (msg)), binary, sizeof binary), 0);
     zmsg_destroy (&msg);
+    ck_assert_ptr_null (broker_queue_pop (queue));
     broker_queue_destroy (&queue);
 }
 END_TEST

@@ -109,6 +109,8 @@ s_receive (broker_t *self, zsock_t *frontend, broker_queue_t *queue)
         zmsg_t *msg = zmsg_recv_nowait (frontend);
         if (!msg)
             break;
+        //  The queue packs it, which also lets go of the 8 KiB receive
+        //  buffer a received frame can pin
         if (broker_queue_push (queue, &msg) != ENP_OK) {
             enp_log_error ("out of memory; message dropped, the logger will"
                            " redeliver it");
