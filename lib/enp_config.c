@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "enp_config.h"
+#include "enp_status.h"
 
 #define ENP_CONFIG_MAX_OPTIONS 48
 
@@ -31,18 +32,6 @@ struct _enp_config_t {
     s_option_t options [ENP_CONFIG_MAX_OPTIONS];
     size_t count;               //  options declared
 };
-
-//  Fill err with a formatted message when the caller gave a buffer.
-static void
-s_error (char *err, size_t err_len, const char *format, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (err, err_len, format, args);
-    va_end (args);
-}
 
 //  Find an option by its name, or NULL.
 static s_option_t *
@@ -134,6 +123,13 @@ enp_config_destroy (enp_config_t **self_p)
     *self_p = NULL;
 }
 
+//  Return the app's name.
+const char *
+enp_config_app (enp_config_t *self)
+{
+    return self->app;
+}
+
 //  Return the value of an option.
 const char *
 enp_config_get (enp_config_t *self, const char *name)
@@ -158,14 +154,14 @@ enp_config_get_long (enp_config_t *self, const char *name, long min,
 {
     const char *text = enp_config_get (self, name);
     if (!text) {
-        s_error (err, err_len, "unknown option --%s", name);
+        enp_status_explain (err, err_len, "unknown option --%s", name);
         return -1;
     }
     char *end = NULL;
     errno = 0;
     long number = strtol (text, &end, 10);
     if (errno || end == text || *end || number < min || number > max) {
-        s_error (err, err_len, "--%s must be a whole number from %ld to %ld,"
+        enp_status_explain (err, err_len, "--%s must be a whole number from %ld to %ld,"
                  " not '%s'", name, min, max, text);
         return -1;
     }
@@ -207,7 +203,7 @@ enp_config_parse (enp_config_t *self, int argc, char **argv, FILE *out,
     for (int arg = 1; arg < argc; arg++) {
         const char *text = argv [arg];
         if (strncmp (text, "--", 2) != 0 || text [2] == '\0') {
-            s_error (err, err_len, "unexpected argument '%s' (try --help)", text);
+            enp_status_explain (err, err_len, "unexpected argument '%s' (try --help)", text);
             return -1;
         }
         const char *name = text + 2;
@@ -215,13 +211,13 @@ enp_config_parse (enp_config_t *self, int argc, char **argv, FILE *out,
         size_t name_len = equals? (size_t) (equals - name): strlen (name);
         s_option_t *option = s_find (self, name, name_len);
         if (!option) {
-            s_error (err, err_len, "unknown option '%s' (try --help)", text);
+            enp_status_explain (err, err_len, "unknown option '%s' (try --help)", text);
             return -1;
         }
         const char *value = NULL;
         if (option->is_switch) {
             if (equals) {
-                s_error (err, err_len, "--%s takes no value", option->name);
+                enp_status_explain (err, err_len, "--%s takes no value", option->name);
                 return -1;
             }
             value = "true";
@@ -233,11 +229,11 @@ enp_config_parse (enp_config_t *self, int argc, char **argv, FILE *out,
         if (arg + 1 < argc)
             value = argv [++arg];
         else {
-            s_error (err, err_len, "--%s needs a value", option->name);
+            enp_status_explain (err, err_len, "--%s needs a value", option->name);
             return -1;
         }
         if (s_set (option, value)) {
-            s_error (err, err_len, "out of memory");
+            enp_status_explain (err, err_len, "out of memory");
             return -1;
         }
     }

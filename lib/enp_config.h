@@ -14,6 +14,8 @@ enp_config_t *enp_config_new (const char *app, const char *env_prefix,
                               const char *summary);
 //  Destroy the configuration; nulls the caller's pointer.
 void enp_config_destroy (enp_config_t **self_p);
+//  Return the app's name, as given to enp_config_new.
+const char *enp_config_app (enp_config_t *self);
 //  Return the value of an option (default, environment or flag, in rising
 //  order of precedence). Valid until the configuration dies. NULL if the
 //  option was never declared.

@@ -24,18 +24,6 @@ struct _enp_event_t {
     uint32_t attempts;                  //  deliveries to the broker so far
 };
 
-//  Fill err with a formatted message when the caller gave a buffer.
-static void
-s_error (char *err, size_t err_len, const char *format, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (err, err_len, format, args);
-    va_end (args);
-}
-
 //  Append {"field","message"} to errors when the caller wants them.
 static void
 s_field_error (json_t *errors, const char *field, const char *message)
@@ -54,12 +42,12 @@ s_parse_object (const char *body, size_t size, char *err, size_t err_len)
     json_t *root = json_loadb (body? body: "", size,
                                JSON_REJECT_DUPLICATES, &error);
     if (!root) {
-        s_error (err, err_len, "body is not valid JSON: %s (at byte %d)",
+        enp_status_explain (err, err_len, "body is not valid JSON: %s (at byte %d)",
                  error.text, error.position);
         return NULL;
     }
     if (!json_is_object (root)) {
-        s_error (err, err_len, "body must be a JSON object");
+        enp_status_explain (err, err_len, "body must be a JSON object");
         json_decref (root);
         return NULL;
     }
@@ -373,7 +361,7 @@ enp_event_decode_create (const char *body, size_t size, enp_event_t **event_p,
     s_check_unknown (root, allowed, errors, &failures);
     enp_status_t status = ENP_OK;
     if (failures) {
-        s_error (err, err_len, "%d field%s failed validation", failures,
+        enp_status_explain (err, err_len, "%d field%s failed validation", failures,
                  failures == 1? "": "s");
         status = ENP_EINVAL;
     }
@@ -406,7 +394,7 @@ enp_event_decode_status (const char *body, size_t size, char *status,
     }
     s_check_unknown (root, allowed, errors, &failures);
     if (failures)
-        s_error (err, err_len, "%d field%s failed validation", failures,
+        enp_status_explain (err, err_len, "%d field%s failed validation", failures,
                  failures == 1? "": "s");
     else
         snprintf (status, ENP_STATUS_MAX + 1, "%s", value);

@@ -3,6 +3,8 @@
     One enum for every class, so that a handler can tell the causes of a
     failure apart and map each to one HTTP status in one place.
 */
+#include <stdarg.h>
+#include <stdio.h>
 #include "enp_status.h"
 
 //  Return a short, static, human-readable name for a status.
@@ -19,4 +21,16 @@ enp_status_str (enp_status_t status)
         case ENP_EIO:       return "input/output error";
     }
     return "unknown status";
+}
+
+//  Format an explanation into the caller's error buffer, if any.
+void
+enp_status_explain (char *err, size_t err_len, const char *format, ...)
+{
+    if (!err || err_len == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (err, err_len, format, args);
+    va_end (args);
 }

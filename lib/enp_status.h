@@ -2,6 +2,8 @@
 #ifndef ENP_STATUS_H_INCLUDED
 #define ENP_STATUS_H_INCLUDED
 
+#include <stddef.h>
+
 typedef enum {
     ENP_OK = 0,         //  success
     ENP_EPARSE,         //  input is not well formed (bad JSON, not a UUID)
@@ -14,5 +16,9 @@ typedef enum {
 
 //  Return a short, static, human-readable name for a status.
 const char *enp_status_str (enp_status_t status);
+//  Format an explanation into err, the caller-supplied buffer that parsers
+//  fill (see STYLE.md); does nothing when err is NULL or err_len is 0.
+void enp_status_explain (char *err, size_t err_len, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 #endif

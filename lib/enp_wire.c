@@ -18,18 +18,6 @@
 #include <string.h>
 #include "enp_wire.h"
 
-//  Fill err with a formatted message when the caller gave a buffer.
-static void
-s_error (char *err, size_t err_len, const char *format, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (err, err_len, format, args);
-    va_end (args);
-}
-
 //  Copy a frame into a new C string when it is 1..max bytes without NUL.
 static char *
 s_string (const uint8_t *data, size_t size, size_t max)
@@ -78,17 +66,17 @@ enp_wire_decode_frames (const uint8_t *const *data, const size_t *sizes,
                         char *err, size_t err_len)
 {
     if (count != ENP_WIRE_FRAMES) {
-        s_error (err, err_len, "expected %d frames, got %zu",
+        enp_status_explain (err, err_len, "expected %d frames, got %zu",
                  ENP_WIRE_FRAMES, count);
         return ENP_EPARSE;
     }
     if (sizes [0] != strlen (ENP_WIRE_VERSION)
     ||  memcmp (data [0], ENP_WIRE_VERSION, sizes [0]) != 0) {
-        s_error (err, err_len, "unknown message version");
+        enp_status_explain (err, err_len, "unknown message version");
         return ENP_EPARSE;
     }
     if (sizes [4] != 4 || sizes [5] != 8) {
-        s_error (err, err_len, "bad attempt or created_at frame size");
+        enp_status_explain (err, err_len, "bad attempt or created_at frame size");
         return ENP_EPARSE;
     }
     char id_text [ENP_UUID_LEN + 1] = "";
@@ -96,14 +84,14 @@ enp_wire_decode_frames (const uint8_t *const *data, const size_t *sizes,
     if (sizes [1] == ENP_UUID_LEN)
         memcpy (id_text, data [1], ENP_UUID_LEN);
     if (enp_event_id_canonical (id_text, event_id)) {
-        s_error (err, err_len, "event_id is not a UUID");
+        enp_status_explain (err, err_len, "event_id is not a UUID");
         return ENP_EPARSE;
     }
     char *user_id = s_string (data [2], sizes [2], ENP_USER_ID_MAX);
     char *description = s_string (data [3], sizes [3], ENP_DESCRIPTION_MAX);
     enp_status_t status = ENP_OK;
     if (!user_id || !description) {
-        s_error (err, err_len, "user_id or description is empty, too long"
+        enp_status_explain (err, err_len, "user_id or description is empty, too long"
                  " or holds a NUL byte");
         status = ENP_EPARSE;
     }
