@@ -9,12 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <czmq.h>
 #include "broker.h"
 #include "enp_time.h"
+#include "testkit.h"
 
 #define S_ANY "tcp://127.0.0.1:*"
 
@@ -64,6 +62,22 @@ s_recv_numbered (zsock_t *pull, int number)
     zstr_free (&text);
 }
 
+//  Send "m0" to "m<count-1>".
+static void
+s_send_range (zsock_t *push, int count)
+{
+    for (int index = 0; index < count; index++)
+        s_send_numbered (push, index);
+}
+
+//  Receive "m0" to "m<count-1>", in that order.
+static void
+s_recv_range (zsock_t *pull, int count)
+{
+    for (int index = 0; index < count; index++)
+        s_recv_numbered (pull, index);
+}
+
 //  Return the broker's metrics text (caller frees).
 static char *
 s_metrics (broker_t *broker)
@@ -104,6 +118,16 @@ s_wait_count (uint64_t (*counter) (broker_t *), broker_t *broker,
         zclock_sleep (10);
     }
     return counter (broker) == value;
+}
+
+//  With no worker connected, send 20 messages to a broker whose queue holds
+//  5, and wait until the queue is full and has settled.
+static void
+s_overfill (broker_t *broker, zsock_t *push)
+{
+    s_send_range (push, 20);
+    ck_assert (s_wait_count (broker_queued, broker, 5, 3000));
+    zclock_sleep (100);
 }
 
 //  Usage: start, move one message, read counters and metrics, stop.
@@ -187,10 +211,8 @@ START_TEST (test_broker_counters)
     broker_t *broker = broker_new (S_ANY, S_ANY, 1000, 0);
     zsock_t *push = s_logger (broker);
     zsock_t *pull = s_worker (broker, 0);
-    for (int index = 0; index < 500; index++)
-        s_send_numbered (push, index);
-    for (int index = 0; index < 500; index++)
-        s_recv_numbered (pull, index);
+    s_send_range (push, 500);
+    s_recv_range (pull, 500);
     ck_assert (s_wait_count (broker_sent, broker, 500, 2000));
     ck_assert_uint_eq (broker_received (broker), 500);
     ck_assert_uint_eq (broker_queued (broker), 0);
@@ -206,18 +228,14 @@ START_TEST (test_broker_buffers_until_worker)
 {
     broker_t *broker = broker_new (S_ANY, S_ANY, 5, 0);
     zsock_t *push = s_logger (broker);
-    for (int index = 0; index < 20; index++)
-        s_send_numbered (push, index);
-    ck_assert (s_wait_count (broker_queued, broker, 5, 3000));
-    zclock_sleep (100);
+    s_overfill (broker, push);
     ck_assert_uint_eq (broker_queued (broker), 5);
     ck_assert_uint_eq (broker_received (broker), 5);
     ck_assert_uint_eq (broker_sent (broker), 0);
     ck_assert (s_wait_metric (broker, "broker_queue_depth 5\n", 1000));
 
     zsock_t *pull = s_worker (broker, 0);
-    for (int index = 0; index < 20; index++)
-        s_recv_numbered (pull, index);
+    s_recv_range (pull, 20);
     ck_assert (s_wait_count (broker_sent, broker, 20, 2000));
     ck_assert_uint_eq (broker_received (broker), 20);
     ck_assert (s_wait_count (broker_queued, broker, 0, 2000));
@@ -233,18 +251,14 @@ START_TEST (test_broker_full_is_counted)
 {
     broker_t *broker = broker_new (S_ANY, S_ANY, 5, 0);
     zsock_t *push = s_logger (broker);
-    for (int index = 0; index < 20; index++)
-        s_send_numbered (push, index);
-    ck_assert (s_wait_count (broker_queued, broker, 5, 3000));
-    zclock_sleep (100);
+    s_overfill (broker, push);
     char *text = s_metrics (broker);
     ck_assert_msg (strstr (text, "broker_queue_refused_total 0\n") == NULL,
                    "the queue filled up and held 15 messages back, but:\n%s",
                    text);
     free (text);
     zsock_t *pull = s_worker (broker, 0);
-    for (int index = 0; index < 20; index++)
-        s_recv_numbered (pull, index);
+    s_recv_range (pull, 20);
     zsock_destroy (&pull);
     zsock_destroy (&push);
     broker_destroy (&broker);
@@ -260,8 +274,7 @@ START_TEST (test_broker_fan_out)
     zsock_t *second = s_worker (broker, 0);
     ck_assert (s_wait_metric (broker, "broker_workers_connected 2\n", 3000));
     int total = 200;
-    for (int index = 0; index < total; index++)
-        s_send_numbered (push, index);
+    s_send_range (push, total);
     bool seen [200] = { false };
     int counts [2] = { 0, 0 };
     zpoller_t *poller = zpoller_new (first, second, NULL);
@@ -310,14 +323,8 @@ START_TEST (test_broker_probe_is_not_a_worker)
     zsock_t *pull = s_worker (broker, 0);
     ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
     for (int index = 0; index < 3; index++) {
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in address = {
-            .sin_family = AF_INET,
-            .sin_port = htons ((uint16_t) broker_backend_port (broker))
-        };
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        ck_assert_int_eq (connect (fd, (struct sockaddr *) &address,
-                                   sizeof address), 0);
+        int fd = testkit_connect (broker_backend_port (broker));
+        ck_assert_int_ge (fd, 0);
         close (fd);
     }
     zclock_sleep (300);
@@ -434,33 +441,22 @@ START_TEST (test_broker_flush_on_destroy)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("broker");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 30);
-    tcase_add_test (tcase, test_broker_usage);
-    tcase_add_test (tcase, test_broker_frames_untouched);
-    tcase_add_test (tcase, test_broker_counters);
-    tcase_add_test (tcase, test_broker_buffers_until_worker);
-    tcase_add_test (tcase, test_broker_full_is_counted);
-    tcase_add_test (tcase, test_broker_fan_out);
-    tcase_add_test (tcase, test_broker_counts_workers);
-    tcase_add_test (tcase, test_broker_probe_is_not_a_worker);
-    tcase_add_test (tcase, test_broker_bind_failure);
-    tcase_add_test (tcase, test_broker_inproc);
-    tcase_add_test (tcase, test_broker_flush_on_destroy);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_broker_usage,
+        test_broker_frames_untouched,
+        test_broker_counters,
+        test_broker_buffers_until_worker,
+        test_broker_full_is_counted,
+        test_broker_fan_out,
+        test_broker_counts_workers,
+        test_broker_probe_is_not_a_worker,
+        test_broker_bind_failure,
+        test_broker_inproc,
+        test_broker_flush_on_destroy,
+        NULL
+    };
+    return testkit_run (testkit_suite ("broker", 30, tests));
 }

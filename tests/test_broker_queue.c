@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include "broker_queue.h"
 #include "enp_log.h"
+#include "testkit.h"
 
 //  A one-frame message holding text.
 static zmsg_t *
@@ -239,30 +240,19 @@ START_TEST (test_broker_queue_warns_near_limit)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("broker_queue");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 10);
-    tcase_add_test (tcase, test_broker_queue_usage);
-    tcase_add_test (tcase, test_broker_queue_limit);
-    tcase_add_test (tcase, test_broker_queue_zero_limit);
-    tcase_add_test (tcase, test_broker_queue_fifo);
-    tcase_add_test (tcase, test_broker_queue_unpop_head);
-    tcase_add_test (tcase, test_broker_queue_keeps_frames);
-    tcase_add_test (tcase, test_broker_queue_destroy_frees_messages);
-    tcase_add_test (tcase, test_broker_queue_warns_near_limit);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_broker_queue_usage,
+        test_broker_queue_limit,
+        test_broker_queue_zero_limit,
+        test_broker_queue_fifo,
+        test_broker_queue_unpop_head,
+        test_broker_queue_keeps_frames,
+        test_broker_queue_destroy_frees_messages,
+        test_broker_queue_warns_near_limit,
+        NULL
+    };
+    return testkit_run (testkit_suite ("broker_queue", 10, tests));
 }

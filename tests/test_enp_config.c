@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "enp_config.h"
+#include "testkit.h"
 
 //  Build a configuration with the options every case uses.
 static enp_config_t *
@@ -302,34 +303,23 @@ START_TEST (test_enp_config_too_many_options)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_config");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 5);
-    tcase_add_test (tcase, test_enp_config_usage);
-    tcase_add_test (tcase, test_enp_config_defaults);
-    tcase_add_test (tcase, test_enp_config_env_overrides_default);
-    tcase_add_test (tcase, test_enp_config_env_switch_off);
-    tcase_add_test (tcase, test_enp_config_flag_overrides_env);
-    tcase_add_test (tcase, test_enp_config_flag_forms);
-    tcase_add_test (tcase, test_enp_config_last_flag_wins);
-    tcase_add_test (tcase, test_enp_config_bad_flags);
-    tcase_add_test (tcase, test_enp_config_help);
-    tcase_add_test (tcase, test_enp_config_help_not_from_env);
-    tcase_add_test (tcase, test_enp_config_get_long);
-    tcase_add_test (tcase, test_enp_config_too_many_options);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_config_usage,
+        test_enp_config_defaults,
+        test_enp_config_env_overrides_default,
+        test_enp_config_env_switch_off,
+        test_enp_config_flag_overrides_env,
+        test_enp_config_flag_forms,
+        test_enp_config_last_flag_wins,
+        test_enp_config_bad_flags,
+        test_enp_config_help,
+        test_enp_config_help_not_from_env,
+        test_enp_config_get_long,
+        test_enp_config_too_many_options,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_config", 5, tests));
 }

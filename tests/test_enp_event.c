@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "enp_event.h"
 #include "enp_time.h"
+#include "testkit.h"
 
 #define S_ID "123e4567-e89b-42d3-a456-426614174000"
 
@@ -720,46 +721,35 @@ START_TEST (test_enp_event_id_canonical)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_event");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 10);
-    tcase_add_test (tcase, test_enp_event_usage);
-    tcase_add_test (tcase, test_enp_event_create_fresh_ids);
-    tcase_add_test (tcase, test_enp_event_dup_is_deep);
-    tcase_add_test (tcase, test_enp_event_to_json_fields);
-    tcase_add_test (tcase, test_enp_event_encode_compact);
-    tcase_add_test (tcase, test_enp_event_encode_matches_jansson);
-    tcase_add_test (tcase, test_enp_event_encoded_max_bound);
-    tcase_add_test (tcase, test_enp_event_new_id);
-    tcase_add_test (tcase, test_enp_event_decode_create_valid);
-    tcase_add_test (tcase, test_enp_event_decode_create_uses_size);
-    tcase_add_test (tcase, test_enp_event_decode_create_malformed);
-    tcase_add_test (tcase, test_enp_event_decode_create_invalid_utf8);
-    tcase_add_test (tcase, test_enp_event_decode_create_duplicate_keys);
-    tcase_add_test (tcase, test_enp_event_decode_create_missing_fields);
-    tcase_add_test (tcase, test_enp_event_decode_create_wrong_types);
-    tcase_add_test (tcase, test_enp_event_decode_create_all_errors_at_once);
-    tcase_add_test (tcase, test_enp_event_decode_create_empty_strings);
-    tcase_add_test (tcase, test_enp_event_decode_create_lengths);
-    tcase_add_test (tcase, test_enp_event_decode_create_length_in_bytes);
-    tcase_add_test (tcase, test_enp_event_decode_create_unknown_fields);
-    tcase_add_test (tcase, test_enp_event_decode_status_valid);
-    tcase_add_test (tcase, test_enp_event_decode_status_invalid);
-    tcase_add_test (tcase, test_enp_event_status_valid);
-    tcase_add_test (tcase, test_enp_event_id_canonical);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_event_usage,
+        test_enp_event_create_fresh_ids,
+        test_enp_event_dup_is_deep,
+        test_enp_event_to_json_fields,
+        test_enp_event_encode_compact,
+        test_enp_event_encode_matches_jansson,
+        test_enp_event_encoded_max_bound,
+        test_enp_event_new_id,
+        test_enp_event_decode_create_valid,
+        test_enp_event_decode_create_uses_size,
+        test_enp_event_decode_create_malformed,
+        test_enp_event_decode_create_invalid_utf8,
+        test_enp_event_decode_create_duplicate_keys,
+        test_enp_event_decode_create_missing_fields,
+        test_enp_event_decode_create_wrong_types,
+        test_enp_event_decode_create_all_errors_at_once,
+        test_enp_event_decode_create_empty_strings,
+        test_enp_event_decode_create_lengths,
+        test_enp_event_decode_create_length_in_bytes,
+        test_enp_event_decode_create_unknown_fields,
+        test_enp_event_decode_status_valid,
+        test_enp_event_decode_status_invalid,
+        test_enp_event_status_valid,
+        test_enp_event_id_canonical,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_event", 10, tests));
 }

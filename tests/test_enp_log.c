@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "enp_log.h"
+#include "testkit.h"
 
 typedef struct {
     int saved;                  //  the real standard error
@@ -296,31 +297,20 @@ START_TEST (test_enp_log_service_name)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_log");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 5);
-    tcase_add_test (tcase, test_enp_log_usage);
-    tcase_add_test (tcase, test_enp_log_level_filtering);
-    tcase_add_test (tcase, test_enp_log_bad_names);
-    tcase_add_test (tcase, test_enp_log_text_format);
-    tcase_add_test (tcase, test_enp_log_json_format);
-    tcase_add_test (tcase, test_enp_log_one_line_per_record);
-    tcase_add_test (tcase, test_enp_log_long_message);
-    tcase_add_test (tcase, test_enp_log_json_invalid_utf8);
-    tcase_add_test (tcase, test_enp_log_service_name);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_log_usage,
+        test_enp_log_level_filtering,
+        test_enp_log_bad_names,
+        test_enp_log_text_format,
+        test_enp_log_json_format,
+        test_enp_log_one_line_per_record,
+        test_enp_log_long_message,
+        test_enp_log_json_invalid_utf8,
+        test_enp_log_service_name,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_log", 5, tests));
 }

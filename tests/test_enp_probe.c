@@ -1,58 +1,24 @@
 /*  test_enp_probe - the small /healthz and /metrics endpoint
 */
 #include <check.h>
-#include <pthread.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <civetweb.h>
 #include "enp_probe.h"
 #include "enp_time.h"
 #include "testkit.h"
 
-typedef struct {
-    int port;                   //  the port to knock on
-    atomic_bool done;           //  stop knocking
-} s_knocker_t;
-
-//  Connect to the port now and then until told to stop. CivetWeb's
-//  listening thread polls with a 2 s quantum, so mg_stop takes 2 s unless
-//  a connection wakes it; knocking keeps each case fast.
-static void *
-s_knock (void *arg)
-{
-    s_knocker_t *self = (s_knocker_t *) arg;
-    while (!atomic_load (&self->done)) {
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in address = { .sin_family = AF_INET,
-                                       .sin_port = htons (self->port) };
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        if (fd >= 0) {
-            if (connect (fd, (struct sockaddr *) &address, sizeof address)) {}
-            close (fd);
-        }
-        usleep (20 * 1000);
-    }
-    return NULL;
-}
-
 //  Destroy a probe without waiting out CivetWeb's poll quantum.
 static void
 s_probe_destroy (enp_probe_t **probe_p)
 {
-    s_knocker_t knocker = { .port = *probe_p? enp_probe_port (*probe_p): 0 };
-    atomic_init (&knocker.done, false);
-    pthread_t thread;
-    ck_assert_int_eq (pthread_create (&thread, NULL, s_knock, &knocker), 0);
+    int port = *probe_p? enp_probe_port (*probe_p): 0;
+    testkit_knocker_t *knocker = testkit_knocker_new (port);
+    ck_assert_ptr_nonnull (knocker);
     enp_probe_destroy (probe_p);
-    atomic_store (&knocker.done, true);
-    pthread_join (thread, NULL);
+    testkit_knocker_destroy (&knocker);
 }
 
 //  A renderer that counts its calls and writes one metric.
@@ -243,30 +209,19 @@ START_TEST (test_enp_probe_fixed_port)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_probe");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 20);
-    tcase_add_test (tcase, test_enp_probe_usage);
-    tcase_add_test (tcase, test_enp_probe_healthz);
-    tcase_add_test (tcase, test_enp_probe_metrics);
-    tcase_add_test (tcase, test_enp_probe_metrics_without_renderer);
-    tcase_add_test (tcase, test_enp_probe_unknown_path);
-    tcase_add_test (tcase, test_enp_probe_check);
-    tcase_add_test (tcase, test_enp_probe_port_in_use);
-    tcase_add_test (tcase, test_enp_probe_fixed_port);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_probe_usage,
+        test_enp_probe_healthz,
+        test_enp_probe_metrics,
+        test_enp_probe_metrics_without_renderer,
+        test_enp_probe_unknown_path,
+        test_enp_probe_check,
+        test_enp_probe_port_in_use,
+        test_enp_probe_fixed_port,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_probe", 20, tests));
 }

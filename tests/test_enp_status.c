@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "enp_status.h"
+#include "testkit.h"
 
 //  Usage: every status has a name that reads well in a log line.
 START_TEST (test_enp_status_usage)
@@ -51,26 +52,15 @@ START_TEST (test_enp_status_names_static)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_status");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 5);
-    tcase_add_test (tcase, test_enp_status_usage);
-    tcase_add_test (tcase, test_enp_status_names_distinct);
-    tcase_add_test (tcase, test_enp_status_unknown_value);
-    tcase_add_test (tcase, test_enp_status_names_static);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_status_usage,
+        test_enp_status_names_distinct,
+        test_enp_status_unknown_value,
+        test_enp_status_names_static,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_status", 5, tests));
 }

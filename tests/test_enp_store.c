@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "enp_store.h"
+#include "testkit.h"
 
 //  Make a pending event with a predictable id: 00000000-0000-4000-8000-<n>.
 static enp_event_t *
@@ -822,41 +823,30 @@ START_TEST (test_enp_store_concurrency)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_store");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 30);
-    tcase_add_test (tcase, test_enp_store_usage);
-    tcase_add_test (tcase, test_enp_store_empty);
-    tcase_add_test (tcase, test_enp_store_unknown_id);
-    tcase_add_test (tcase, test_enp_store_get_returns_copy);
-    tcase_add_test (tcase, test_enp_store_set_status);
-    tcase_add_test (tcase, test_enp_store_list_paging);
-    tcase_add_test (tcase, test_enp_store_list_exact_pages);
-    tcase_add_test (tcase, test_enp_store_list_filters);
-    tcase_add_test (tcase, test_enp_store_list_unknown_cursor);
-    tcase_add_test (tcase, test_enp_store_due_order);
-    tcase_add_test (tcase, test_enp_store_mark_sent_counts);
-    tcase_add_test (tcase, test_enp_store_max_attempts_fail);
-    tcase_add_test (tcase, test_enp_store_processed_not_redelivered);
-    tcase_add_test (tcase, test_enp_store_set_pending_requeues);
-    tcase_add_test (tcase, test_enp_store_eviction);
-    tcase_add_test (tcase, test_enp_store_full);
-    tcase_add_test (tcase, test_enp_store_duplicate_id);
-    tcase_add_test (tcase, test_enp_store_next_due);
-    tcase_add_test (tcase, test_enp_store_concurrency);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_store_usage,
+        test_enp_store_empty,
+        test_enp_store_unknown_id,
+        test_enp_store_get_returns_copy,
+        test_enp_store_set_status,
+        test_enp_store_list_paging,
+        test_enp_store_list_exact_pages,
+        test_enp_store_list_filters,
+        test_enp_store_list_unknown_cursor,
+        test_enp_store_due_order,
+        test_enp_store_mark_sent_counts,
+        test_enp_store_max_attempts_fail,
+        test_enp_store_processed_not_redelivered,
+        test_enp_store_set_pending_requeues,
+        test_enp_store_eviction,
+        test_enp_store_full,
+        test_enp_store_duplicate_id,
+        test_enp_store_next_due,
+        test_enp_store_concurrency,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_store", 30, tests));
 }

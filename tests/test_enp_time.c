@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "enp_time.h"
+#include "testkit.h"
 
 //  Usage: read both clocks and format a time.
 START_TEST (test_enp_time_usage)
@@ -118,30 +119,19 @@ START_TEST (test_enp_time_mono_advances)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_time");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 5);
-    tcase_add_test (tcase, test_enp_time_usage);
-    tcase_add_test (tcase, test_enp_time_format_epoch);
-    tcase_add_test (tcase, test_enp_time_format_negative);
-    tcase_add_test (tcase, test_enp_time_format_known_dates);
-    tcase_add_test (tcase, test_enp_time_format_short_buffer);
-    tcase_add_test (tcase, test_enp_time_format_far_years);
-    tcase_add_test (tcase, test_enp_time_now_matches_wall_clock);
-    tcase_add_test (tcase, test_enp_time_mono_advances);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_time_usage,
+        test_enp_time_format_epoch,
+        test_enp_time_format_negative,
+        test_enp_time_format_known_dates,
+        test_enp_time_format_short_buffer,
+        test_enp_time_format_far_years,
+        test_enp_time_now_matches_wall_clock,
+        test_enp_time_mono_advances,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_time", 5, tests));
 }

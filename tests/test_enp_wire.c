@@ -6,6 +6,7 @@
 #include <string.h>
 #include <czmq.h>
 #include "enp_wire.h"
+#include "testkit.h"
 
 #define S_ID "123e4567-e89b-42d3-a456-426614174000"
 
@@ -331,33 +332,22 @@ START_TEST (test_enp_wire_decode_msg_errors)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("enp_wire");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 10);
-    tcase_add_test (tcase, test_enp_wire_usage);
-    tcase_add_test (tcase, test_enp_wire_round_trip);
-    tcase_add_test (tcase, test_enp_wire_frame_layout);
-    tcase_add_test (tcase, test_enp_wire_decode_frames);
-    tcase_add_test (tcase, test_enp_wire_uppercase_id);
-    tcase_add_test (tcase, test_enp_wire_wrong_frame_count);
-    tcase_add_test (tcase, test_enp_wire_wrong_version);
-    tcase_add_test (tcase, test_enp_wire_bad_uuid);
-    tcase_add_test (tcase, test_enp_wire_bad_strings);
-    tcase_add_test (tcase, test_enp_wire_bad_number_sizes);
-    tcase_add_test (tcase, test_enp_wire_decode_msg_errors);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_enp_wire_usage,
+        test_enp_wire_round_trip,
+        test_enp_wire_frame_layout,
+        test_enp_wire_decode_frames,
+        test_enp_wire_uppercase_id,
+        test_enp_wire_wrong_frame_count,
+        test_enp_wire_wrong_version,
+        test_enp_wire_bad_uuid,
+        test_enp_wire_bad_strings,
+        test_enp_wire_bad_number_sizes,
+        test_enp_wire_decode_msg_errors,
+        NULL
+    };
+    return testkit_run (testkit_suite ("enp_wire", 10, tests));
 }

@@ -13,23 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <jansson.h>
+#include "enp_time.h"
 #include "testkit.h"
 
 #define S_PROCESSORS 2
-
-typedef struct {
-    char *dir;                      //  logs and outputs
-    int http_port, front_port, back_port;
-    char base [64];                 //  http://127.0.0.1:port
-    char front [64], back [64];     //  tcp://127.0.0.1:port
-    pid_t broker, logger, processors [S_PROCESSORS];
-} s_pipeline_t;
 
 typedef struct {
     const char *base;
@@ -38,88 +26,52 @@ typedef struct {
     int refused;                    //  anything else
 } s_stream_t;
 
-static long
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
+//  Start the logger, with a short visibility timeout so lost deliveries
+//  come again quickly.
 static void
-s_pipeline_init (s_pipeline_t *self)
+s_start_logger (testkit_pipeline_t *pipeline)
 {
-    memset (self, 0, sizeof *self);
-    self->dir = testkit_tmpdir ();
-    self->http_port = testkit_free_port ();
-    self->front_port = testkit_free_port ();
-    self->back_port = testkit_free_port ();
-    snprintf (self->base, sizeof self->base, "http://127.0.0.1:%d", self->http_port);
-    snprintf (self->front, sizeof self->front, "tcp://127.0.0.1:%d", self->front_port);
-    snprintf (self->back, sizeof self->back, "tcp://127.0.0.1:%d", self->back_port);
-    self->broker = self->logger = -1;
-    for (int index = 0; index < S_PROCESSORS; index++)
-        self->processors [index] = -1;
-}
-
-static void
-s_start_broker (s_pipeline_t *self)
-{
-    char log [256];
-    snprintf (log, sizeof log, "%s/broker.log", self->dir);
-    char *argv [] = { (char *) testkit_bin ("queue-broker"), "--frontend",
-        self->front, "--backend", self->back, "--metrics-port", "0", NULL };
-    self->broker = testkit_spawn (argv, NULL, log);
-}
-
-static void
-s_start_logger (s_pipeline_t *self)
-{
-    char log [256], port [16];
-    snprintf (log, sizeof log, "%s/logger.log", self->dir);
-    snprintf (port, sizeof port, "%d", self->http_port);
-    char *argv [] = { strdup (testkit_bin ("event-logger")), "--host", "127.0.0.1",
-        "--port", port, "--broker", self->front, "--visibility-timeout", "2",
+    const char *const flags [] = { "--visibility-timeout", "2",
         "--max-attempts", "20", "--request-timeout", "2000", NULL };
-    self->logger = testkit_spawn (argv, NULL, log);
-    free (argv [0]);
-    char url [96];
-    snprintf (url, sizeof url, "%s/healthz", self->base);
-    ck_assert_msg (testkit_wait_http (url, 10000) == 0, "logger did not start");
+    ck_assert_msg (testkit_pipeline_start_logger (pipeline, flags) > 0,
+                   "logger did not start");
 }
 
+//  Start the processors, retrying reports quickly.
 static void
-s_start_processor (s_pipeline_t *self, int index)
+s_start_processors (testkit_pipeline_t *pipeline)
 {
-    char out [256], log [256];
-    snprintf (out, sizeof out, "%s/processor-%d.out", self->dir, index);
-    snprintf (log, sizeof log, "%s/processor-%d.log", self->dir, index);
-    char *argv [] = { (char *) testkit_bin ("notification-processor"),
-        "--broker", self->back, "--logger-url", self->base,
-        "--metrics-port", "0", "--report-backoff", "50", NULL };
-    self->processors [index] = testkit_spawn (argv, out, log);
+    const char *const flags [] = { "--report-backoff", "50", NULL };
+    for (int index = 0; index < S_PROCESSORS; index++)
+        testkit_pipeline_start_processor (pipeline, index, flags);
+}
+
+//  Start the whole pipeline: broker, logger, processors.
+static testkit_pipeline_t *
+s_pipeline_start (void)
+{
+    testkit_pipeline_t *pipeline = testkit_pipeline_new ();
+    ck_assert_ptr_nonnull (pipeline);
+    testkit_pipeline_start_broker (pipeline);
+    s_start_logger (pipeline);
+    s_start_processors (pipeline);
+    return pipeline;
 }
 
 //  Stop whatever still runs; every service must exit 0 on SIGTERM.
 static void
-s_pipeline_stop (s_pipeline_t *self)
+s_pipeline_stop (testkit_pipeline_t **pipeline_p)
 {
-    for (int index = 0; index < S_PROCESSORS; index++)
-        if (self->processors [index] > 0)
-            ck_assert_int_eq (testkit_stop (self->processors [index], 5000), 0);
-    if (self->logger > 0)
-        ck_assert_int_eq (testkit_stop (self->logger, 5000), 0);
-    if (self->broker > 0)
-        ck_assert_int_eq (testkit_stop (self->broker, 5000), 0);
-    free (self->dir);
+    ck_assert_int_eq (testkit_pipeline_stop (*pipeline_p), 0);
+    testkit_pipeline_destroy (pipeline_p);
 }
 
 //  Read one sample from the logger's /metrics, or -1.
 static double
-s_metric (s_pipeline_t *self, const char *name)
+s_metric (testkit_pipeline_t *pipeline, const char *name)
 {
     char url [96], pattern [128];
-    snprintf (url, sizeof url, "%s/metrics", self->base);
+    snprintf (url, sizeof url, "%s/metrics", testkit_pipeline_base (pipeline));
     snprintf (pattern, sizeof pattern, "\n%s ", name);
     testkit_response_t response;
     double value = -1;
@@ -157,19 +109,20 @@ s_stream (void *arg)
 
 //  Wait until the logger has created events and all are processed.
 static void
-s_assert_all_processed (s_pipeline_t *self, int created, const char *fault)
+s_assert_all_processed (testkit_pipeline_t *pipeline, int created,
+                        const char *fault)
 {
-    long deadline = s_now_ms () + 90000;
+    int64_t deadline = enp_time_mono_ms () + 90000;
     double processed = 0;
-    while (s_now_ms () < deadline) {
-        processed = s_metric (self, "events_in_store{status=\"processed\"}");
+    while (enp_time_mono_ms () < deadline) {
+        processed = s_metric (pipeline, "events_in_store{status=\"processed\"}");
         if ((int) processed == created)
             break;
         usleep (200 * 1000);
     }
-    double total = s_metric (self, "events_created_total");
-    double failed = s_metric (self, "events_failed_total");
-    double redelivered = s_metric (self, "events_redelivered_total");
+    double total = s_metric (pipeline, "events_created_total");
+    double failed = s_metric (pipeline, "events_failed_total");
+    double redelivered = s_metric (pipeline, "events_redelivered_total");
     fprintf (stderr, "fault '%s': %d accepted, %.0f processed, %.0f lost,"
              " %.0f failed, %.0f redelivered\n", fault, created, processed,
              created - processed, failed, redelivered);
@@ -180,13 +133,11 @@ s_assert_all_processed (s_pipeline_t *self, int created, const char *fault)
 
 //  Count notification lines over every processor's output.
 static long
-s_lines (s_pipeline_t *self)
+s_lines (testkit_pipeline_t *pipeline)
 {
     long total = 0;
     for (int index = 0; index < S_PROCESSORS; index++) {
-        char out [256];
-        snprintf (out, sizeof out, "%s/processor-%d.out", self->dir, index);
-        long lines = testkit_count_lines (out);
+        long lines = testkit_count_lines (testkit_pipeline_output (pipeline, index));
         total += lines > 0? lines: 0;
     }
     return total;
@@ -194,135 +145,127 @@ s_lines (s_pipeline_t *self)
 
 //  Wait until the logger has accepted at least count events.
 static void
-s_wait_created (s_pipeline_t *self, int count)
+s_wait_created (testkit_pipeline_t *pipeline, int count)
 {
-    long deadline = s_now_ms () + 30000;
-    while (s_now_ms () < deadline && s_metric (self, "events_created_total") < count)
+    int64_t deadline = enp_time_mono_ms () + 30000;
+    while (enp_time_mono_ms () < deadline
+       &&  s_metric (pipeline, "events_created_total") < count)
         usleep (20 * 1000);
+}
+
+//  A fault to inject into a running pipeline.
+typedef void (s_fault_t) (testkit_pipeline_t *pipeline);
+
+//  Post the stream's events from a thread; once the logger has created
+//  `after` of them, inject the fault; return when all have been posted.
+static void
+s_stream_with_fault (testkit_pipeline_t *pipeline, s_stream_t *stream,
+                     int after, s_fault_t *fault)
+{
+    stream->base = testkit_pipeline_base (pipeline);
+    pthread_t thread;
+    ck_assert_int_eq (pthread_create (&thread, NULL, s_stream, stream), 0);
+    s_wait_created (pipeline, after);
+    fault (pipeline);
+    pthread_join (thread, NULL);
+}
+
+//  Fault: a processor killed with SIGKILL.
+static void
+s_kill_processor (testkit_pipeline_t *pipeline)
+{
+    testkit_pipeline_kill (pipeline, testkit_pipeline_processor (pipeline, 1));
+}
+
+//  Fault: the broker killed with SIGKILL, and started again after 500 ms.
+static void
+s_restart_broker (testkit_pipeline_t *pipeline)
+{
+    testkit_pipeline_kill (pipeline, testkit_pipeline_broker (pipeline));
+    usleep (500 * 1000);                //  Events pile up as pending meanwhile
+    testkit_pipeline_start_broker (pipeline);
+}
+
+//  Fault: the logger frozen for longer than the processors' request timeout
+//  (5 s), so their reports fail and must be retried.
+static void
+s_freeze_logger (testkit_pipeline_t *pipeline)
+{
+    kill (testkit_pipeline_logger (pipeline), SIGSTOP);
+    sleep (6);
+    kill (testkit_pipeline_logger (pipeline), SIGCONT);
 }
 
 START_TEST (test_faults_processor_killed)
 {
-    s_pipeline_t pipeline;
-    s_pipeline_init (&pipeline);
-    s_start_broker (&pipeline);
-    s_start_logger (&pipeline);
-    for (int index = 0; index < S_PROCESSORS; index++)
-        s_start_processor (&pipeline, index);
-    s_stream_t stream = { .base = pipeline.base, .count = 5000 };
-    pthread_t thread;
-    pthread_create (&thread, NULL, s_stream, &stream);
-    s_wait_created (&pipeline, 1500);
-    kill (pipeline.processors [1], SIGKILL);
-    testkit_stop (pipeline.processors [1], 1000);      //  reap it
-    pipeline.processors [1] = -1;
-    pthread_join (thread, NULL);
+    testkit_pipeline_t *pipeline = s_pipeline_start ();
+    s_stream_t stream = { .count = 5000 };
+    s_stream_with_fault (pipeline, &stream, 1500, s_kill_processor);
     ck_assert_int_eq (stream.created, 5000);
-    s_assert_all_processed (&pipeline, stream.created, "processor killed with SIGKILL");
+    s_assert_all_processed (pipeline, stream.created, "processor killed with SIGKILL");
     //  At least once: every event printed, some maybe twice across workers
-    ck_assert_int_ge (s_lines (&pipeline), 5000);
+    ck_assert_int_ge (s_lines (pipeline), 5000);
     s_pipeline_stop (&pipeline);
 }
 END_TEST
 
 START_TEST (test_faults_broker_restarted)
 {
-    s_pipeline_t pipeline;
-    s_pipeline_init (&pipeline);
-    s_start_broker (&pipeline);
-    s_start_logger (&pipeline);
-    for (int index = 0; index < S_PROCESSORS; index++)
-        s_start_processor (&pipeline, index);
-    s_stream_t stream = { .base = pipeline.base, .count = 5000 };
-    pthread_t thread;
-    pthread_create (&thread, NULL, s_stream, &stream);
-    s_wait_created (&pipeline, 1500);
-    kill (pipeline.broker, SIGKILL);
-    testkit_stop (pipeline.broker, 1000);
-    usleep (500 * 1000);                //  Events pile up as pending meanwhile
-    s_start_broker (&pipeline);
-    pthread_join (thread, NULL);
+    testkit_pipeline_t *pipeline = s_pipeline_start ();
+    s_stream_t stream = { .count = 5000 };
+    s_stream_with_fault (pipeline, &stream, 1500, s_restart_broker);
     ck_assert_int_eq (stream.created, 5000);
-    s_assert_all_processed (&pipeline, stream.created, "broker killed and restarted");
-    ck_assert_int_ge (s_lines (&pipeline), 5000);
+    s_assert_all_processed (pipeline, stream.created, "broker killed and restarted");
+    ck_assert_int_ge (s_lines (pipeline), 5000);
     s_pipeline_stop (&pipeline);
 }
 END_TEST
 
 START_TEST (test_faults_logger_before_broker)
 {
-    s_pipeline_t pipeline;
-    s_pipeline_init (&pipeline);
-    s_start_logger (&pipeline);
+    testkit_pipeline_t *pipeline = testkit_pipeline_new ();
+    ck_assert_ptr_nonnull (pipeline);
+    s_start_logger (pipeline);
     char url [96];
-    snprintf (url, sizeof url, "%s/readyz", pipeline.base);
+    snprintf (url, sizeof url, "%s/readyz", testkit_pipeline_base (pipeline));
     testkit_response_t response;
     ck_assert_int_eq (testkit_http ("GET", url, NULL, NULL, 0, NULL, &response), 0);
     ck_assert_int_eq (response.code, 503);      //  Alive, accepting, not ready
     testkit_response_free (&response);
-    s_stream_t stream = { .base = pipeline.base, .count = 1000 };
+    s_stream_t stream = { .base = testkit_pipeline_base (pipeline), .count = 1000 };
     s_stream (&stream);
     ck_assert_int_eq (stream.created, 1000);
-    ck_assert_int_eq ((int) s_metric (&pipeline, "events_in_store{status=\"pending\"}"), 1000);
+    ck_assert_int_eq ((int) s_metric (pipeline, "events_in_store{status=\"pending\"}"), 1000);
 
-    s_start_broker (&pipeline);
-    for (int index = 0; index < S_PROCESSORS; index++)
-        s_start_processor (&pipeline, index);
+    testkit_pipeline_start_broker (pipeline);
+    s_start_processors (pipeline);
     ck_assert_int_eq (testkit_wait_http (url, 10000), 0);   //  Ready now
-    s_assert_all_processed (&pipeline, stream.created, "logger started before the broker");
+    s_assert_all_processed (pipeline, stream.created, "logger started before the broker");
     s_pipeline_stop (&pipeline);
 }
 END_TEST
 
 START_TEST (test_faults_logger_stopped)
 {
-    s_pipeline_t pipeline;
-    s_pipeline_init (&pipeline);
-    s_start_broker (&pipeline);
-    s_start_logger (&pipeline);
-    for (int index = 0; index < S_PROCESSORS; index++)
-        s_start_processor (&pipeline, index);
-    s_stream_t stream = { .base = pipeline.base, .count = 3000 };
-    pthread_t thread;
-    pthread_create (&thread, NULL, s_stream, &stream);
-    s_wait_created (&pipeline, 1000);
-    //  Frozen for longer than the processors' request timeout (5 s), so
-    //  their reports fail and must be retried
-    kill (pipeline.logger, SIGSTOP);
-    sleep (6);
-    kill (pipeline.logger, SIGCONT);
-    pthread_join (thread, NULL);
+    testkit_pipeline_t *pipeline = s_pipeline_start ();
+    s_stream_t stream = { .count = 3000 };
+    s_stream_with_fault (pipeline, &stream, 1000, s_freeze_logger);
     ck_assert_int_eq (stream.created + stream.refused, 3000);
-    s_assert_all_processed (&pipeline, stream.created, "logger frozen with SIGSTOP for 6 s");
+    s_assert_all_processed (pipeline, stream.created, "logger frozen with SIGSTOP for 6 s");
     s_pipeline_stop (&pipeline);
 }
 END_TEST
 
-//  Open a TCP connection to the logger, or -1.
-static int
-s_connect (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_port = htons ((uint16_t) port) };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    if (fd >= 0 && connect (fd, (struct sockaddr *) &address, sizeof address) != 0) {
-        close (fd);
-        fd = -1;
-    }
-    return fd;
-}
-
 START_TEST (test_faults_slowloris)
 {
-    s_pipeline_t pipeline;
-    s_pipeline_init (&pipeline);
-    s_start_broker (&pipeline);
-    s_start_logger (&pipeline);
+    testkit_pipeline_t *pipeline = testkit_pipeline_new ();
+    ck_assert_ptr_nonnull (pipeline);
+    testkit_pipeline_start_broker (pipeline);
+    s_start_logger (pipeline);
     //  100 idle connections and 100 that send half a request, then stall
     int sockets [200];
     for (int index = 0; index < 200; index++) {
-        sockets [index] = s_connect (pipeline.http_port);
+        sockets [index] = testkit_connect (testkit_pipeline_http_port (pipeline));
         ck_assert_int_ge (sockets [index], 0);
         if (index % 2) {
             const char *partial = "POST /events HTTP/1.1\r\nHost: x\r\n"
@@ -332,17 +275,17 @@ START_TEST (test_faults_slowloris)
     }
     usleep (200 * 1000);
     char url [96];
-    snprintf (url, sizeof url, "%s/events", pipeline.base);
+    snprintf (url, sizeof url, "%s/events", testkit_pipeline_base (pipeline));
     const char *body = "{\"user_id\":\"u1\",\"description\":\"still served\"}";
     long worst = 0;
     for (int attempt = 0; attempt < 10; attempt++) {
-        long start = s_now_ms ();
+        int64_t start = enp_time_mono_ms ();
         testkit_response_t response;
         ck_assert_int_eq (testkit_http ("POST", url, "application/json", body,
                                         strlen (body), NULL, &response), 0);
         ck_assert_int_eq (response.code, 201);
         testkit_response_free (&response);
-        long elapsed = s_now_ms () - start;
+        long elapsed = (long) (enp_time_mono_ms () - start);
         worst = elapsed > worst? elapsed: worst;
     }
     fprintf (stderr, "fault 'slowloris': 200 stalled connections, worst normal"
@@ -370,18 +313,13 @@ END_TEST
 int
 main (void)
 {
-    Suite *suite = suite_create ("faults");
-    TCase *tcase = tcase_create ("faults");
-    tcase_set_timeout (tcase, 150);
-    tcase_add_test (tcase, test_faults_processor_killed);
-    tcase_add_test (tcase, test_faults_broker_restarted);
-    tcase_add_test (tcase, test_faults_logger_before_broker);
-    tcase_add_test (tcase, test_faults_logger_stopped);
-    tcase_add_test (tcase, test_faults_slowloris);
-    suite_add_tcase (suite, tcase);
-    SRunner *runner = srunner_create (suite);
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_faults_processor_killed,
+        test_faults_broker_restarted,
+        test_faults_logger_before_broker,
+        test_faults_logger_stopped,
+        test_faults_slowloris,
+        NULL
+    };
+    return testkit_run (testkit_suite ("faults", 150, tests));
 }

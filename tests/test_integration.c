@@ -115,39 +115,14 @@ s_read_lines (const char *path, zhashx_t *seen, int *bad_lines)
 
 START_TEST (test_integration_thousand_events_two_processors)
 {
-    char *dir = testkit_tmpdir ();
-    ck_assert_ptr_nonnull (dir);
-    int http_port = testkit_free_port ();
-    int front = testkit_free_port ();
-    int back = testkit_free_port ();
-    char frontend [64], backend [64], connect_front [64], connect_back [64];
-    char port [16], base [64];
-    snprintf (frontend, sizeof frontend, "tcp://127.0.0.1:%d", front);
-    snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d", back);
-    snprintf (connect_front, sizeof connect_front, "tcp://127.0.0.1:%d", front);
-    snprintf (connect_back, sizeof connect_back, "tcp://127.0.0.1:%d", back);
-    snprintf (port, sizeof port, "%d", http_port);
-    snprintf (base, sizeof base, "http://127.0.0.1:%d", http_port);
-
-    char broker_log [256], logger_log [256], out [2][256], err [2][256];
-    snprintf (broker_log, sizeof broker_log, "%s/broker.log", dir);
-    snprintf (logger_log, sizeof logger_log, "%s/logger.log", dir);
-    char *broker_argv [] = { (char *) testkit_bin ("queue-broker"),
-        "--frontend", frontend, "--backend", backend, "--metrics-port", "0", NULL };
-    pid_t broker = testkit_spawn (broker_argv, NULL, broker_log);
-    char *logger_argv [] = { strdup (testkit_bin ("event-logger")),
-        "--host", "127.0.0.1", "--port", port, "--broker", connect_front,
-        "--status-token", "t0ken", NULL };
-    pid_t logger = testkit_spawn (logger_argv, NULL, logger_log);
-    pid_t processors [2];
-    for (int index = 0; index < 2; index++) {
-        snprintf (out [index], sizeof out [index], "%s/processor-%d.out", dir, index);
-        snprintf (err [index], sizeof err [index], "%s/processor-%d.log", dir, index);
-        char *argv [] = { (char *) testkit_bin ("notification-processor"),
-            "--broker", connect_back, "--logger-url", base,
-            "--status-token", "t0ken", "--metrics-port", "0", NULL };
-        processors [index] = testkit_spawn (argv, out [index], err [index]);
-    }
+    testkit_pipeline_t *pipeline = testkit_pipeline_new ();
+    ck_assert_ptr_nonnull (pipeline);
+    const char *base = testkit_pipeline_base (pipeline);
+    const char *const token [] = { "--status-token", "t0ken", NULL };
+    testkit_pipeline_start_broker (pipeline);
+    testkit_pipeline_start_logger (pipeline, token);
+    for (int index = 0; index < 2; index++)
+        testkit_pipeline_start_processor (pipeline, index, token);
     char url [128];
     snprintf (url, sizeof url, "%s/readyz", base);
     ck_assert_msg (testkit_wait_http (url, 10000) == 0, "logger never ready");
@@ -187,16 +162,14 @@ START_TEST (test_integration_thousand_events_two_processors)
         }
 
     //  Stop everything; each must exit 0 on SIGTERM
-    ck_assert_int_eq (testkit_stop (processors [0], 5000), 0);
-    ck_assert_int_eq (testkit_stop (processors [1], 5000), 0);
-    ck_assert_int_eq (testkit_stop (logger, 5000), 0);
-    ck_assert_int_eq (testkit_stop (broker, 5000), 0);
+    ck_assert_int_eq (testkit_pipeline_stop (pipeline), 0);
 
     zhashx_t *seen = zhashx_new ();
     int bad_lines = 0;
     int lines [2];
     for (int index = 0; index < 2; index++)
-        lines [index] = s_read_lines (out [index], seen, &bad_lines);
+        lines [index] = s_read_lines (testkit_pipeline_output (pipeline, index),
+                                      seen, &bad_lines);
     ck_assert_int_eq (bad_lines, 0);
     ck_assert_int_eq (lines [0] + lines [1], S_EVENTS);
     ck_assert_msg (lines [0] > 0 && lines [1] > 0, "one processor did nothing:"
@@ -209,22 +182,16 @@ START_TEST (test_integration_thousand_events_two_processors)
     fprintf (stderr, "integration: %d events, processors printed %d and %d\n",
              S_EVENTS, lines [0], lines [1]);
     zhashx_destroy (&seen);
-    free (logger_argv [0]);
-    free (dir);
+    testkit_pipeline_destroy (&pipeline);
 }
 END_TEST
 
 int
 main (void)
 {
-    Suite *suite = suite_create ("integration");
-    TCase *tcase = tcase_create ("pipeline");
-    tcase_set_timeout (tcase, 120);
-    tcase_add_test (tcase, test_integration_thousand_events_two_processors);
-    suite_add_tcase (suite, tcase);
-    SRunner *runner = srunner_create (suite);
-    srunner_run_all (runner, CK_NORMAL);
-    int failed = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failed? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_integration_thousand_events_two_processors,
+        NULL
+    };
+    return testkit_run (testkit_suite ("integration", 120, tests));
 }

@@ -14,23 +14,6 @@
 #include "enp_wire.h"
 #include "testkit.h"
 
-//  Bind a socket on a port the kernel picks; write the endpoint to connect
-//  to into endpoint and return the port. Not "*": czmq hands out the same
-//  few ports to every process in turn, so a dispatcher of another suite
-//  running at the same time could reconnect to a port this one reuses.
-static int
-s_bind_any (zsock_t *socket, char *endpoint, size_t size)
-{
-    ck_assert_int_eq (zsock_bind (socket, "tcp://127.0.0.1:0"), 0);
-    char *last = zsock_last_endpoint (socket);
-    ck_assert_ptr_nonnull (last);
-    snprintf (endpoint, size, "%s", last);
-    int port = atoi (strrchr (last, ':') + 1);
-    free (last);
-    ck_assert_int_gt (port, 0);
-    return port;
-}
-
 //  A PULL bound on a free port; endpoint receives the address to connect.
 static zsock_t *
 s_broker (char *endpoint, size_t size, int hwm)
@@ -40,7 +23,9 @@ s_broker (char *endpoint, size_t size, int hwm)
     if (hwm)
         zsock_set_rcvhwm (pull, hwm);
     zsock_set_rcvtimeo (pull, 5000);
-    s_bind_any (pull, endpoint, size);
+    //  Not "*": a dispatcher of another suite running at the same time
+    //  could reconnect to a port czmq hands out again
+    ck_assert_int_gt (testkit_bind_any (pull, endpoint, size), 0);
     return pull;
 }
 
@@ -73,6 +58,22 @@ s_receive (zsock_t *pull)
                    "undecodable message: %s", err);
     zmsg_destroy (&msg);
     return event;
+}
+
+//  Receive count events and check each: the ids in order, all of s_insert's
+//  user, on delivery attempt number attempts.
+static void
+s_receive_ids (zsock_t *pull, char (*ids) [ENP_UUID_LEN + 1], int count,
+               uint32_t attempts)
+{
+    for (int index = 0; index < count; index++) {
+        enp_event_t *event = s_receive (pull);
+        ck_assert_ptr_nonnull (event);
+        ck_assert_str_eq (enp_event_id (event), ids [index]);
+        ck_assert_str_eq (enp_event_user_id (event), "alice");
+        ck_assert_uint_eq (enp_event_attempts (event), attempts);
+        enp_event_destroy (&event);
+    }
 }
 
 //  Wait up to timeout_ms for the dispatcher to see the broker.
@@ -142,14 +143,7 @@ START_TEST (test_logger_dispatcher_usage)
     char ids [3][ENP_UUID_LEN + 1];
     s_insert (store, 3, ids);
     logger_dispatcher_wake (dispatcher);
-    for (int index = 0; index < 3; index++) {
-        enp_event_t *event = s_receive (pull);
-        ck_assert_ptr_nonnull (event);
-        ck_assert_str_eq (enp_event_id (event), ids [index]);
-        ck_assert_str_eq (enp_event_user_id (event), "alice");
-        ck_assert_uint_eq (enp_event_attempts (event), 1);
-        enp_event_destroy (&event);
-    }
+    s_receive_ids (pull, ids, 3, 1);
     for (int index = 0; index < 3; index++)
         ck_assert (s_wait_stored (store, ids [index], ENP_STATUS_QUEUED, 1, 2000));
     ck_assert (s_wait_sent (dispatcher, 3, 2000));
@@ -175,12 +169,7 @@ START_TEST (test_logger_dispatcher_sends_backlog)
     char ids [5][ENP_UUID_LEN + 1];
     s_insert (store, 5, ids);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
-    for (int index = 0; index < 5; index++) {
-        enp_event_t *event = s_receive (pull);
-        ck_assert_ptr_nonnull (event);
-        ck_assert_str_eq (enp_event_id (event), ids [index]);
-        enp_event_destroy (&event);
-    }
+    s_receive_ids (pull, ids, 5, 1);
     logger_dispatcher_destroy (&dispatcher);
     enp_store_destroy (&store);
     zsock_destroy (&pull);
@@ -205,30 +194,19 @@ START_TEST (test_logger_dispatcher_redelivers)
         ck_assert_uint_eq (enp_event_attempts (event), 1);
         enp_event_destroy (&event);
     }
-    for (int index = 0; index < 2; index++) {
-        enp_event_t *event = s_receive (pull);
-        ck_assert_ptr_nonnull (event);
-        ck_assert_str_eq (enp_event_id (event), ids [index]);
-        ck_assert_uint_eq (enp_event_attempts (event), 2);
-        enp_event_destroy (&event);
-    }
+    s_receive_ids (pull, ids, 2, 2);
     ck_assert_int_ge (enp_time_mono_ms () - sent_at, 290);
     //  Report one; only the other comes a third time
     ck_assert (s_wait_stored (store, ids [0], ENP_STATUS_QUEUED, 2, 2000));
     ck_assert_int_eq (enp_store_set_status (store, ids [0], ENP_STATUS_PROCESSED,
                                             NULL), ENP_OK);
-    enp_event_t *event = s_receive (pull);
-    ck_assert_ptr_nonnull (event);
-    ck_assert_str_eq (enp_event_id (event), ids [1]);
-    ck_assert_uint_eq (enp_event_attempts (event), 3);
-    enp_event_destroy (&event);
+    s_receive_ids (pull, ids + 1, 1, 3);
     ck_assert_uint_eq (s_stored (store, ids [0], ENP_STATUS_PROCESSED), 2);
     ck_assert (s_wait_stored (store, ids [1], ENP_STATUS_QUEUED, 3, 2000));
     ck_assert_int_eq (enp_store_set_status (store, ids [1], ENP_STATUS_PROCESSED,
                                             NULL), ENP_OK);
     zsock_set_rcvtimeo (pull, 500);
-    event = s_receive (pull);
-    ck_assert_ptr_null (event);
+    ck_assert_ptr_null (s_receive (pull));
     enp_store_stats_t stats;
     enp_store_stats (store, &stats);
     ck_assert_uint_eq (stats.redelivered_total, 3);
@@ -305,13 +283,7 @@ START_TEST (test_logger_dispatcher_broker_late)
     zsock_t *pull = zsock_new (ZMQ_PULL);
     zsock_set_rcvtimeo (pull, 5000);
     ck_assert_int_eq (zsock_bind (pull, "%s", endpoint), port);
-    for (int index = 0; index < 3; index++) {
-        enp_event_t *event = s_receive (pull);
-        ck_assert_ptr_nonnull (event);
-        ck_assert_str_eq (enp_event_id (event), ids [index]);
-        ck_assert_uint_eq (enp_event_attempts (event), 1);
-        enp_event_destroy (&event);
-    }
+    s_receive_ids (pull, ids, 3, 1);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     for (int index = 0; index < 3; index++)
         ck_assert (s_wait_stored (store, ids [index], ENP_STATUS_QUEUED, 1, 2000));
@@ -449,31 +421,20 @@ START_TEST (test_logger_dispatcher_bad_endpoint)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("logger_dispatcher");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 30);
-    tcase_add_test (tcase, test_logger_dispatcher_usage);
-    tcase_add_test (tcase, test_logger_dispatcher_sends_backlog);
-    tcase_add_test (tcase, test_logger_dispatcher_redelivers);
-    tcase_add_test (tcase, test_logger_dispatcher_fails_after_max_attempts);
-    tcase_add_test (tcase, test_logger_dispatcher_broker_late);
-    tcase_add_test (tcase, test_logger_dispatcher_link_state);
-    tcase_add_test (tcase, test_logger_dispatcher_backpressure);
-    tcase_add_test (tcase, test_logger_dispatcher_destroy_without_broker);
-    tcase_add_test (tcase, test_logger_dispatcher_bad_endpoint);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_logger_dispatcher_usage,
+        test_logger_dispatcher_sends_backlog,
+        test_logger_dispatcher_redelivers,
+        test_logger_dispatcher_fails_after_max_attempts,
+        test_logger_dispatcher_broker_late,
+        test_logger_dispatcher_link_state,
+        test_logger_dispatcher_backpressure,
+        test_logger_dispatcher_destroy_without_broker,
+        test_logger_dispatcher_bad_endpoint,
+        NULL
+    };
+    return testkit_run (testkit_suite ("logger_dispatcher", 30, tests));
 }

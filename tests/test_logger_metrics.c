@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "logger_metrics.h"
+#include "testkit.h"
 
 //  Render the metrics into a new string (caller frees).
 static char *
@@ -232,28 +233,17 @@ START_TEST (test_logger_metrics_concurrent)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("logger_metrics");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 10);
-    tcase_add_test (tcase, test_logger_metrics_usage);
-    tcase_add_test (tcase, test_logger_metrics_empty);
-    tcase_add_test (tcase, test_logger_metrics_counters);
-    tcase_add_test (tcase, test_logger_metrics_bounded_labels);
-    tcase_add_test (tcase, test_logger_metrics_histogram);
-    tcase_add_test (tcase, test_logger_metrics_concurrent);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_logger_metrics_usage,
+        test_logger_metrics_empty,
+        test_logger_metrics_counters,
+        test_logger_metrics_bounded_labels,
+        test_logger_metrics_histogram,
+        test_logger_metrics_concurrent,
+        NULL
+    };
+    return testkit_run (testkit_suite ("logger_metrics", 10, tests));
 }

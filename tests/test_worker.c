@@ -2,172 +2,79 @@
 
     Actor cases bind a PUSH (playing the broker) or start a real broker
     actor, give the worker a temporary file as standard output, and start
-    a small CivetWeb server playing the logger.
+    a small CivetWeb server (testkit_logger) playing the logger.
 */
 #include <check.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <civetweb.h>
 #include <czmq.h>
 #include "worker.h"
 #include "broker.h"
 #include "enp_time.h"
 #include "enp_wire.h"
+#include "testkit.h"
 
 #define S_ID "123e4567-e89b-42d3-a456-426614174000"
 
-//  ---------------------------------------------------------------------
-//  A small CivetWeb server playing the event-logger: it answers
-//  PATCH /events/{id} with scripted codes (the last one repeats), counts
-//  requests and remembers what they carried.
-
-#define S_SERVER_IDS 64
-
+//  A worker wired to a fake logger and, unless given a broker, to a PUSH
+//  playing the broker's backend.
 typedef struct {
-    struct mg_context *context;
-    int port;
-    pthread_mutex_t mutex;
-    int codes [8];                      //  answers in order; the last repeats
-    int code_count;
-    int requests;                       //  requests answered
-    int patches;                        //  of which were PATCH
-    char ids [S_SERVER_IDS][64];        //  ids from the paths, in order
-    char authorization [128];           //  last Authorization header, or ""
-    char content_type [128];            //  last Content-Type header
-    char body [256];                    //  last request body
-    int delay_ms;                       //  time taken to answer
-} s_server_t;
+    testkit_logger_t *logger;           //  plays the event-logger
+    zsock_t *push;                      //  plays the broker, or NULL
+    char broker [64];                   //  the endpoint the worker pulls from
+    FILE *out;                          //  the worker's standard output
+    worker_t *worker;                   //  the worker under test
+} s_rig_t;
 
-//  Answer one request with the next scripted code.
-static int
-s_server_handle (struct mg_connection *conn, void *cbdata)
+//  Bind a PUSH on a free port, playing the broker's backend.
+static zsock_t *
+s_backend (char *endpoint, size_t size)
 {
-    s_server_t *self = (s_server_t *) cbdata;
-    const struct mg_request_info *info = mg_get_request_info (conn);
-    char body [256];
-    size_t size = 0;
-    while (size < sizeof body - 1) {
-        int rc = mg_read (conn, body + size, sizeof body - 1 - size);
-        if (rc <= 0)
-            break;
-        size += (size_t) rc;
-    }
-    body [size] = '\0';
-    const char *authorization = mg_get_header (conn, "Authorization");
-    const char *content_type = mg_get_header (conn, "Content-Type");
-    pthread_mutex_lock (&self->mutex);
-    int index = self->requests++;
-    int code = self->codes [index < self->code_count? index: self->code_count - 1];
-    if (strcmp (info->request_method, "PATCH") == 0)
-        self->patches++;
-    const char *prefix = "/events/";
-    if (index < S_SERVER_IDS && strncmp (info->local_uri, prefix, strlen (prefix)) == 0)
-        snprintf (self->ids [index], sizeof self->ids [index], "%s",
-                  info->local_uri + strlen (prefix));
-    snprintf (self->authorization, sizeof self->authorization, "%s",
-              authorization? authorization: "");
-    snprintf (self->content_type, sizeof self->content_type, "%s",
-              content_type? content_type: "");
-    snprintf (self->body, sizeof self->body, "%s", body);
-    pthread_mutex_unlock (&self->mutex);
-    if (self->delay_ms)
-        usleep ((useconds_t) self->delay_ms * 1000);
-    const char *reply = "{}";
-    mg_printf (conn, "HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\n"
-               "Content-Length: %zu\r\n\r\n%s", code, strlen (reply), reply);
-    return code;
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    ck_assert_ptr_nonnull (push);
+    zsock_set_linger (push, 1000);
+    zsock_set_sndtimeo (push, 5000);
+    ck_assert_int_gt (testkit_bind_any (push, endpoint, size), 0);
+    return push;
 }
 
-//  Start the server with a script of answer codes (0-terminated).
-static s_server_t *
-s_server_new (const int *codes)
-{
-    s_server_t *self = (s_server_t *) calloc (1, sizeof (s_server_t));
-    ck_assert_ptr_nonnull (self);
-    pthread_mutex_init (&self->mutex, NULL);
-    while (codes [self->code_count] && self->code_count < 8) {
-        self->codes [self->code_count] = codes [self->code_count];
-        self->code_count++;
-    }
-    ck_assert_int_gt (self->code_count, 0);
-    const char *options [] = {
-        "listening_ports", "127.0.0.1:0", "num_threads", "4",
-        "enable_keep_alive", "yes", "keep_alive_timeout_ms", "2000",
-        "request_timeout_ms", "2000", NULL
-    };
-    struct mg_callbacks callbacks;
-    memset (&callbacks, 0, sizeof callbacks);
-    self->context = mg_start (&callbacks, NULL, options);
-    ck_assert_ptr_nonnull (self->context);
-    struct mg_server_port ports [1];
-    ck_assert_int_eq (mg_get_server_ports (self->context, 1, ports), 1);
-    self->port = ports [0].port;
-    mg_set_request_handler (self->context, "/events", s_server_handle, self);
-    return self;
-}
-
-typedef struct {
-    int port;                   //  the port to knock on
-    atomic_bool done;           //  stop knocking
-} s_knocker_t;
-
-//  Connect to the port now and then until told to stop. CivetWeb's
-//  listening thread polls with a 2 s quantum, so mg_stop takes 2 s unless
-//  a connection wakes it; knocking keeps each case fast.
-static void *
-s_knock (void *arg)
-{
-    s_knocker_t *self = (s_knocker_t *) arg;
-    while (!atomic_load (&self->done)) {
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in address = { .sin_family = AF_INET,
-                                       .sin_port = htons (self->port) };
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        if (fd >= 0) {
-            if (connect (fd, (struct sockaddr *) &address, sizeof address)) {}
-            close (fd);
-        }
-        usleep (20 * 1000);
-    }
-    return NULL;
-}
-
-//  Stop the server and free it.
+//  Start a fake logger answering codes (see testkit_logger_new) and, with
+//  options, a worker reporting to it. The worker is to pull from broker, or
+//  when that is NULL from a PUSH the rig binds.
 static void
-s_server_destroy (s_server_t **self_p)
+s_rig_start (s_rig_t *self, const int *codes, const char *broker,
+             const worker_options_t *options)
 {
-    s_server_t *self = *self_p;
-    s_knocker_t knocker = { .port = self->port };
-    atomic_init (&knocker.done, false);
-    pthread_t thread;
-    ck_assert_int_eq (pthread_create (&thread, NULL, s_knock, &knocker), 0);
-    mg_stop (self->context);
-    atomic_store (&knocker.done, true);
-    pthread_join (thread, NULL);
-    pthread_mutex_destroy (&self->mutex);
-    free (self);
-    *self_p = NULL;
+    memset (self, 0, sizeof *self);
+    self->logger = testkit_logger_new (codes);
+    ck_assert_ptr_nonnull (self->logger);
+    if (broker)
+        snprintf (self->broker, sizeof self->broker, "%s", broker);
+    else
+        self->push = s_backend (self->broker, sizeof self->broker);
+    self->out = tmpfile ();
+    ck_assert_ptr_nonnull (self->out);
+    if (options) {
+        worker_options_t wired = *options;
+        wired.broker = self->broker;
+        wired.logger_url = testkit_logger_url (self->logger);
+        self->worker = worker_new (&wired, self->out);
+        ck_assert_ptr_nonnull (self->worker);
+    }
 }
 
-//  Read a counter of the server under its lock.
-static int
-s_server_requests (s_server_t *self)
+//  Destroy whatever of the rig is left, in reverse order.
+static void
+s_rig_stop (s_rig_t *self)
 {
-    pthread_mutex_lock (&self->mutex);
-    int requests = self->requests;
-    pthread_mutex_unlock (&self->mutex);
-    return requests;
+    worker_destroy (&self->worker);
+    fclose (self->out);
+    zsock_destroy (&self->push);
+    testkit_logger_destroy (&self->logger);
 }
-
-//  ---------------------------------------------------------------------
 
 //  Return the worker's metrics text (caller frees).
 static char *
@@ -181,16 +88,16 @@ s_metrics (worker_t *worker)
     return text;
 }
 
-//  Wait up to timeout_ms for the worker and the server to reach counts.
+//  Wait up to timeout_ms for the worker and the logger to reach counts.
 static bool
-s_wait (worker_t *worker, s_server_t *server, uint64_t notified,
+s_wait (worker_t *worker, testkit_logger_t *logger, uint64_t notified,
         uint64_t reported, int requests, int timeout_ms)
 {
     int64_t deadline = enp_time_mono_ms () + timeout_ms;
     while (enp_time_mono_ms () < deadline) {
         if (worker_notified (worker) == notified
         &&  worker_reported (worker) == reported
-        &&  s_server_requests (server) == requests)
+        &&  testkit_logger_requests (logger) == requests)
             return true;
         zclock_sleep (10);
     }
@@ -216,24 +123,6 @@ s_read_lines (FILE *file, char **lines, size_t max)
     return count;
 }
 
-//  A PUSH bound on a free port, playing the broker's backend.
-static zsock_t *
-s_backend (char *endpoint, size_t size)
-{
-    zsock_t *push = zsock_new (ZMQ_PUSH);
-    ck_assert_ptr_nonnull (push);
-    zsock_set_linger (push, 1000);
-    zsock_set_sndtimeo (push, 5000);
-    //  A port the kernel picks, not czmq's "*", which hands out the same
-    //  few ports to every process in turn
-    ck_assert_int_eq (zsock_bind (push, "tcp://127.0.0.1:0"), 0);
-    char *last = zsock_last_endpoint (push);
-    ck_assert_ptr_nonnull (last);
-    snprintf (endpoint, size, "%s", last);
-    free (last);
-    return push;
-}
-
 //  Encode and send an event as delivery attempt.
 static void
 s_send_event (zsock_t *push, enp_event_t *event, uint32_t attempt)
@@ -241,6 +130,21 @@ s_send_event (zsock_t *push, enp_event_t *event, uint32_t attempt)
     zmsg_t *msg = enp_wire_encode (event, attempt);
     ck_assert_ptr_nonnull (msg);
     ck_assert_int_eq (zmsg_send (&msg, push), 0);
+}
+
+//  Make count events of a user, with ids 00000000-0000-4000-8000-<n> and
+//  one description, and send each as delivery attempt 1.
+static void
+s_send_events (zsock_t *push, enp_event_t **events, int count,
+               const char *user_id, const char *description)
+{
+    for (int index = 0; index < count; index++) {
+        char id [37];
+        snprintf (id, sizeof id, "00000000-0000-4000-8000-%012d", index);
+        events [index] = enp_event_new (id, user_id, description, index);
+        ck_assert_ptr_nonnull (events [index]);
+        s_send_event (push, events [index], 1);
+    }
 }
 
 //  Usage: format a line, start a worker, feed it an event, stop it.
@@ -251,20 +155,17 @@ START_TEST (test_worker_usage)
     ck_assert_str_eq (line, "Event " S_ID " has been sent to alice: hi\n");
     ck_assert_uint_eq (length, strlen (line));
 
-    mg_init_library (0);
-    s_server_t *server = s_server_new ((int []) { 200, 0 });
-    char broker [64], logger [64];
-    zsock_t *push = s_backend (broker, sizeof broker);
-    snprintf (logger, sizeof logger, "http://127.0.0.1:%d", server->port);
-    FILE *out = tmpfile ();
-    worker_options_t options = { .broker = broker, .logger_url = logger,
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, NULL);
+    worker_options_t options = { .broker = rig.broker,
+                                 .logger_url = testkit_logger_url (rig.logger),
                                  .dedup_size = 100, .max_retries = 2,
                                  .backoff_ms = 10, .inflight = 1 };
-    worker_t *worker = worker_new (&options, out);
+    worker_t *worker = worker_new (&options, rig.out);
     ck_assert_ptr_nonnull (worker);
     enp_event_t *event = enp_event_new (S_ID, "alice", "hi", 0);
-    s_send_event (push, event, 1);
-    ck_assert (s_wait (worker, server, 1, 1, 1, 5000));
+    s_send_event (rig.push, event, 1);
+    ck_assert (s_wait (worker, rig.logger, 1, 1, 1, 5000));
     ck_assert_uint_eq (worker_duplicates (worker), 0);
     char *text = s_metrics (worker);
     ck_assert_ptr_nonnull (strstr (text, "worker_events_notified_total 1\n"));
@@ -273,14 +174,11 @@ START_TEST (test_worker_usage)
     ck_assert_ptr_null (worker);
     worker_destroy (&worker);
     char *lines [4];
-    ck_assert_uint_eq (s_read_lines (out, lines, 4), 1);
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 4), 1);
     ck_assert_str_eq (lines [0], line);
     free (lines [0]);
-    fclose (out);
     enp_event_destroy (&event);
-    zsock_destroy (&push);
-    s_server_destroy (&server);
-    mg_exit_library ();
+    s_rig_stop (&rig);
 }
 END_TEST
 
@@ -383,18 +281,10 @@ END_TEST
 //  reports (the duplicate is reported again), and counters that match.
 START_TEST (test_worker_prints_and_reports)
 {
-    mg_init_library (0);
-    s_server_t *server = s_server_new ((int []) { 200, 0 });
-    char broker [64], logger [64];
-    zsock_t *push = s_backend (broker, sizeof broker);
-    snprintf (logger, sizeof logger, "http://127.0.0.1:%d", server->port);
-    FILE *out = tmpfile ();
-    worker_options_t options = { .broker = broker, .logger_url = logger,
-                                 .dedup_size = 100, .max_retries = 2,
-                                 .backoff_ms = 10, .inflight = 1 };
-    worker_t *worker = worker_new (&options, out);
-    ck_assert_ptr_nonnull (worker);
-
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 1 });
     enp_event_t *events [3] = {
         enp_event_new ("00000000-0000-4000-8000-000000000001", "alice",
                        "first", 1),
@@ -403,22 +293,24 @@ START_TEST (test_worker_prints_and_reports)
         enp_event_new ("00000000-0000-4000-8000-000000000003", "carol",
                        "third\tpart", 3)
     };
-    s_send_event (push, events [0], 1);
+    s_send_event (rig.push, events [0], 1);
     zmsg_t *garbage = zmsg_new ();
     zmsg_addstr (garbage, "not an event");
-    ck_assert_int_eq (zmsg_send (&garbage, push), 0);
-    s_send_event (push, events [1], 1);
-    s_send_event (push, events [2], 1);
-    s_send_event (push, events [0], 2);         //  a redelivery
+    ck_assert_int_eq (zmsg_send (&garbage, rig.push), 0);
+    s_send_event (rig.push, events [1], 1);
+    s_send_event (rig.push, events [2], 1);
+    s_send_event (rig.push, events [0], 2);     //  a redelivery
 
-    ck_assert (s_wait (worker, server, 3, 4, 4, 5000));
-    ck_assert_uint_eq (worker_duplicates (worker), 1);
-    ck_assert_int_eq (server->patches, 4);
-    ck_assert_str_eq (server->ids [0], enp_event_id (events [0]));
-    ck_assert_str_eq (server->ids [1], enp_event_id (events [1]));
-    ck_assert_str_eq (server->ids [2], enp_event_id (events [2]));
-    ck_assert_str_eq (server->ids [3], enp_event_id (events [0]));
-    char *text = s_metrics (worker);
+    ck_assert (s_wait (rig.worker, rig.logger, 3, 4, 4, 5000));
+    ck_assert_uint_eq (worker_duplicates (rig.worker), 1);
+    ck_assert_int_eq (testkit_logger_patches (rig.logger), 4);
+    const int reported [4] = { 0, 1, 2, 0 };     //  the duplicate too
+    for (int index = 0; index < 4; index++) {
+        char id [64];
+        ck_assert_str_eq (testkit_logger_id (rig.logger, index, id, sizeof id),
+                          enp_event_id (events [reported [index]]));
+    }
+    char *text = s_metrics (rig.worker);
     ck_assert_ptr_nonnull (strstr (text, "worker_events_notified_total 3\n"));
     ck_assert_ptr_nonnull (strstr (text, "worker_events_reported_total 4\n"));
     ck_assert_ptr_nonnull (strstr (text, "worker_events_duplicate_total 1\n"));
@@ -426,10 +318,10 @@ START_TEST (test_worker_prints_and_reports)
     ck_assert_ptr_nonnull (strstr (text, "worker_messages_malformed_total 1\n"));
     ck_assert_ptr_nonnull (strstr (text, "# TYPE worker_events_notified_total counter\n"));
     free (text);
-    worker_destroy (&worker);
+    worker_destroy (&rig.worker);
 
     char *lines [8];
-    size_t count = s_read_lines (out, lines, 8);
+    size_t count = s_read_lines (rig.out, lines, 8);
     ck_assert_uint_eq (count, 3);
     ck_assert_str_eq (lines [0], "Event 00000000-0000-4000-8000-000000000001"
                                  " has been sent to alice: first\n");
@@ -439,12 +331,9 @@ START_TEST (test_worker_prints_and_reports)
                                  " has been sent to carol: third\\tpart\n");
     for (size_t index = 0; index < count; index++)
         free (lines [index]);
-    fclose (out);
     for (int index = 0; index < 3; index++)
         enp_event_destroy (&events [index]);
-    zsock_destroy (&push);
-    s_server_destroy (&server);
-    mg_exit_library ();
+    s_rig_stop (&rig);
 }
 END_TEST
 
@@ -452,72 +341,55 @@ END_TEST
 //  counted as done, and the failure shows in the metrics.
 START_TEST (test_worker_report_rejected)
 {
-    mg_init_library (0);
-    s_server_t *server = s_server_new ((int []) { 404, 0 });
-    char broker [64], logger [64];
-    zsock_t *push = s_backend (broker, sizeof broker);
-    snprintf (logger, sizeof logger, "http://127.0.0.1:%d", server->port);
-    FILE *out = tmpfile ();
-    worker_options_t options = { .broker = broker, .logger_url = logger,
-                                 .status_token = "tok", .dedup_size = 100,
-                                 .max_retries = 2, .backoff_ms = 10,
-                                 .inflight = 1 };
-    worker_t *worker = worker_new (&options, out);
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 404, 0 }, NULL, &(worker_options_t) {
+                 .status_token = "tok", .dedup_size = 100, .max_retries = 2,
+                 .backoff_ms = 10, .inflight = 1 });
     enp_event_t *event = enp_event_new (S_ID, "alice", "hi", 0);
-    s_send_event (push, event, 1);
-    ck_assert (s_wait (worker, server, 1, 0, 1, 5000));
-    ck_assert_str_eq (server->authorization, "Bearer tok");
+    s_send_event (rig.push, event, 1);
+    ck_assert (s_wait (rig.worker, rig.logger, 1, 0, 1, 5000));
+    testkit_request_t last;
+    testkit_logger_last (rig.logger, &last);
+    ck_assert_str_eq (last.authorization, "Bearer tok");
     char *text = NULL;
     int64_t deadline = enp_time_mono_ms () + 2000;
     bool found = false;
     while (!found && enp_time_mono_ms () < deadline) {
         free (text);
-        text = s_metrics (worker);
+        text = s_metrics (rig.worker);
         found = strstr (text, "worker_report_failures_total 1\n") != NULL;
         zclock_sleep (10);
     }
     free (text);
     ck_assert (found);
-    worker_destroy (&worker);
+    worker_destroy (&rig.worker);
     char *lines [2];
-    ck_assert_uint_eq (s_read_lines (out, lines, 2), 1);
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 2), 1);
     free (lines [0]);
-    fclose (out);
     enp_event_destroy (&event);
-    zsock_destroy (&push);
-    s_server_destroy (&server);
-    mg_exit_library ();
+    s_rig_stop (&rig);
 }
 END_TEST
 
 //  Stopping while a report is retrying against a failing logger is prompt.
 START_TEST (test_worker_destroy_cancels_retries)
 {
-    mg_init_library (0);
-    s_server_t *server = s_server_new ((int []) { 503, 0 });
-    char broker [64], logger [64];
-    zsock_t *push = s_backend (broker, sizeof broker);
-    snprintf (logger, sizeof logger, "http://127.0.0.1:%d", server->port);
-    FILE *out = tmpfile ();
-    worker_options_t options = { .broker = broker, .logger_url = logger,
-                                 .dedup_size = 100, .max_retries = 50,
-                                 .backoff_ms = 4000, .inflight = 1 };
-    worker_t *worker = worker_new (&options, out);
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 503, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 50, .backoff_ms = 4000,
+                 .inflight = 1 });
     enp_event_t *event = enp_event_new (S_ID, "alice", "hi", 0);
-    s_send_event (push, event, 1);
+    s_send_event (rig.push, event, 1);
     int64_t deadline = enp_time_mono_ms () + 5000;
-    while (s_server_requests (server) < 1 && enp_time_mono_ms () < deadline)
+    while (testkit_logger_requests (rig.logger) < 1 && enp_time_mono_ms () < deadline)
         zclock_sleep (10);
-    ck_assert_int_ge (s_server_requests (server), 1);
+    ck_assert_int_ge (testkit_logger_requests (rig.logger), 1);
     int64_t start = enp_time_mono_ms ();
-    worker_destroy (&worker);
+    worker_destroy (&rig.worker);
     ck_assert_int_lt (enp_time_mono_ms () - start, 3000);
-    ck_assert_ptr_null (worker);
-    fclose (out);
+    ck_assert_ptr_null (rig.worker);
     enp_event_destroy (&event);
-    zsock_destroy (&push);
-    s_server_destroy (&server);
-    mg_exit_library ();
+    s_rig_stop (&rig);
 }
 END_TEST
 
@@ -525,44 +397,30 @@ END_TEST
 //  reported, though the logger answers slowly.
 START_TEST (test_worker_destroy_finishes_held_events)
 {
-    mg_init_library (0);
-    s_server_t *server = s_server_new ((int []) { 200, 0 });
-    server->delay_ms = 200;
-    char broker [64], logger [64];
-    zsock_t *push = s_backend (broker, sizeof broker);
-    snprintf (logger, sizeof logger, "http://127.0.0.1:%d", server->port);
-    FILE *out = tmpfile ();
-    worker_options_t options = { .broker = broker, .logger_url = logger,
-                                 .dedup_size = 100, .max_retries = 2,
-                                 .backoff_ms = 10, .inflight = 1 };
-    worker_t *worker = worker_new (&options, out);
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 1 });
+    testkit_logger_set_delay (rig.logger, 200);
     enp_event_t *events [4];
-    for (int index = 0; index < 4; index++) {
-        char id [37];
-        snprintf (id, sizeof id, "00000000-0000-4000-8000-%012d", index);
-        events [index] = enp_event_new (id, "erin", "held", index);
-        s_send_event (push, events [index], 1);
-    }
+    s_send_events (rig.push, events, 4, "erin", "held");
     //  The first event is being reported; the others wait in the worker
     int64_t deadline = enp_time_mono_ms () + 5000;
-    while (worker_notified (worker) < 1 && enp_time_mono_ms () < deadline)
+    while (worker_notified (rig.worker) < 1 && enp_time_mono_ms () < deadline)
         zclock_sleep (5);
-    ck_assert_uint_ge (worker_notified (worker), 1);
+    ck_assert_uint_ge (worker_notified (rig.worker), 1);
     zclock_sleep (50);
-    worker_destroy (&worker);
+    worker_destroy (&rig.worker);
     char *lines [8];
-    size_t count = s_read_lines (out, lines, 8);
+    size_t count = s_read_lines (rig.out, lines, 8);
     for (size_t index = 0; index < count && index < 8; index++)
         free (lines [index]);
     ck_assert_msg (count == 4, "the worker printed %zu of the 4 events it held",
                    count);
-    ck_assert_int_eq (s_server_requests (server), 4);
-    fclose (out);
+    ck_assert_int_eq (testkit_logger_requests (rig.logger), 4);
     for (int index = 0; index < 4; index++)
         enp_event_destroy (&events [index]);
-    zsock_destroy (&push);
-    s_server_destroy (&server);
-    mg_exit_library ();
+    s_rig_stop (&rig);
 }
 END_TEST
 
@@ -570,32 +428,21 @@ END_TEST
 //  batch, not one per event.
 START_TEST (test_worker_concurrent_reports)
 {
-    mg_init_library (0);
-    s_server_t *server = s_server_new ((int []) { 200, 0 });
-    server->delay_ms = 150;
-    char broker [64], logger [64];
-    zsock_t *push = s_backend (broker, sizeof broker);
-    snprintf (logger, sizeof logger, "http://127.0.0.1:%d", server->port);
-    FILE *out = tmpfile ();
-    worker_options_t options = { .broker = broker, .logger_url = logger,
-                                 .dedup_size = 100, .max_retries = 2,
-                                 .backoff_ms = 10, .inflight = 4 };
-    worker_t *worker = worker_new (&options, out);
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 4 });
+    testkit_logger_set_delay (rig.logger, 150);
     enp_event_t *events [8];
     int64_t start = enp_time_mono_ms ();
-    for (int index = 0; index < 8; index++) {
-        char id [37];
-        snprintf (id, sizeof id, "00000000-0000-4000-8000-%012d", index);
-        events [index] = enp_event_new (id, "frank", "fast", index);
-        s_send_event (push, events [index], 1);
-    }
-    ck_assert (s_wait (worker, server, 8, 8, 8, 5000));
+    s_send_events (rig.push, events, 8, "frank", "fast");
+    ck_assert (s_wait (rig.worker, rig.logger, 8, 8, 8, 5000));
     int64_t elapsed = enp_time_mono_ms () - start;
     //  One at a time would take 8 x 150 ms
     ck_assert_msg (elapsed < 900, "8 reports took %ld ms", (long) elapsed);
-    worker_destroy (&worker);
+    worker_destroy (&rig.worker);
     char *lines [10];
-    size_t count = s_read_lines (out, lines, 10);
+    size_t count = s_read_lines (rig.out, lines, 10);
     ck_assert_uint_eq (count, 8);
     for (int index = 0; index < 8; index++) {
         char expected [256];
@@ -605,10 +452,7 @@ START_TEST (test_worker_concurrent_reports)
         free (lines [index]);
         enp_event_destroy (&events [index]);
     }
-    fclose (out);
-    zsock_destroy (&push);
-    s_server_destroy (&server);
-    mg_exit_library ();
+    s_rig_stop (&rig);
 }
 END_TEST
 
@@ -632,19 +476,15 @@ END_TEST
 //  End to end through a real broker actor.
 START_TEST (test_worker_via_broker)
 {
-    mg_init_library (0);
-    s_server_t *server = s_server_new ((int []) { 200, 0 });
     broker_t *broker = broker_new ("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 100, 0);
     ck_assert_ptr_nonnull (broker);
-    char backend [64], logger [64];
+    char backend [64];
     snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d",
               broker_backend_port (broker));
-    snprintf (logger, sizeof logger, "http://127.0.0.1:%d", server->port);
-    FILE *out = tmpfile ();
-    worker_options_t options = { .broker = backend, .logger_url = logger,
-                                 .dedup_size = 100, .max_retries = 2,
-                                 .backoff_ms = 10, .inflight = 4 };
-    worker_t *worker = worker_new (&options, out);
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, backend, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 4 });
     zsock_t *push = zsock_new (ZMQ_PUSH);
     zsock_set_linger (push, 1000);
     ck_assert_int_eq (zsock_connect (push, "tcp://127.0.0.1:%d",
@@ -657,10 +497,10 @@ START_TEST (test_worker_via_broker)
         events [index] = enp_event_new (id, "dave", description, index);
         s_send_event (push, events [index], 1);
     }
-    ck_assert (s_wait (worker, server, 5, 5, 5, 5000));
-    worker_destroy (&worker);
+    ck_assert (s_wait (rig.worker, rig.logger, 5, 5, 5, 5000));
+    worker_destroy (&rig.worker);
     char *lines [8];
-    ck_assert_uint_eq (s_read_lines (out, lines, 8), 5);
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 8), 5);
     for (int index = 0; index < 5; index++) {
         char expected [256];
         worker_format_line (expected, sizeof expected, enp_event_id (events [index]),
@@ -669,43 +509,30 @@ START_TEST (test_worker_via_broker)
         free (lines [index]);
         enp_event_destroy (&events [index]);
     }
-    fclose (out);
     zsock_destroy (&push);
     broker_destroy (&broker);
-    s_server_destroy (&server);
-    mg_exit_library ();
+    s_rig_stop (&rig);
 }
 END_TEST
-
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("worker");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 30);
-    tcase_add_test (tcase, test_worker_usage);
-    tcase_add_test (tcase, test_worker_format_line_exact);
-    tcase_add_test (tcase, test_worker_format_line_escapes);
-    tcase_add_test (tcase, test_worker_format_line_longest);
-    tcase_add_test (tcase, test_worker_format_line_truncates);
-    tcase_add_test (tcase, test_worker_format_line_exact_fit);
-    tcase_add_test (tcase, test_worker_prints_and_reports);
-    tcase_add_test (tcase, test_worker_report_rejected);
-    tcase_add_test (tcase, test_worker_destroy_cancels_retries);
-    tcase_add_test (tcase, test_worker_destroy_finishes_held_events);
-    tcase_add_test (tcase, test_worker_concurrent_reports);
-    tcase_add_test (tcase, test_worker_bad_endpoint);
-    tcase_add_test (tcase, test_worker_via_broker);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
 
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_worker_usage,
+        test_worker_format_line_exact,
+        test_worker_format_line_escapes,
+        test_worker_format_line_longest,
+        test_worker_format_line_truncates,
+        test_worker_format_line_exact_fit,
+        test_worker_prints_and_reports,
+        test_worker_report_rejected,
+        test_worker_destroy_cancels_retries,
+        test_worker_destroy_finishes_held_events,
+        test_worker_concurrent_reports,
+        test_worker_bad_endpoint,
+        test_worker_via_broker,
+        NULL
+    };
+    return testkit_run (testkit_suite ("worker", 30, tests));
 }

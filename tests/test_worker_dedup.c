@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "worker_dedup.h"
+#include "testkit.h"
 
 //  A canonical-looking id for a number.
 static const char *
@@ -102,27 +103,16 @@ START_TEST (test_worker_dedup_many)
 }
 END_TEST
 
-static Suite *
-s_suite (void)
-{
-    Suite *suite = suite_create ("worker_dedup");
-    TCase *tcase = tcase_create ("core");
-    tcase_set_timeout (tcase, 10);
-    tcase_add_test (tcase, test_worker_dedup_usage);
-    tcase_add_test (tcase, test_worker_dedup_repeat_does_not_grow);
-    tcase_add_test (tcase, test_worker_dedup_evicts_oldest);
-    tcase_add_test (tcase, test_worker_dedup_capacity_zero);
-    tcase_add_test (tcase, test_worker_dedup_many);
-    suite_add_tcase (suite, tcase);
-    return suite;
-}
-
 int
 main (void)
 {
-    SRunner *runner = srunner_create (s_suite ());
-    srunner_run_all (runner, CK_NORMAL);
-    int failures = srunner_ntests_failed (runner);
-    srunner_free (runner);
-    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+    const TTest *tests [] = {
+        test_worker_dedup_usage,
+        test_worker_dedup_repeat_does_not_grow,
+        test_worker_dedup_evicts_oldest,
+        test_worker_dedup_capacity_zero,
+        test_worker_dedup_many,
+        NULL
+    };
+    return testkit_run (testkit_suite ("worker_dedup", 10, tests));
 }

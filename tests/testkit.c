@@ -1,12 +1,17 @@
-/*  testkit - helpers for suites that start the real binaries on loopback
+/*  testkit - helpers shared by the Check suites
 
     Integration suites start the real services as child processes on free
     127.0.0.1 ports, talk to them over HTTP with libcurl, and stop them by
-    PID, so what is tested is exactly what users run.
+    PID, so what is tested is exactly what users run. Unit suites of the
+    worker use a small CivetWeb server in place of the event-logger.
 */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <civetweb.h>
 #include <curl/curl.h>
 #include "testkit.h"
 
@@ -49,6 +55,28 @@ s_now_ms (void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+Suite *
+testkit_suite (const char *name, double timeout, const TTest *tests [])
+{
+    Suite *suite = suite_create (name);
+    TCase *tcase = tcase_create ("core");
+    tcase_set_timeout (tcase, timeout);
+    for (size_t index = 0; tests [index]; index++)
+        tcase_add_test (tcase, tests [index]);
+    suite_add_tcase (suite, tcase);
+    return suite;
+}
+
+int
+testkit_run (Suite *suite)
+{
+    SRunner *runner = srunner_create (suite);
+    srunner_run_all (runner, CK_NORMAL);
+    int failures = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failures? EXIT_FAILURE: EXIT_SUCCESS;
+}
+
 int
 testkit_free_port (void)
 {
@@ -63,6 +91,35 @@ testkit_free_port (void)
     if (fd >= 0)
         close (fd);
     return port;
+}
+
+int
+testkit_connect (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_port = htons ((uint16_t) port) };
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (fd >= 0 && connect (fd, (struct sockaddr *) &address, sizeof address) != 0) {
+        close (fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int
+testkit_bind_any (zsock_t *socket, char *endpoint, size_t size)
+{
+    if (zsock_bind (socket, "tcp://127.0.0.1:0") != 0)
+        return -1;
+    char *last = zsock_last_endpoint (socket);
+    if (!last)
+        return -1;
+    snprintf (endpoint, size, "%s", last);
+    const char *colon = strrchr (last, ':');
+    int port = colon? atoi (colon + 1): 0;
+    free (last);
+    return port > 0? port: -1;
 }
 
 const char *
@@ -233,4 +290,443 @@ testkit_count_lines (const char *path)
             lines++;
     fclose (file);
     return lines;
+}
+
+//  ---------------------------------------------------------------------
+//  testkit_knocker
+
+struct _testkit_knocker_t {
+    int port;                   //  the port to knock on
+    atomic_bool done;           //  stop knocking
+    pthread_t thread;           //  the knocking thread
+};
+
+//  Connect to the port now and then until told to stop.
+static void *
+s_knock (void *arg)
+{
+    testkit_knocker_t *self = (testkit_knocker_t *) arg;
+    while (!atomic_load (&self->done)) {
+        int fd = testkit_connect (self->port);
+        if (fd >= 0)
+            close (fd);
+        usleep (20 * 1000);
+    }
+    return NULL;
+}
+
+testkit_knocker_t *
+testkit_knocker_new (int port)
+{
+    testkit_knocker_t *self = (testkit_knocker_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->port = port;
+    atomic_init (&self->done, false);
+    if (pthread_create (&self->thread, NULL, s_knock, self) != 0) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+testkit_knocker_destroy (testkit_knocker_t **self_p)
+{
+    assert (self_p);
+    testkit_knocker_t *self = *self_p;
+    if (!self)
+        return;
+    atomic_store (&self->done, true);
+    pthread_join (self->thread, NULL);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  testkit_logger
+
+#define S_LOGGER_CODES  8
+#define S_LOGGER_IDS    64
+
+struct _testkit_logger_t {
+    bool library;                       //  holds a CivetWeb library reference
+    struct mg_context *context;         //  the server, or NULL
+    int port;                           //  where it listens
+    char url [64];                      //  http://127.0.0.1:port
+    pthread_mutex_t mutex;              //  guards everything below
+    int codes [S_LOGGER_CODES];         //  answers in order; the last repeats
+    int code_count;
+    int requests;                       //  requests answered
+    int patches;                        //  of which were PATCH
+    char ids [S_LOGGER_IDS][64];        //  ids from the paths, in order
+    testkit_request_t last;             //  what the last request carried
+    int delay_ms;                       //  time taken to answer
+};
+
+//  Answer one request with the next scripted code.
+static int
+s_logger_handle (struct mg_connection *conn, void *cbdata)
+{
+    testkit_logger_t *self = (testkit_logger_t *) cbdata;
+    const struct mg_request_info *info = mg_get_request_info (conn);
+    char body [sizeof self->last.body];
+    size_t size = 0;
+    while (size < sizeof body - 1) {
+        int rc = mg_read (conn, body + size, sizeof body - 1 - size);
+        if (rc <= 0)
+            break;
+        size += (size_t) rc;
+    }
+    body [size] = '\0';
+    const char *authorization = mg_get_header (conn, "Authorization");
+    const char *content_type = mg_get_header (conn, "Content-Type");
+    const char *prefix = "/events/";
+    pthread_mutex_lock (&self->mutex);
+    int index = self->requests++;
+    int code = self->codes [index < self->code_count? index: self->code_count - 1];
+    if (strcmp (info->request_method, "PATCH") == 0)
+        self->patches++;
+    if (index < S_LOGGER_IDS && strncmp (info->local_uri, prefix, strlen (prefix)) == 0)
+        snprintf (self->ids [index], sizeof self->ids [index], "%s",
+                  info->local_uri + strlen (prefix));
+    snprintf (self->last.authorization, sizeof self->last.authorization, "%s",
+              authorization? authorization: "");
+    snprintf (self->last.content_type, sizeof self->last.content_type, "%s",
+              content_type? content_type: "");
+    snprintf (self->last.body, sizeof self->last.body, "%s", body);
+    int delay_ms = self->delay_ms;
+    pthread_mutex_unlock (&self->mutex);
+    if (delay_ms)
+        usleep ((useconds_t) delay_ms * 1000);
+    const char *reply = "{}";
+    mg_printf (conn, "HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\n"
+               "Content-Length: %zu\r\n\r\n%s", code, strlen (reply), reply);
+    return code;
+}
+
+testkit_logger_t *
+testkit_logger_new (const int *codes)
+{
+    assert (codes);
+    testkit_logger_t *self = (testkit_logger_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    pthread_mutex_init (&self->mutex, NULL);
+    while (self->code_count < S_LOGGER_CODES && codes [self->code_count]) {
+        self->codes [self->code_count] = codes [self->code_count];
+        self->code_count++;
+    }
+    if (self->code_count == 0 || codes [self->code_count]) {
+        testkit_logger_destroy (&self);     //  empty or too long a script
+        return NULL;
+    }
+    //  Its return says which features it set up: 0 asked, 0 returned
+    mg_init_library (0);
+    self->library = true;
+    const char *options [] = {
+        "listening_ports", "127.0.0.1:0", "num_threads", "4",
+        "enable_keep_alive", "yes", "keep_alive_timeout_ms", "2000",
+        "request_timeout_ms", "2000", NULL
+    };
+    struct mg_callbacks callbacks;
+    memset (&callbacks, 0, sizeof callbacks);
+    self->context = mg_start (&callbacks, NULL, options);
+    struct mg_server_port ports [1];
+    if (!self->context || mg_get_server_ports (self->context, 1, ports) != 1) {
+        testkit_logger_destroy (&self);
+        return NULL;
+    }
+    self->port = ports [0].port;
+    snprintf (self->url, sizeof self->url, "http://127.0.0.1:%d", self->port);
+    mg_set_request_handler (self->context, "/events", s_logger_handle, self);
+    return self;
+}
+
+void
+testkit_logger_destroy (testkit_logger_t **self_p)
+{
+    assert (self_p);
+    testkit_logger_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->context) {
+        testkit_knocker_t *knocker = testkit_knocker_new (self->port);
+        mg_stop (self->context);
+        testkit_knocker_destroy (&knocker);
+    }
+    if (self->library)
+        mg_exit_library ();
+    pthread_mutex_destroy (&self->mutex);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+testkit_logger_port (testkit_logger_t *self)
+{
+    assert (self);
+    return self->port;
+}
+
+const char *
+testkit_logger_url (testkit_logger_t *self)
+{
+    assert (self);
+    return self->url;
+}
+
+int
+testkit_logger_requests (testkit_logger_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    int requests = self->requests;
+    pthread_mutex_unlock (&self->mutex);
+    return requests;
+}
+
+int
+testkit_logger_patches (testkit_logger_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    int patches = self->patches;
+    pthread_mutex_unlock (&self->mutex);
+    return patches;
+}
+
+const char *
+testkit_logger_id (testkit_logger_t *self, int index, char *id, size_t size)
+{
+    assert (self);
+    assert (id && size > 0);
+    pthread_mutex_lock (&self->mutex);
+    snprintf (id, size, "%s", index >= 0 && index < S_LOGGER_IDS?
+                              self->ids [index]: "");
+    pthread_mutex_unlock (&self->mutex);
+    return id;
+}
+
+void
+testkit_logger_last (testkit_logger_t *self, testkit_request_t *request)
+{
+    assert (self);
+    assert (request);
+    pthread_mutex_lock (&self->mutex);
+    *request = self->last;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
+testkit_logger_set_delay (testkit_logger_t *self, int delay_ms)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->delay_ms = delay_ms;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+//  ---------------------------------------------------------------------
+//  testkit_pipeline
+
+#define S_PIPELINE_ARGS 32
+
+struct _testkit_pipeline_t {
+    char *dir;                          //  logs and outputs
+    int http_port;                      //  the logger's HTTP port
+    char base [64];                     //  http://127.0.0.1:http_port
+    char front [64], back [64];         //  the broker's tcp://127.0.0.1:port
+    char outputs [TESTKIT_PIPELINE_PROCESSORS][256];    //  processors' stdout
+    pid_t broker, logger;               //  -1 when not running
+    pid_t processors [TESTKIT_PIPELINE_PROCESSORS];
+};
+
+//  Spawn a binary with fixed flags then extra ones (both NULL-terminated).
+static pid_t
+s_pipeline_spawn (const char *name, const char *const flags [],
+                  const char *const extra [], const char *out, const char *log)
+{
+    char *argv [S_PIPELINE_ARGS];
+    size_t count = 0;
+    argv [count++] = strdup (testkit_bin (name));
+    for (size_t index = 0; flags [index] && count < S_PIPELINE_ARGS - 1; index++)
+        argv [count++] = (char *) flags [index];
+    for (size_t index = 0; extra && extra [index] && count < S_PIPELINE_ARGS - 1;
+         index++)
+        argv [count++] = (char *) extra [index];
+    argv [count] = NULL;
+    pid_t pid = argv [0]? testkit_spawn (argv, out, log): -1;
+    free (argv [0]);
+    return pid;
+}
+
+testkit_pipeline_t *
+testkit_pipeline_new (void)
+{
+    testkit_pipeline_t *self = (testkit_pipeline_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->broker = self->logger = -1;
+    for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
+        self->processors [index] = -1;
+    self->dir = testkit_tmpdir ();
+    self->http_port = testkit_free_port ();
+    int front_port = testkit_free_port ();
+    int back_port = testkit_free_port ();
+    if (!self->dir || self->http_port < 0 || front_port < 0 || back_port < 0) {
+        testkit_pipeline_destroy (&self);
+        return NULL;
+    }
+    snprintf (self->base, sizeof self->base, "http://127.0.0.1:%d", self->http_port);
+    snprintf (self->front, sizeof self->front, "tcp://127.0.0.1:%d", front_port);
+    snprintf (self->back, sizeof self->back, "tcp://127.0.0.1:%d", back_port);
+    for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
+        snprintf (self->outputs [index], sizeof self->outputs [index],
+                  "%s/processor-%d.out", self->dir, index);
+    return self;
+}
+
+void
+testkit_pipeline_destroy (testkit_pipeline_t **self_p)
+{
+    assert (self_p);
+    testkit_pipeline_t *self = *self_p;
+    if (!self)
+        return;
+    testkit_pipeline_stop (self);
+    free (self->dir);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+testkit_pipeline_base (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->base;
+}
+
+int
+testkit_pipeline_http_port (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->http_port;
+}
+
+const char *
+testkit_pipeline_output (testkit_pipeline_t *self, int index)
+{
+    assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_PROCESSORS);
+    return self->outputs [index];
+}
+
+pid_t
+testkit_pipeline_broker (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->broker;
+}
+
+pid_t
+testkit_pipeline_logger (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->logger;
+}
+
+pid_t
+testkit_pipeline_processor (testkit_pipeline_t *self, int index)
+{
+    assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_PROCESSORS);
+    return self->processors [index];
+}
+
+pid_t
+testkit_pipeline_start_broker (testkit_pipeline_t *self)
+{
+    assert (self);
+    char log [512];
+    snprintf (log, sizeof log, "%s/broker.log", self->dir);
+    const char *const flags [] = { "--frontend", self->front, "--backend",
+                                   self->back, "--metrics-port", "0", NULL };
+    self->broker = s_pipeline_spawn ("queue-broker", flags, NULL, NULL, log);
+    return self->broker;
+}
+
+pid_t
+testkit_pipeline_start_logger (testkit_pipeline_t *self,
+                               const char *const extra [])
+{
+    assert (self);
+    char log [512], port [16], url [96];
+    snprintf (log, sizeof log, "%s/logger.log", self->dir);
+    snprintf (port, sizeof port, "%d", self->http_port);
+    const char *const flags [] = { "--host", "127.0.0.1", "--port", port,
+                                   "--broker", self->front, NULL };
+    self->logger = s_pipeline_spawn ("event-logger", flags, extra, NULL, log);
+    snprintf (url, sizeof url, "%s/healthz", self->base);
+    if (self->logger < 0 || testkit_wait_http (url, 10000) != 0)
+        return -1;
+    return self->logger;
+}
+
+pid_t
+testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
+                                  const char *const extra [])
+{
+    assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_PROCESSORS);
+    char log [512];
+    snprintf (log, sizeof log, "%s/processor-%d.log", self->dir, index);
+    const char *const flags [] = { "--broker", self->back, "--logger-url",
+                                   self->base, "--metrics-port", "0", NULL };
+    self->processors [index] = s_pipeline_spawn ("notification-processor",
+        flags, extra, self->outputs [index], log);
+    return self->processors [index];
+}
+
+void
+testkit_pipeline_kill (testkit_pipeline_t *self, pid_t pid)
+{
+    assert (self);
+    if (pid <= 0)
+        return;
+    kill (pid, SIGKILL);
+    testkit_stop (pid, 1000);           //  reap it
+    if (self->broker == pid)
+        self->broker = -1;
+    if (self->logger == pid)
+        self->logger = -1;
+    for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
+        if (self->processors [index] == pid)
+            self->processors [index] = -1;
+}
+
+//  Stop one service if it runs and forget it; returns its exit status.
+static int
+s_pipeline_stop_one (pid_t *pid, const char *name)
+{
+    if (*pid <= 0)
+        return 0;
+    int status = testkit_stop (*pid, 5000);
+    if (status != 0)
+        fprintf (stderr, "testkit: %s exited with %d on SIGTERM\n", name, status);
+    *pid = -1;
+    return status;
+}
+
+int
+testkit_pipeline_stop (testkit_pipeline_t *self)
+{
+    assert (self);
+    int failed = 0;
+    for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
+        failed |= s_pipeline_stop_one (&self->processors [index],
+                                       "notification-processor");
+    failed |= s_pipeline_stop_one (&self->logger, "event-logger");
+    failed |= s_pipeline_stop_one (&self->broker, "queue-broker");
+    return failed? -1: 0;
 }

@@ -1,9 +1,13 @@
-//  testkit - helpers for suites that start the real binaries on loopback
+//  testkit - helpers shared by the Check suites: running a suite, starting
+//  the real binaries on loopback, talking HTTP to them, and small stand-ins
+//  (a fake event-logger) for the services a class under test talks to
 #ifndef TESTKIT_H_INCLUDED
 #define TESTKIT_H_INCLUDED
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <check.h>
+#include <czmq.h>
 
 //  A response read by testkit_http; free with testkit_response_free.
 typedef struct {
@@ -13,8 +17,22 @@ typedef struct {
     char *headers;          //  raw header block, NUL-terminated
 } testkit_response_t;
 
+//  Build a suite called name with one test case, "core", that runs tests
+//  (a NULL-terminated list) in order, each within timeout seconds. Caller
+//  owns the result; testkit_run frees it.
+Suite *testkit_suite (const char *name, double timeout, const TTest *tests []);
+//  Run a suite in Check's normal mode and free it. Returns EXIT_SUCCESS if
+//  every case passed, else EXIT_FAILURE: what main returns.
+int testkit_run (Suite *suite);
 //  Return a TCP port on 127.0.0.1 that was free a moment ago.
 int testkit_free_port (void);
+//  Open a TCP connection to 127.0.0.1:port. Returns the descriptor (caller
+//  closes it), or -1 if nothing accepted.
+int testkit_connect (int port);
+//  Bind socket on 127.0.0.1 on a port the kernel picks (not czmq's "*",
+//  which hands out the same few ports to every process in turn), and write
+//  the endpoint to connect to into endpoint. Returns the port, or -1.
+int testkit_bind_any (zsock_t *socket, char *endpoint, size_t size);
 //  Return the path of a built binary (from ENP_BIN_DIR). Static buffer.
 const char *testkit_bin (const char *name);
 //  Start argv (argv[0] a path) with stdout and stderr sent to files (NULL
@@ -41,5 +59,106 @@ void testkit_response_free (testkit_response_t *response);
 char *testkit_tmpdir (void);
 //  Count the lines of a file, or -1.
 long testkit_count_lines (const char *path);
+
+//  ---------------------------------------------------------------------
+//  testkit_knocker - a thread that connects to a loopback port every 20 ms.
+//  CivetWeb's listening thread polls with a 2 s quantum, so mg_stop takes
+//  2 s unless a connection wakes it: knock while stopping a server to keep
+//  each case fast.
+typedef struct _testkit_knocker_t testkit_knocker_t;
+
+//  Start knocking on 127.0.0.1:port. Returns NULL if the thread could not
+//  start. Caller owns the result.
+testkit_knocker_t *testkit_knocker_new (int port);
+//  Stop knocking, join the thread and free it; nulls the caller's pointer.
+void testkit_knocker_destroy (testkit_knocker_t **self_p);
+
+//  ---------------------------------------------------------------------
+//  testkit_logger - a small CivetWeb server playing the event-logger for
+//  the worker's tests: it answers PATCH /events/{id} with scripted codes,
+//  counts requests and remembers what they carried. It holds a reference
+//  on the CivetWeb library (mg_init_library) for its whole life.
+typedef struct _testkit_logger_t testkit_logger_t;
+
+//  What the fake logger's last request carried, copied under its lock.
+typedef struct {
+    char authorization [128];   //  Authorization header, or ""
+    char content_type [128];    //  Content-Type header, or ""
+    char body [256];            //  body, cut at 255 bytes
+} testkit_request_t;
+
+//  Start a fake logger on a free 127.0.0.1 port that answers with codes in
+//  turn (a 0-terminated list of 1 to 8 codes; the last one repeats).
+//  Returns NULL on a bad script or if the server cannot start. Caller owns
+//  the result.
+testkit_logger_t *testkit_logger_new (const int *codes);
+//  Stop the server promptly and free it; nulls the caller's pointer.
+void testkit_logger_destroy (testkit_logger_t **self_p);
+//  Return the port the server listens on.
+int testkit_logger_port (testkit_logger_t *self);
+//  Return the server's base URL, http://127.0.0.1:port, valid while it lives.
+const char *testkit_logger_url (testkit_logger_t *self);
+//  Return how many requests the server has answered (or is answering).
+int testkit_logger_requests (testkit_logger_t *self);
+//  Return how many of those requests were PATCH.
+int testkit_logger_patches (testkit_logger_t *self);
+//  Copy the event id from the path of request number index (from 0, the
+//  first 64 requests only) into id; "" if there was no such request or
+//  its path was not /events/{id}. Returns id.
+const char *testkit_logger_id (testkit_logger_t *self, int index, char *id,
+                               size_t size);
+//  Copy what the last request carried into request; all "" before any.
+void testkit_logger_last (testkit_logger_t *self, testkit_request_t *request);
+//  Make each later answer take delay_ms, to play a slow logger.
+void testkit_logger_set_delay (testkit_logger_t *self, int delay_ms);
+
+//  ---------------------------------------------------------------------
+//  testkit_pipeline - the real services, started as child processes on
+//  free loopback ports: queue-broker, event-logger and up to
+//  TESTKIT_PIPELINE_PROCESSORS notification-processors. Logs and the
+//  processors' outputs go to a new temporary directory, kept afterwards.
+#define TESTKIT_PIPELINE_PROCESSORS 4
+
+typedef struct _testkit_pipeline_t testkit_pipeline_t;
+
+//  Pick the ports and make the directory; start nothing. Returns NULL on
+//  failure. Caller owns the result.
+testkit_pipeline_t *testkit_pipeline_new (void);
+//  Stop every service still running (see testkit_pipeline_stop) and free
+//  the pipeline; nulls the caller's pointer.
+void testkit_pipeline_destroy (testkit_pipeline_t **self_p);
+//  Return the logger's base URL, http://127.0.0.1:port.
+const char *testkit_pipeline_base (testkit_pipeline_t *self);
+//  Return the logger's HTTP port.
+int testkit_pipeline_http_port (testkit_pipeline_t *self);
+//  Return the path of processor index's standard output.
+const char *testkit_pipeline_output (testkit_pipeline_t *self, int index);
+//  Return the PID of the broker, or -1 if it does not run.
+pid_t testkit_pipeline_broker (testkit_pipeline_t *self);
+//  Return the PID of the logger, or -1 if it does not run.
+pid_t testkit_pipeline_logger (testkit_pipeline_t *self);
+//  Return the PID of processor index, or -1 if it does not run.
+pid_t testkit_pipeline_processor (testkit_pipeline_t *self, int index);
+//  Start queue-broker on the pipeline's frontend and backend ports, its
+//  log in broker.log. Returns its PID, or -1.
+pid_t testkit_pipeline_start_broker (testkit_pipeline_t *self);
+//  Start event-logger on the HTTP port, pushing to the broker's frontend,
+//  with extra flags (NULL-terminated list, or NULL), its log in logger.log;
+//  wait up to 10 s for /healthz. Returns its PID, or -1 if it did not
+//  start or never answered (it is still stopped with the others).
+pid_t testkit_pipeline_start_logger (testkit_pipeline_t *self,
+                                     const char *const extra []);
+//  Start notification-processor number index on the broker's backend,
+//  reporting to the logger, with extra flags (NULL-terminated list, or
+//  NULL); its output in processor-<index>.out, its log in .log. Returns
+//  its PID, or -1.
+pid_t testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
+                                        const char *const extra []);
+//  SIGKILL one of the pipeline's services, reap it and forget it.
+void testkit_pipeline_kill (testkit_pipeline_t *self, pid_t pid);
+//  Stop every service still running with SIGTERM, processors first, and
+//  forget them. Returns 0 if each exited 0 within 5 s, else -1 (and says
+//  which on stderr).
+int testkit_pipeline_stop (testkit_pipeline_t *self);
 
 #endif
