@@ -374,11 +374,37 @@ enp_event_decode_create (const char *body, size_t size, enp_event_t **event_p,
     return status;
 }
 
+//  Recognise the compact canonical form {"status":"<1-64 of [a-z0-9_.-]>"}
+//  byte for byte, as every worker sends it; anything else, whitespace
+//  included, goes to jansson. Returns 1 with status filled, or 0.
+static int
+s_canonical_status (const char *body, size_t size, char *status)
+{
+    static const char prefix [] = "{\"status\":\"";
+    size_t prefix_size = sizeof prefix - 1;
+    if (!body || size < prefix_size + 3 || size > prefix_size + ENP_STATUS_MAX + 2
+    ||  memcmp (body, prefix, prefix_size) != 0
+    ||  body [size - 2] != '"' || body [size - 1] != '}')
+        return 0;
+    size_t length = size - prefix_size - 2;
+    char value [ENP_STATUS_MAX + 1];
+    memcpy (value, body + prefix_size, length);
+    value [length] = '\0';
+    if (strlen (value) != length || !enp_event_status_valid (value))
+        return 0;
+    memcpy (status, value, length + 1);
+    return 1;
+}
+
 //  Decode and validate a status patch.
 enp_status_t
 enp_event_decode_status (const char *body, size_t size, char *status,
                          json_t *errors, char *err, size_t err_len)
 {
+    //  The hot path: each event's report is {"status":"processed"}, and
+    //  jansson's parser was half the cost of answering it
+    if (s_canonical_status (body, size, status))
+        return ENP_OK;
     json_t *root = s_parse_object (body, size, err, err_len);
     if (!root)
         return ENP_EPARSE;

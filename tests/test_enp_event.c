@@ -674,6 +674,42 @@ START_TEST (test_enp_event_decode_status_invalid)
 END_TEST
 
 //  The status charset and length rule on its own.
+//  The compact form every worker sends is recognised without jansson; the
+//  answer must be the one the full parser gives, whatever the bytes.
+START_TEST (test_enp_event_decode_status_canonical)
+{
+    struct { const char *body; size_t size; enp_status_t expect; const char *status; } cases [] = {
+        { "{\"status\":\"processed\"}", 0, ENP_OK, "processed" },
+        { "{\"status\":\"a\"}", 0, ENP_OK, "a" },
+        { "{ \"status\" : \"processed\" }", 0, ENP_OK, "processed" },   //  jansson path
+        { "{\"status\":\"Processed\"}", 0, ENP_EINVAL, NULL },
+        { "{\"status\":\"\"}", 0, ENP_EINVAL, NULL },
+        { "{\"status\":\"a\\\"b\"}", 0, ENP_EINVAL, NULL },          //  an escaped quote
+        { "{\"status\":\"ok\"}x", 0, ENP_EPARSE, NULL },
+        { "{\"status\":\"ok\"", 0, ENP_EPARSE, NULL },
+        { "{\"status\":\"ok\"}", 14, ENP_EPARSE, NULL },               //  size cuts it
+        { "{\"status\":\"a\0b\"}", 16, ENP_EPARSE, NULL },            //  NUL inside
+        { NULL, 0, ENP_OK, NULL }
+    };
+    for (int index = 0; cases [index].body; index++) {
+        char status [ENP_STATUS_MAX + 1] = "";
+        size_t size = cases [index].size? cases [index].size: strlen (cases [index].body);
+        enp_status_t rc = enp_event_decode_status (cases [index].body, size, status,
+                                                   NULL, NULL, 0);
+        ck_assert_msg (rc == cases [index].expect, "case %d: got %d", index, rc);
+        if (cases [index].status)
+            ck_assert_str_eq (status, cases [index].status);
+    }
+    //  64 characters pass, 65 do not
+    char body [128], status [ENP_STATUS_MAX + 1];
+    snprintf (body, sizeof body, "{\"status\":\"%064d\"}", 0);
+    ck_assert_int_eq (enp_event_decode_status (body, strlen (body), status, NULL, NULL, 0), ENP_OK);
+    ck_assert_uint_eq (strlen (status), 64);
+    snprintf (body, sizeof body, "{\"status\":\"%065d\"}", 0);
+    ck_assert_int_eq (enp_event_decode_status (body, strlen (body), status, NULL, NULL, 0), ENP_EINVAL);
+}
+END_TEST
+
 START_TEST (test_enp_event_status_valid)
 {
     ck_assert (enp_event_status_valid ("pending"));
@@ -747,6 +783,7 @@ main (void)
         test_enp_event_decode_create_unknown_fields,
         test_enp_event_decode_status_valid,
         test_enp_event_decode_status_invalid,
+        test_enp_event_decode_status_canonical,
         test_enp_event_status_valid,
         test_enp_event_id_canonical,
         NULL

@@ -337,17 +337,19 @@ s_create (logger_api_t *self, struct mg_connection *conn,
     if (sent)
         return sent;
     enp_event_t *event = NULL;
-    json_t *errors = json_array ();
     char detail [256];
-    enp_status_t status = enp_event_decode_create (body, size, &event, errors,
+    enp_status_t status = enp_event_decode_create (body, size, &event, NULL,
                                                    detail, sizeof detail);
-    free (body);
     if (status != ENP_OK) {
+        //  Decode again to collect the field errors: only bad input pays
+        json_t *errors = json_array ();
+        enp_event_decode_create (body, size, &event, errors, NULL, 0);
+        free (body);
         int code = s_decode_problem (conn, status, errors, detail);
         json_decref (errors);
         return code;
     }
-    json_decref (errors);
+    free (body);
     //  Encode before the store takes the event; it may change at once
     size_t json_size = 0;
     char *json = enp_event_encode (event, &json_size);
@@ -553,16 +555,17 @@ s_update (logger_api_t *self, struct mg_connection *conn,
         return sent;
     char status [ENP_STATUS_MAX + 1];
     char detail [256];
-    json_t *errors = json_array ();
-    enp_status_t rc = enp_event_decode_status (body, size, status, errors,
+    enp_status_t rc = enp_event_decode_status (body, size, status, NULL,
                                                detail, sizeof detail);
-    free (body);
     if (rc != ENP_OK) {
+        json_t *errors = json_array ();
+        enp_event_decode_status (body, size, status, errors, NULL, 0);
+        free (body);
         int code = s_decode_problem (conn, rc, errors, detail);
         json_decref (errors);
         return code;
     }
-    json_decref (errors);
+    free (body);
     enp_event_t *event = NULL;
     rc = enp_store_set_status (self->store, event_id, status, &event);
     if (rc != ENP_OK)
