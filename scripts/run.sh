@@ -32,7 +32,9 @@ token=${EVENT_LOGGER_STATUS_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr 
 export EVENT_LOGGER_STATUS_TOKEN="$token" NOTIFICATION_PROCESSOR_STATUS_TOKEN="$token"
 
 pids=()
+stopping=0
 stop () {
+    stopping=1
     trap - INT TERM EXIT
     echo
     echo "Stopping..."
@@ -75,4 +77,4 @@ cat <<MSG
 
 MSG
 wait -n "${pids[@]}" || true
-echo "A service exited; stopping the others." >&2
+[ $stopping = 1 ] || echo "A service exited; stopping the others." >&2
