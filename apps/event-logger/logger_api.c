@@ -179,8 +179,7 @@ s_send_event (struct mg_connection *conn, int code, const enp_event_t *event)
 
 //  Send a JSON value (consumed) with the given status.
 static int
-s_send_json (struct mg_connection *conn, int code, json_t *value,
-             const char *location)
+s_send_json (struct mg_connection *conn, int code, json_t *value)
 {
     char *text = value? json_dumps (value, JSON_COMPACT | JSON_PRESERVE_ORDER)
                       : NULL;
@@ -188,8 +187,7 @@ s_send_json (struct mg_connection *conn, int code, json_t *value,
     if (!text)
         return 500;
     s_response_t response = { .code = code, .content_type = "application/json",
-                              .body = text, .size = strlen (text),
-                              .location = location };
+                              .body = text, .size = strlen (text) };
     s_send (conn, &response);
     free (text);
     return code;
@@ -585,7 +583,7 @@ s_healthz (logger_api_t *self, struct mg_connection *conn,
 {
     (void) self;
     (void) request;
-    return s_send_json (conn, 200, json_pack ("{s:s}", "status", "ok"), NULL);
+    return s_send_json (conn, 200, json_pack ("{s:s}", "status", "ok"));
 }
 
 //  GET /readyz: ready only while events can flow to the broker.
@@ -610,7 +608,7 @@ s_readyz (logger_api_t *self, struct mg_connection *conn,
         s_response_t extra = { .retry_after = 1 };
         return s_problem (conn, 503, why, NULL, &extra);
     }
-    return s_send_json (conn, 200, json_pack ("{s:s}", "status", "ready"), NULL);
+    return s_send_json (conn, 200, json_pack ("{s:s}", "status", "ready"));
 }
 
 //  GET /metrics: Prometheus text format.

@@ -191,7 +191,7 @@ s_actor (zsock_t *pipe, void *arg)
         }
         if (monitor && (items [1].revents & ZMQ_POLLIN))
             s_monitor_read (self, monitor);
-        if (monitor && count == 3 && (items [2].revents & ZMQ_POLLIN)) {
+        if (count == 3 && (items [2].revents & ZMQ_POLLIN)) {
             uint64_t value;
             if (read (self->wake_fd, &value, sizeof value) < 0)
                 enp_log_debug ("wake read: %s", strerror (errno));

@@ -168,8 +168,7 @@ s_pull_new (const char *endpoint)
     return pull;
 }
 
-//  Take messages while a report slot is free. Returns false when the
-//  socket has nothing more for now.
+//  Take messages while a report slot is free and the socket has any.
 static void
 s_take (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
         worker_callback_t *callback)

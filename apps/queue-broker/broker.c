@@ -34,7 +34,7 @@ struct _broker_t {
     atomic_uint_fast64_t received;      //  messages read from loggers
     atomic_uint_fast64_t sent;          //  messages written to workers
     atomic_uint_fast64_t queued;        //  messages buffered now
-    atomic_uint_fast64_t refused;       //  times the queue was full
+    atomic_uint_fast64_t refused;       //  times reading paused: queue full
     atomic_int workers;                 //  worker connections up
     int failed_handshakes;              //  connections that never became workers
     bool paused;                        //  reading stopped: queue full
@@ -141,10 +141,14 @@ s_send (broker_t *self, zsock_t *backend, broker_queue_t *queue)
 static void
 s_log_stats (broker_t *self, broker_queue_t *queue)
 {
-    enp_log_info ("received=%llu sent=%llu queued=%zu refused=%zu workers=%d",
+    //  The same count as broker_queue_refused_total: a full broker stops
+    //  reading rather than refusing pushes, so the queue's own refusal
+    //  count stays 0 here
+    enp_log_info ("received=%llu sent=%llu queued=%zu refused=%llu workers=%d",
                   (unsigned long long) atomic_load (&self->received),
                   (unsigned long long) atomic_load (&self->sent),
-                  broker_queue_size (queue), broker_queue_refused (queue),
+                  broker_queue_size (queue),
+                  (unsigned long long) atomic_load (&self->refused),
                   atomic_load (&self->workers));
 }
 
