@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <uuid/uuid.h>
 #include "enp_event.h"
+#include "enp_json.h"
 #include "enp_time.h"
 
 struct _enp_event_t {
@@ -34,18 +35,15 @@ s_field_error (json_t *errors, const char *field, const char *message)
 }
 
 //  Parse body as a JSON object. Jansson rejects invalid UTF-8, NUL
-//  characters and duplicate keys here, so later checks see clean strings.
+//  characters and duplicate keys here, so later checks see clean strings;
+//  enp_json bounds the nesting first, so no body can exhaust the stack.
 static json_t *
 s_parse_object (const char *body, size_t size, char *err, size_t err_len)
 {
-    json_error_t error;
-    json_t *root = json_loadb (body? body: "", size,
-                               JSON_REJECT_DUPLICATES, &error);
-    if (!root) {
-        enp_status_explain (err, err_len, "body is not valid JSON: %s (at byte %d)",
-                 error.text, error.position);
+    json_t *root = enp_json_load (body, size, JSON_REJECT_DUPLICATES, err,
+                                  err_len);
+    if (!root)
         return NULL;
-    }
     if (!json_is_object (root)) {
         enp_status_explain (err, err_len, "body must be a JSON object");
         json_decref (root);

@@ -757,6 +757,78 @@ START_TEST (test_enp_event_id_canonical)
 }
 END_TEST
 
+//  Bodies that nest far deeper than any request needs, in the shapes an
+//  attacker would use; each is under 16 KiB, the default body limit.
+typedef struct {
+    const char *open, *close;   //  one level
+    const char *prefix;         //  before the first level
+    const char *suffix;         //  after the last level
+} s_nesting_t;
+
+static const s_nesting_t s_nestings [] = {
+    { "[", "]", "", "" },
+    { "{\"a\":", "}", "", "" },
+    { "[", "]", "{\"user_id\":\"u\",\"description\":\"d\",\"x\":", "}" },
+    { "{\"a\":", "}", "{\"status\":\"processed\",\"x\":", "}" },
+};
+
+//  Build a body nesting one shape depth levels deep (caller frees).
+static char *
+s_nesting_body (const s_nesting_t *shape, int depth)
+{
+    size_t size = strlen (shape->prefix) + strlen (shape->suffix)
+                + (size_t) depth * (strlen (shape->open) + strlen (shape->close)) + 2;
+    char *body = malloc (size);
+    strcpy (body, shape->prefix);
+    for (int level = 0; level < depth; level++)
+        strcat (body, shape->open);
+    strcat (body, "1");
+    for (int level = 0; level < depth; level++)
+        strcat (body, shape->close);
+    strcat (body, shape->suffix);
+    return body;
+}
+
+//  Decode every attack body both ways; runs on a small stack.
+static void
+s_decode_nestings (void *arg)
+{
+    int *refused = (int *) arg;
+    for (size_t index = 0; index < sizeof s_nestings / sizeof s_nestings [0]; index++) {
+        char *body = s_nesting_body (&s_nestings [index], 2000);
+        enp_event_t *event = NULL;
+        char status [ENP_STATUS_MAX + 1];
+        json_t *errors = json_array ();
+        char err [256] = "";
+        if (enp_event_decode_create (body, strlen (body), &event, errors, err,
+                                     sizeof err) == ENP_EPARSE
+        &&  strstr (err, "levels deep"))
+            (*refused)++;
+        if (enp_event_decode_status (body, strlen (body), status, errors, err,
+                                     sizeof err) == ENP_EPARSE
+        &&  strstr (err, "levels deep"))
+            (*refused)++;
+        enp_event_destroy (&event);
+        json_decref (errors);
+        free (body);
+    }
+}
+
+//  Deeply nested bodies are malformed (400), decided without recursing:
+//  on a stack smaller than a CivetWeb worker's, jansson alone overflowed
+//  at ~850 levels and took the logger down with one 1 KB request.
+START_TEST (test_enp_event_decode_deep_nesting)
+{
+    int refused = 0;
+    ck_assert_int_eq (testkit_on_small_stack (s_decode_nestings, &refused,
+                                              64 * 1024), 0);
+    ck_assert_int_eq (refused, 2 * (int) (sizeof s_nestings / sizeof s_nestings [0]));
+    //  The API's own documents, a few levels deep, still decode
+    ck_assert_int_eq (s_create ("{\"user_id\":\"u\",\"description\":\"d\"}", NULL),
+                      ENP_OK);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -786,6 +858,7 @@ main (void)
         test_enp_event_decode_status_canonical,
         test_enp_event_status_valid,
         test_enp_event_id_canonical,
+        test_enp_event_decode_deep_nesting,
         NULL
     };
     return testkit_run (testkit_suite ("enp_event", 10, tests));

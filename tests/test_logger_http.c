@@ -201,6 +201,64 @@ START_TEST (test_logger_http_create_bad_json)
 }
 END_TEST
 
+//  Return a body of depth copies of open, then "1", then depth of close,
+//  inside prefix and suffix (caller frees).
+static char *
+s_nested_body (const char *prefix, const char *open, const char *close,
+               const char *suffix, int depth)
+{
+    size_t size = strlen (prefix) + strlen (suffix)
+                + (size_t) depth * (strlen (open) + strlen (close)) + 2;
+    char *body = malloc (size);
+    strcpy (body, prefix);
+    for (int level = 0; level < depth; level++)
+        strcat (body, open);
+    strcat (body, "1");
+    for (int level = 0; level < depth; level++)
+        strcat (body, close);
+    strcat (body, suffix);
+    return body;
+}
+
+//  One unauthenticated 1 KB body of '[' used to overflow a CivetWeb worker's
+//  stack inside jansson and kill the logger with every event it held. Deep
+//  nesting in any shape, on POST and on PATCH, is a 400 and the logger
+//  keeps serving.
+START_TEST (test_logger_http_deep_nesting)
+{
+    char event_id [37];
+    s_create ("u1", "before the attack", event_id);
+    char path [64];
+    snprintf (path, sizeof path, "/events/%s", event_id);
+    struct { const char *method, *path, *prefix, *open, *close, *suffix; } attacks [] = {
+        { "POST", "/events", "", "[", "]", "" },
+        { "POST", "/events", "", "{\"a\":", "}", "" },
+        { "POST", "/events", "{\"user_id\":\"u\",\"description\":\"d\",\"x\":",
+          "[", "]", "}" },
+        { "PATCH", path, "", "[", "]", "" },
+        { "PATCH", path, "{\"status\":\"processed\",\"x\":", "{\"a\":", "}", "}" },
+    };
+    for (size_t index = 0; index < sizeof attacks / sizeof attacks [0]; index++) {
+        char *body = s_nested_body (attacks [index].prefix, attacks [index].open,
+                                    attacks [index].close, attacks [index].suffix,
+                                    2000);
+        testkit_response_t response = s_request (attacks [index].method,
+            attacks [index].path, "application/json", body, s_token_header);
+        json_t *problem = s_assert_problem (&response, 400);
+        ck_assert_ptr_nonnull (strstr (json_string_value (
+            json_object_get (problem, "detail")), "levels deep"));
+        json_decref (problem);
+        testkit_response_free (&response);
+        free (body);
+    }
+    //  Still up, still holding the event, still pending
+    testkit_response_t response = s_request ("GET", path, NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"pending\""));
+    testkit_response_free (&response);
+}
+END_TEST
+
 START_TEST (test_logger_http_create_schema_errors)
 {
     testkit_response_t response = s_request ("POST", "/events",
@@ -592,6 +650,7 @@ main (void)
     tcase_set_timeout (api, 30);
     tcase_add_test (api, test_logger_http_create_read_update);
     tcase_add_test (api, test_logger_http_create_bad_json);
+    tcase_add_test (api, test_logger_http_deep_nesting);
     tcase_add_test (api, test_logger_http_create_schema_errors);
     tcase_add_test (api, test_logger_http_create_media_and_size);
     tcase_add_test (api, test_logger_http_read_errors);

@@ -292,6 +292,36 @@ testkit_count_lines (const char *path)
     return lines;
 }
 
+typedef struct {
+    void (*fn) (void *);
+    void *arg;
+} s_call_t;
+
+static void *
+s_call (void *arg)
+{
+    s_call_t *call = (s_call_t *) arg;
+    call->fn (call->arg);
+    return NULL;
+}
+
+int
+testkit_on_small_stack (void (*fn) (void *), void *arg, size_t stack_size)
+{
+    s_call_t call = { fn, arg };
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (pthread_attr_init (&attr))
+        return -1;
+    int rc = pthread_attr_setstacksize (&attr, stack_size)
+          || pthread_create (&thread, &attr, s_call, &call);
+    pthread_attr_destroy (&attr);
+    if (rc)
+        return -1;
+    pthread_join (thread, NULL);
+    return 0;
+}
+
 //  ---------------------------------------------------------------------
 //  testkit_knocker
 

@@ -59,6 +59,11 @@ void testkit_response_free (testkit_response_t *response);
 char *testkit_tmpdir (void);
 //  Count the lines of a file, or -1.
 long testkit_count_lines (const char *path);
+//  Run fn (arg) on a new thread whose stack is stack_size bytes, smaller
+//  than CivetWeb's worker threads (~100 KiB), and wait for it: code that
+//  recurses on input must pass here, not only on the main 8 MiB stack.
+//  Returns 0, or -1 if the thread could not start.
+int testkit_on_small_stack (void (*fn) (void *), void *arg, size_t stack_size);
 
 //  ---------------------------------------------------------------------
 //  testkit_knocker - a thread that connects to a loopback port every 20 ms.

@@ -11,13 +11,15 @@
 #include <string.h>
 #include <jansson.h>
 #include "enp_event.h"
+#include "fuzz_stack.h"
 
 #define S_ERR_LEN 128   //  error buffer, heap-allocated so ASan sees overruns
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-int
-LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+//  Decode one input and check every promise; runs on a server-sized stack.
+static void
+s_check_input (const uint8_t *data, size_t size)
 {
     char *body = (char *) malloc (size? size: 1);
     char *status = (char *) malloc (ENP_STATUS_MAX + 1);
@@ -74,5 +76,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     free (err);
     free (status);
     free (body);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    fuzz_on_server_stack (s_check_input, data, size);
     return 0;
 }

@@ -1,0 +1,26 @@
+//  enp_json - reading untrusted JSON text safely with jansson
+#ifndef ENP_JSON_H_INCLUDED
+#define ENP_JSON_H_INCLUDED
+
+#include <stddef.h>
+#include <jansson.h>
+
+//  The deepest nesting of arrays and objects a request may use. The API's
+//  documents need 3 levels; jansson parses recursively and overflows a
+//  CivetWeb worker's ~100 KiB stack at ~850 levels, well below its own limit
+//  of 2,048, so depth is checked before jansson sees the text.
+#define ENP_JSON_DEPTH_MAX 16
+
+//  Return the deepest nesting of arrays and objects in text (size bytes),
+//  counting only brackets outside strings, or -1 as soon as it passes
+//  max_depth. Reads every byte at most once and never recurses; it does not
+//  check that text is JSON (jansson does that afterwards).
+int enp_json_depth (const char *text, size_t size, int max_depth);
+
+//  Parse text as JSON with jansson's flags once its nesting is at most
+//  ENP_JSON_DEPTH_MAX. Returns the value (caller owns it), or NULL with the
+//  reason in err (may be NULL).
+json_t *enp_json_load (const char *text, size_t size, size_t flags,
+                       char *err, size_t err_len);
+
+#endif
