@@ -8,13 +8,14 @@
 #include "logger_metrics.h"
 #include "testkit.h"
 
-//  Render the metrics into a new string (caller frees).
+//  Render the metrics, with a snapshot or without, into a new string
+//  (caller frees).
 static char *
-s_print (logger_metrics_t *metrics)
+s_print_with (logger_metrics_t *metrics, const logger_metrics_snapshot_t *snapshot)
 {
     FILE *out = tmpfile ();
     ck_assert_ptr_nonnull (out);
-    logger_metrics_print (metrics, out);
+    logger_metrics_print (metrics, snapshot, out);
     long size = ftell (out);
     ck_assert_int_gt (size, 0);
     rewind (out);
@@ -24,6 +25,13 @@ s_print (logger_metrics_t *metrics)
     text [size] = '\0';
     fclose (out);
     return text;
+}
+
+//  Render the request metrics only (caller frees).
+static char *
+s_print (logger_metrics_t *metrics)
+{
+    return s_print_with (metrics, NULL);
 }
 
 //  Return the value on the line that starts with prefix followed by a
@@ -194,6 +202,57 @@ START_TEST (test_logger_metrics_histogram)
 }
 END_TEST
 
+//  A snapshot's figures come out under their metric names, before the
+//  request metrics; without one there are no events_ or broker_ lines.
+START_TEST (test_logger_metrics_snapshot)
+{
+    logger_metrics_t *metrics = logger_metrics_new ();
+    logger_metrics_observe (metrics, "POST", LOGGER_ROUTE_EVENTS, 201, 0.001);
+    logger_metrics_snapshot_t snapshot = {
+        .store = { .total = 15, .pending = 1, .queued = 2, .processed = 3,
+                   .failed = 4, .other = 5, .max_events = 1000,
+                   .created_total = 100, .processed_total = 90,
+                   .failed_total = 6, .redelivered_total = 7,
+                   .evicted_total = 8 },
+        .broker_connected = true, .broker_sent = 123
+    };
+    char *text = s_print_with (metrics, &snapshot);
+    const struct {
+        const char *series;
+        double value;
+    } expected [] = {
+        { "events_created_total", 100 }, { "events_processed_total", 90 },
+        { "events_failed_total", 6 }, { "events_redelivered_total", 7 },
+        { "events_evicted_total", 8 },
+        { "events_in_store{status=\"pending\"}", 1 },
+        { "events_in_store{status=\"queued\"}", 2 },
+        { "events_in_store{status=\"processed\"}", 3 },
+        { "events_in_store{status=\"failed\"}", 4 },
+        { "events_in_store{status=\"other\"}", 5 },
+        { "events_store_capacity", 1000 }, { "broker_connected", 1 },
+        { "broker_messages_sent_total", 123 },
+        { "http_requests_total{method=\"POST\",route=\"/events\",code=\"201\"}", 1 }
+    };
+    for (size_t index = 0; index < sizeof expected / sizeof expected [0]; index++)
+        ck_assert_msg (s_value (text, expected [index].series) == expected [index].value,
+                       "%s: expected %g in\n%s", expected [index].series,
+                       expected [index].value, text);
+    ck_assert_ptr_nonnull (strstr (text, "# TYPE events_in_store gauge\n"));
+    ck_assert (strstr (text, "broker_messages_sent_total")
+             < strstr (text, "http_requests_total"));
+    free (text);
+    snapshot.broker_connected = false;
+    text = s_print_with (metrics, &snapshot);
+    ck_assert (s_value (text, "broker_connected") == 0);
+    free (text);
+    text = s_print (metrics);
+    ck_assert_ptr_null (strstr (text, "events_"));
+    ck_assert_ptr_null (strstr (text, "broker_"));
+    free (text);
+    logger_metrics_destroy (&metrics);
+}
+END_TEST
+
 #define S_THREADS 4
 #define S_OBSERVATIONS 20000
 
@@ -243,6 +302,7 @@ main (void)
         test_logger_metrics_bounded_labels,
         test_logger_metrics_histogram,
         test_logger_metrics_concurrent,
+        test_logger_metrics_snapshot,
         NULL
     };
     return testkit_run (testkit_suite ("logger_metrics", 10, tests));

@@ -1,4 +1,4 @@
-//  logger_api - the event-logger's REST API on CivetWeb
+//  logger_api - the event-logger's REST API: its routes and handlers
 #ifndef LOGGER_API_H_INCLUDED
 #define LOGGER_API_H_INCLUDED
 
@@ -9,28 +9,29 @@
 #include "logger_metrics.h"
 
 typedef struct {
-    const char *host;           //  listen address, e.g. "0.0.0.0"
+    const char *host;           //  listen address, e.g. "127.0.0.1"
     int port;                   //  0 picks a free port
-    int threads;                //  CivetWeb worker threads
+    int threads;                //  worker threads: one per open connection
     size_t max_body;            //  request body limit in bytes
     const char *status_token;   //  "" or NULL: PATCH needs no token
-    const char *docs_dir;       //  Swagger UI files for /docs
+    const char *docs_dir;       //  Swagger UI files for /docs (may lack them:
+                                //  /docs then answers 503 saying so)
     long request_timeout_ms;    //  per read/write on a connection
     long keep_alive_ms;         //  idle time before a connection closes
 } logger_api_options_t;
 
 typedef struct _logger_api_t logger_api_t;
 
-//  Start serving. store, dispatcher and metrics are borrowed and must
-//  outlive the API. Returns NULL (and logs why) on failure.
+//  Start serving, and log where (and whether /docs has Swagger UI). store,
+//  dispatcher and metrics are borrowed and must outlive the API; every
+//  response is counted in metrics. Returns NULL (and logs why) when the
+//  port cannot be bound or memory runs out.
 logger_api_t *logger_api_new (const logger_api_options_t *options,
                               enp_store_t *store,
                               logger_dispatcher_t *dispatcher,
                               logger_metrics_t *metrics);
 //  Stop serving, waiting for requests in progress; nulls the pointer.
 void logger_api_destroy (logger_api_t **self_p);
-//  Return the port actually bound.
-int logger_api_port (logger_api_t *self);
 //  Map a status code to the HTTP status the API answers with it.
 int logger_api_http_status (enp_status_t status);
 

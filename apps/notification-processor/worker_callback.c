@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "worker_callback.h"
 #include "enp_event.h"
+#include "enp_http.h"
 #include "enp_log.h"
 #include "enp_time.h"
 
@@ -50,15 +51,6 @@ struct _worker_callback_t {
     size_t pending;                     //  slots not free
 };
 
-//  Swallow the response body; the status code is all we need.
-static size_t
-s_discard (char *data, size_t size, size_t count, void *arg)
-{
-    (void) data;
-    (void) arg;
-    return size * count;
-}
-
 //  Create a slot's easy handle with every option set on purpose.
 static CURL *
 s_easy_new (worker_callback_t *self, s_slot_t *slot)
@@ -69,7 +61,8 @@ s_easy_new (worker_callback_t *self, s_slot_t *slot)
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, "PATCH");
     curl_easy_setopt (curl, CURLOPT_POSTFIELDS, "{\"status\":\"processed\"}");
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, self->headers);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_discard);
+    //  The status code is all we need of the response
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, enp_http_discard);
     curl_easy_setopt (curl, CURLOPT_PRIVATE, slot);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (curl, CURLOPT_TCP_NODELAY, 1L);

@@ -1,0 +1,670 @@
+/*  enp_http - the one HTTP layer of every CivetWeb server in the services
+
+    The logger's API and the small health and metrics endpoint of the broker
+    and the processors all serve through this class, so every request meets
+    the same rules and every response is written the same way:
+
+    - One place sees every request: CivetWeb's begin_request callback
+      routes it (exact paths, or a path and what lies below it), answers 404
+      and 405 itself, calls the route's handler, then tells the observer
+      (the logger's metrics) what was answered. CivetWeb's own errors (a
+      malformed request line, headers too large) come through its
+      http_error callback and are answered and observed here too.
+    - One writer sends every response: status line, headers and body in one
+      mg_write. CivetWeb's header functions send a line at a time, which
+      with Nagle's algorithm cost tens of milliseconds per request.
+    - Errors are RFC 9457 problem documents, never CivetWeb's HTML.
+    - A connection is kept alive only when it can be: a request body left
+      unread makes the server close (with Connection: close) rather than
+      read and discard what may be megabytes of it.
+
+    State of the request in progress (what the writer needs to know about
+    the body, the status it sent) lives in a small record on the routing
+    thread's stack, reached from the connection through CivetWeb's user
+    connection data.
+*/
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <civetweb.h>
+#include "enp_http.h"
+#include "enp_log.h"
+
+#define S_ROUTES_MAX        16      //  routes one server holds
+#define S_MAX_HEAD          16384   //  bytes of request line and headers
+#define S_LISTEN_BACKLOG    1024    //  connections the kernel queues for accept
+#define S_INLINE_RESPONSE   4096    //  responses up to this size need no malloc
+#define S_NUMBER_SIZE       24      //  room for any 64-bit number in decimal
+#define S_FAILURE_SIZE      256     //  bytes of a start failure's reason
+
+typedef struct {
+    char *path;                     //  owned
+    size_t length;                  //  of path
+    bool prefix;                    //  path/... too
+    char *allow;                    //  owned, or NULL
+    int id;
+    enp_http_handler_fn *handler;
+    void *arg;
+} s_route_t;
+
+struct _enp_http_t {
+    struct mg_context *context;     //  the CivetWeb server, once started
+    enp_http_options_t options;     //  strings below are our copies
+    char *name;
+    char *host;
+    s_route_t routes [S_ROUTES_MAX];
+    size_t route_count;
+    enp_http_observe_fn *observe;   //  may be NULL
+    void *observe_arg;
+    atomic_bool starting;           //  CivetWeb's messages are the failure
+    char failure [S_FAILURE_SIZE];  //  why the last start failed, or ""
+    int port;                       //  port bound
+};
+
+//  The request being routed, on the routing thread's stack.
+typedef struct {
+    bool body_read;                 //  the request body was read to its end
+    int code;                       //  status written, 0 before
+} s_exchange_t;
+
+//  RFC 9110 section 15, plus 429 and 431 (RFC 6585), in rising order.
+static const struct {
+    int code;
+    const char *reason;
+} s_reasons [] = {
+    { 100, "Continue" }, { 101, "Switching Protocols" },
+    { 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+    { 203, "Non-Authoritative Information" }, { 204, "No Content" },
+    { 205, "Reset Content" }, { 206, "Partial Content" },
+    { 300, "Multiple Choices" }, { 301, "Moved Permanently" }, { 302, "Found" },
+    { 303, "See Other" }, { 304, "Not Modified" }, { 305, "Use Proxy" },
+    { 307, "Temporary Redirect" }, { 308, "Permanent Redirect" },
+    { 400, "Bad Request" }, { 401, "Unauthorized" }, { 402, "Payment Required" },
+    { 403, "Forbidden" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
+    { 406, "Not Acceptable" }, { 407, "Proxy Authentication Required" },
+    { 408, "Request Timeout" }, { 409, "Conflict" }, { 410, "Gone" },
+    { 411, "Length Required" }, { 412, "Precondition Failed" },
+    { 413, "Content Too Large" }, { 414, "URI Too Long" },
+    { 415, "Unsupported Media Type" }, { 416, "Range Not Satisfiable" },
+    { 417, "Expectation Failed" }, { 421, "Misdirected Request" },
+    { 422, "Unprocessable Content" }, { 426, "Upgrade Required" },
+    { 429, "Too Many Requests" }, { 431, "Request Header Fields Too Large" },
+    { 500, "Internal Server Error" }, { 501, "Not Implemented" },
+    { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+    { 504, "Gateway Timeout" }, { 505, "HTTP Version Not Supported" }
+};
+
+//  Class names for codes the table lacks (RFC 9110 section 15).
+static const char *s_classes [] = {
+    "Informational", "Successful", "Redirection", "Client Error", "Server Error"
+};
+
+//  Append text to buf (capacity size) at used; stops at the capacity,
+//  always leaving room for a NUL. Returns the new length.
+static size_t
+s_append (char *buf, size_t used, size_t size, const char *text)
+{
+    size_t length = strlen (text);
+    if (used + length + 1 > size)
+        length = size - used - 1;
+    memcpy (buf + used, text, length);
+    buf [used + length] = '\0';
+    return used + length;
+}
+
+//  Append a header line "name: value\r\n".
+static size_t
+s_append_header (char *buf, size_t used, size_t size, const char *name,
+                 const char *value)
+{
+    used = s_append (buf, used, size, name);
+    used = s_append (buf, used, size, ": ");
+    used = s_append (buf, used, size, value);
+    return s_append (buf, used, size, "\r\n");
+}
+
+//  Format an unsigned number in decimal into buf (S_NUMBER_SIZE bytes);
+//  returns where the digits start. Not snprintf: this runs per response.
+static const char *
+s_number (char *buf, uint64_t value)
+{
+    char *cursor = buf + S_NUMBER_SIZE - 1;
+    *cursor = '\0';
+    do {
+        *--cursor = (char) ('0' + value % 10);
+        value /= 10;
+    } while (value);
+    return cursor;
+}
+
+//  True when a comma-separated header value lists token (any case), as
+//  CivetWeb reads Connection.
+static bool
+s_has_token (const char *list, const char *token)
+{
+    size_t length = strlen (token);
+    while (*list) {
+        list += strspn (list, " \t,");
+        size_t item = strcspn (list, ",");
+        size_t trimmed = item;
+        while (trimmed > 0 && (list [trimmed - 1] == ' ' || list [trimmed - 1] == '\t'))
+            trimmed--;
+        if (trimmed == length && strncasecmp (list, token, length) == 0)
+            return true;
+        list += item;
+    }
+    return false;
+}
+
+//  True when the request carries a body: a Content-Length above 0, or a
+//  transfer coding (CivetWeb accepts only chunked).
+static bool
+s_has_body (struct mg_connection *conn, const struct mg_request_info *request)
+{
+    if (request->content_length > 0)
+        return true;
+    const char *coding = mg_get_header (conn, "Transfer-Encoding");
+    return request->content_length < 0 && coding
+        && strcasecmp (coding, "identity") != 0;
+}
+
+//  Decide whether the connection ends after this response, the way
+//  CivetWeb will: the client asked (Connection, or HTTP/1.0 without
+//  keep-alive), or the body is unread. CivetWeb would read and discard
+//  an unread body to keep the connection; we close instead, so a client
+//  declaring a gigabyte cannot make us read it.
+static bool
+s_will_close (struct mg_connection *conn, const struct mg_request_info *request,
+              const s_exchange_t *exchange)
+{
+    //  Outside a routed request, CivetWeb answers errors of requests it
+    //  could not parse, and closes after them
+    if (!exchange || !request || !request->request_method)
+        return true;
+    if (!exchange->body_read && s_has_body (conn, request))
+        return true;
+    const char *connection = mg_get_header (conn, "Connection");
+    if (connection)
+        return !s_has_token (connection, "keep-alive");
+    return !request->http_version || strcmp (request->http_version, "1.1") != 0;
+}
+
+//  True when method is one of the comma-separated allow list.
+static bool
+s_allowed (const char *allow, const char *method)
+{
+    return method && s_has_token (allow, method);
+}
+
+//  Find the route for a path, or NULL.
+static const s_route_t *
+s_match (enp_http_t *self, const char *path)
+{
+    if (!path)
+        return NULL;
+    for (size_t index = 0; index < self->route_count; index++) {
+        const s_route_t *route = &self->routes [index];
+        if (strncmp (path, route->path, route->length) != 0)
+            continue;
+        char next = path [route->length];
+        if (next == '\0' || (route->prefix && next == '/'))
+            return route;
+    }
+    return NULL;
+}
+
+//  Seconds since start, on the monotonic clock.
+static double
+s_seconds_since (const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (double) (now.tv_sec - start->tv_sec)
+         + (double) (now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+//  CivetWeb's begin_request: route, answer, observe. Returns the status
+//  sent (above 0 tells CivetWeb the request was handled).
+static int
+s_on_request (struct mg_connection *conn)
+{
+    enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    s_exchange_t exchange = { .body_read = false, .code = 0 };
+    mg_set_user_connection_data (conn, &exchange);
+    struct timespec start;
+    if (self->observe)
+        clock_gettime (CLOCK_MONOTONIC, &start);
+    const s_route_t *route = s_match (self, request->local_uri);
+    int code;
+    if (!route)
+        code = enp_http_problem (conn, 404, "no such resource", NULL, NULL);
+    else
+    if (route->allow && !s_allowed (route->allow, request->request_method))
+        code = enp_http_not_allowed (conn, route->allow);
+    else
+        code = route->handler (route->arg, conn, request);
+    //  A handler that wrote nothing must not leave the client waiting
+    if (exchange.code == 0 && code <= 0)
+        code = enp_http_problem (conn, 500, "the request was not answered",
+                                 NULL, NULL);
+    if (exchange.code)
+        code = exchange.code;
+    mg_set_user_connection_data (conn, NULL);
+    if (self->observe)
+        self->observe (self->observe_arg, request->request_method,
+                       route? route->id: ENP_HTTP_UNROUTED, code,
+                       s_seconds_since (&start));
+    return code;
+}
+
+//  CivetWeb's http_error: its own errors, answered as problem documents.
+//  Inside a routed request (a file that vanished) the router observes the
+//  response; outside one, it is observed here.
+static int
+s_on_error (struct mg_connection *conn, int status, const char *message)
+{
+    enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+    enp_http_problem (conn, status, message && *message? message
+                      : "request refused", NULL, NULL);
+    if (self && self->observe && !mg_get_user_connection_data (conn)) {
+        const struct mg_request_info *request = mg_get_request_info (conn);
+        self->observe (self->observe_arg, request? request->request_method: NULL,
+                       ENP_HTTP_UNROUTED, status, 0);
+    }
+    return 0;
+}
+
+//  CivetWeb's log_message: into our log. While starting, the first message
+//  is why the start failed (CivetWeb's start error says only "Failed to
+//  setup server ports"), so it is kept for the caller, who knows whether it
+//  is an error.
+static int
+s_on_log (const struct mg_connection *conn, const char *message)
+{
+    enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+    if (self && atomic_load (&self->starting)) {
+        if (!*self->failure)
+            snprintf (self->failure, sizeof self->failure, "%s", message);
+        enp_log_debug ("%s: %s", self->name, message);
+    }
+    else
+        enp_log_warn ("%s: %s", self? self->name: "http", message);
+    return 1;
+}
+
+//  Create a server.
+enp_http_t *
+enp_http_new (const enp_http_options_t *options)
+{
+    assert (options);
+    enp_http_t *self = (enp_http_t *) calloc (1, sizeof (enp_http_t));
+    if (!self)
+        return NULL;
+    self->options = *options;
+    self->name = strdup (options->name? options->name: "http");
+    self->host = strdup (options->host? options->host: "127.0.0.1");
+    atomic_init (&self->starting, false);
+    if (!self->name || !self->host) {
+        enp_http_destroy (&self);
+        return NULL;
+    }
+    self->options.name = self->name;
+    self->options.host = self->host;
+    return self;
+}
+
+//  Stop serving and free the server.
+void
+enp_http_destroy (enp_http_t **self_p)
+{
+    assert (self_p);
+    if (!*self_p)
+        return;
+    enp_http_t *self = *self_p;
+    if (self->context)
+        mg_stop (self->context);
+    for (size_t index = 0; index < self->route_count; index++) {
+        free (self->routes [index].path);
+        free (self->routes [index].allow);
+    }
+    free (self->host);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Return the port bound.
+int
+enp_http_port (enp_http_t *self)
+{
+    assert (self);
+    return self->port;
+}
+
+//  Return why the last start failed.
+const char *
+enp_http_failure (enp_http_t *self)
+{
+    assert (self);
+    return self->failure;
+}
+
+//  Add a route.
+int
+enp_http_route (enp_http_t *self, const enp_http_route_t *route)
+{
+    assert (self);
+    assert (route && route->path && route->handler);
+    if (self->context || self->route_count == S_ROUTES_MAX)
+        return -1;
+    s_route_t *entry = &self->routes [self->route_count];
+    entry->path = strdup (route->path);
+    entry->allow = route->allow? strdup (route->allow): NULL;
+    if (!entry->path || (route->allow && !entry->allow)) {
+        free (entry->path);
+        free (entry->allow);
+        return -1;
+    }
+    entry->length = strlen (entry->path);
+    entry->prefix = route->prefix;
+    entry->id = route->id;
+    entry->handler = route->handler;
+    entry->arg = route->arg;
+    self->route_count++;
+    return 0;
+}
+
+//  Observe every response.
+void
+enp_http_observe (enp_http_t *self, enp_http_observe_fn *observe, void *arg)
+{
+    assert (self);
+    assert (!self->context);
+    self->observe = observe;
+    self->observe_arg = arg;
+}
+
+//  Listen and serve.
+int
+enp_http_start (enp_http_t *self)
+{
+    assert (self);
+    if (self->context)
+        return 0;
+    const enp_http_options_t *options = &self->options;
+    char listen [128], threads [S_NUMBER_SIZE], request_timeout [S_NUMBER_SIZE];
+    char keep_alive [S_NUMBER_SIZE], max_head [S_NUMBER_SIZE];
+    char backlog [S_NUMBER_SIZE];
+    snprintf (listen, sizeof listen, "%s:%d", options->host, options->port);
+    snprintf (threads, sizeof threads, "%d", options->threads);
+    snprintf (request_timeout, sizeof request_timeout, "%ld",
+              options->request_timeout_ms);
+    snprintf (keep_alive, sizeof keep_alive, "%ld", options->keep_alive_ms);
+    snprintf (max_head, sizeof max_head, "%d", S_MAX_HEAD);
+    snprintf (backlog, sizeof backlog, "%d", S_LISTEN_BACKLOG);
+    const char *civetweb_options [] = {
+        "listening_ports", listen,
+        "num_threads", threads,
+        "request_timeout_ms", request_timeout,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", keep_alive,
+        //  Nagle would hold each response back waiting for an ACK
+        "tcp_nodelay", "1",
+        "max_request_size", max_head,
+        "listen_backlog", backlog,
+        //  Files are sent only through enp_http_send_file, never listed
+        "enable_directory_listing", "no",
+        NULL
+    };
+    struct mg_callbacks callbacks;
+    memset (&callbacks, 0, sizeof callbacks);
+    callbacks.begin_request = s_on_request;
+    callbacks.http_error = s_on_error;
+    callbacks.log_message = s_on_log;
+    self->failure [0] = '\0';
+    atomic_store (&self->starting, true);
+    self->context = mg_start (&callbacks, self, civetweb_options);
+    atomic_store (&self->starting, false);
+    if (!self->context) {
+        if (!*self->failure)
+            snprintf (self->failure, sizeof self->failure,
+                      "CivetWeb could not start");
+        return -1;
+    }
+    struct mg_server_port ports [1];
+    if (mg_get_server_ports (self->context, 1, ports) == 1)
+        self->port = ports [0].port;
+    return 0;
+}
+
+//  Write a whole response with one mg_write.
+int
+enp_http_send (struct mg_connection *conn, const enp_http_response_t *response)
+{
+    assert (response);
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
+    //  CivetWeb reports some errors before it has parsed a request line,
+    //  so the method may be missing
+    bool head = request && request->request_method
+             && strcmp (request->request_method, "HEAD") == 0;
+    bool close = s_will_close (conn, request, exchange);
+    char buffer [S_INLINE_RESPONSE];
+    char number [S_NUMBER_SIZE];
+    size_t size = s_append (buffer, 0, sizeof buffer, "HTTP/1.1 ");
+    size = s_append (buffer, size, sizeof buffer,
+                     s_number (number, (uint64_t) response->code));
+    size = s_append (buffer, size, sizeof buffer, " ");
+    size = s_append (buffer, size, sizeof buffer, enp_http_reason (response->code));
+    size = s_append (buffer, size, sizeof buffer, "\r\n");
+    if (response->content_type)
+        size = s_append_header (buffer, size, sizeof buffer, "Content-Type",
+                                response->content_type);
+    size = s_append_header (buffer, size, sizeof buffer, "Content-Length",
+                            s_number (number, response->size));
+    size = s_append_header (buffer, size, sizeof buffer, "Cache-Control",
+                            response->cache_control? response->cache_control
+                                                   : "no-store");
+    if (response->location)
+        size = s_append_header (buffer, size, sizeof buffer, "Location",
+                                response->location);
+    if (response->allow)
+        size = s_append_header (buffer, size, sizeof buffer, "Allow",
+                                response->allow);
+    if (response->retry_after > 0)
+        size = s_append_header (buffer, size, sizeof buffer, "Retry-After",
+                                s_number (number, (uint64_t) response->retry_after));
+    if (response->authenticate)
+        size = s_append_header (buffer, size, sizeof buffer, "WWW-Authenticate",
+                                response->authenticate);
+    if (close)
+        size = s_append (buffer, size, sizeof buffer, "Connection: close\r\n");
+    else
+    if (request && request->http_version
+    &&  strcmp (request->http_version, "1.1") != 0)
+        //  An HTTP/1.0 client keeps the connection only when told
+        size = s_append (buffer, size, sizeof buffer, "Connection: keep-alive\r\n");
+    size = s_append (buffer, size, sizeof buffer, "\r\n");
+    size_t body_size = head || !response->body? 0: response->size;
+    if (close)
+        mg_disable_connection_keep_alive (conn);
+    if (exchange)
+        exchange->code = response->code;
+    if (size + body_size <= sizeof buffer) {
+        if (body_size)
+            memcpy (buffer + size, response->body, body_size);
+        mg_write (conn, buffer, size + body_size);
+        return response->code;
+    }
+    char *whole = (char *) malloc (size + body_size);
+    if (!whole) {
+        //  Two writes rather than none: slower, still a response
+        mg_write (conn, buffer, size);
+        mg_write (conn, response->body, body_size);
+        return response->code;
+    }
+    memcpy (whole, buffer, size);
+    memcpy (whole + size, response->body, body_size);
+    mg_write (conn, whole, size + body_size);
+    free (whole);
+    return response->code;
+}
+
+//  Send a problem document.
+int
+enp_http_problem (struct mg_connection *conn, int code, const char *detail,
+                  json_t *errors, const enp_http_response_t *extra)
+{
+    json_t *problem = json_pack ("{s:s, s:s, s:i, s:s}",
+        "type", "about:blank", "title", enp_http_reason (code),
+        "status", code, "detail", detail? detail: "");
+    if (problem && errors && json_array_size (errors) > 0)
+        json_object_set (problem, "errors", errors);
+    json_decref (errors);
+    char *text = problem? json_dumps (problem, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                        : NULL;
+    json_decref (problem);
+    enp_http_response_t response = { 0 };
+    if (extra)
+        response = *extra;
+    response.code = code;
+    response.content_type = "application/problem+json";
+    response.body = text? text: "{}";
+    response.size = strlen (response.body);
+    enp_http_send (conn, &response);
+    free (text);
+    return code;
+}
+
+//  Answer 405.
+int
+enp_http_not_allowed (struct mg_connection *conn, const char *allow)
+{
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    char detail [128];
+    snprintf (detail, sizeof detail, "method %.16s is not allowed here; use %s",
+              request->request_method, allow);
+    enp_http_response_t extra = { .allow = allow };
+    return enp_http_problem (conn, 405, detail, NULL, &extra);
+}
+
+//  Return the reason phrase of a status.
+const char *
+enp_http_reason (int code)
+{
+    for (size_t index = 0; index < sizeof s_reasons / sizeof s_reasons [0]
+                           && s_reasons [index].code <= code; index++)
+        if (s_reasons [index].code == code)
+            return s_reasons [index].reason;
+    size_t class = (size_t) (code / 100 - 1);
+    return class < sizeof s_classes / sizeof s_classes [0]? s_classes [class]
+                                                          : "Unknown";
+}
+
+//  True when the request's Content-Type is application/json.
+bool
+enp_http_is_json (struct mg_connection *conn)
+{
+    static const char json [] = "application/json";
+    const char *type = mg_get_header (conn, "Content-Type");
+    if (!type)
+        return false;
+    while (*type == ' ')
+        type++;
+    size_t length = strcspn (type, ";");
+    while (length > 0 && type [length - 1] == ' ')
+        length--;
+    return length == sizeof json - 1 && strncasecmp (type, json, length) == 0;
+}
+
+//  Read the whole body, at most max bytes.
+int
+enp_http_read_body (struct mg_connection *conn, size_t max, char **body_p,
+                    size_t *size_p)
+{
+    assert (body_p && size_p);
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
+    long long declared = request->content_length;
+    if (declared > (long long) max)
+        return 413;                 //  Checked before allocating anything
+    //  Without a length (chunked) read one byte past the cap to see it
+    size_t capacity = declared >= 0? (size_t) declared: max + 1;
+    char *body = (char *) malloc (capacity + 1);
+    if (!body)
+        return 500;
+    size_t size = 0;
+    int rc = 1;
+    while (size < capacity) {
+        rc = mg_read (conn, body + size, capacity - size);
+        if (rc <= 0)
+            break;
+        size += (size_t) rc;
+    }
+    if (size > max) {
+        free (body);
+        return 413;
+    }
+    if (declared >= 0 && size < (size_t) declared) {
+        free (body);
+        return 400;                 //  Client sent less than it declared
+    }
+    //  All read: with a length, when it came; chunked, when the end did
+    if (exchange && (declared >= 0 || rc <= 0))
+        exchange->body_read = true;
+    body [size] = '\0';
+    *body_p = body;
+    *size_p = size;
+    return 0;
+}
+
+//  Take a JSON request body.
+int
+enp_http_read_json (struct mg_connection *conn, size_t max, char **body_p,
+                    size_t *size_p)
+{
+    if (!enp_http_is_json (conn))
+        return enp_http_problem (conn, 415, "Content-Type must be application/json",
+                                 NULL, NULL);
+    int code = enp_http_read_body (conn, max, body_p, size_p);
+    if (code == 413) {
+        char detail [96];
+        snprintf (detail, sizeof detail, "request body is over the limit of"
+                  " %zu bytes", max);
+        return enp_http_problem (conn, 413, detail, NULL, NULL);
+    }
+    if (code)
+        return enp_http_problem (conn, code, "could not read the request body",
+                                 NULL, NULL);
+    return 0;
+}
+
+//  Send a regular file.
+int
+enp_http_send_file (struct mg_connection *conn, const char *path,
+                    const char *content_type)
+{
+    //  CivetWeb would list a directory or answer 403 for it; to a client
+    //  of /docs a directory is simply not a file that exists
+    struct stat status;
+    if (stat (path, &status) != 0 || !S_ISREG (status.st_mode))
+        return enp_http_problem (conn, 404, "no such file", NULL, NULL);
+    mg_send_mime_file2 (conn, path, content_type, NULL);
+    return 200;
+}
+
+//  Swallow a libcurl response body.
+size_t
+enp_http_discard (char *data, size_t size, size_t count, void *arg)
+{
+    (void) data;
+    (void) arg;
+    return size * count;
+}
