@@ -5,27 +5,36 @@
     checks each success and each error of DESIGN.md over real HTTP.
 */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include "testkit.h"
 
 static testkit_pipeline_t *s_pipeline;     //  only its logger runs
 static const char *s_token_header = "Authorization: Bearer s3cret";
 
-//  Start a logger holding at most max_events, with no broker listening.
+//  Start a logger with these flags, with no broker listening.
 static void
-s_start_logger (const char *max_events)
+s_start_logger_with (const char *const flags [])
 {
     s_pipeline = testkit_pipeline_new ();
-    const char *const flags [] = { "--status-token", "s3cret", "--max-events",
-                                   max_events, "--log-level", "warn", NULL };
     if (!s_pipeline || testkit_pipeline_start_logger (s_pipeline, flags) < 0) {
         fprintf (stderr, "event-logger did not start\n");
         exit (EXIT_FAILURE);
     }
+}
+
+//  Start a logger holding at most max_events, with no broker listening.
+static void
+s_start_logger (const char *max_events)
+{
+    const char *const flags [] = { "--status-token", "s3cret", "--max-events",
+                                   max_events, "--log-level", "warn", NULL };
+    s_start_logger_with (flags);
 }
 
 static void
@@ -641,6 +650,135 @@ START_TEST (test_logger_http_store_full)
 }
 END_TEST
 
+
+//  A folder of docs files made for the docs cases: a page, a file larger
+//  than the 8 MiB the logger once read files into (and cut), a folder
+#define S_DOCS_BIG_SIZE (9 * 1024 * 1024 + 7)
+#define S_DOCS_PAGE     "<!doctype html><title>docs</title>swagger-ui-bundle.js"
+static char *s_docs_dir;
+
+//  Make the docs folder; with_page false leaves out index.html.
+static void
+s_docs_make (bool with_page)
+{
+    s_docs_dir = testkit_tmpdir ();
+    char path [512];
+    if (with_page) {
+        snprintf (path, sizeof path, "%s/index.html", s_docs_dir);
+        FILE *file = fopen (path, "w");
+        fputs (S_DOCS_PAGE, file);
+        fclose (file);
+    }
+    snprintf (path, sizeof path, "%s/big.js", s_docs_dir);
+    FILE *file = fopen (path, "w");
+    for (long index = 0; index < S_DOCS_BIG_SIZE; index++)
+        fputc ('a' + (int) (index % 26), file);
+    fclose (file);
+    snprintf (path, sizeof path, "%s/folder", s_docs_dir);
+    mkdir (path, 0700);
+    const char *const flags [] = { "--docs-dir", s_docs_dir, "--log-level",
+                                   "info", NULL };
+    s_start_logger_with (flags);
+}
+
+static void
+s_setup_docs (void)
+{
+    s_docs_make (true);
+}
+
+static void
+s_setup_no_docs (void)
+{
+    s_docs_make (false);
+}
+
+static void
+s_teardown_docs (void)
+{
+    s_teardown ();
+    const char *names [] = { "index.html", "big.js" };
+    char path [512];
+    for (size_t index = 0; index < sizeof names / sizeof names [0]; index++) {
+        snprintf (path, sizeof path, "%s/%s", s_docs_dir, names [index]);
+        unlink (path);
+    }
+    snprintf (path, sizeof path, "%s/folder", s_docs_dir);
+    rmdir (path);
+    rmdir (s_docs_dir);
+    free (s_docs_dir);
+    s_docs_dir = NULL;
+}
+
+//  Return the path of the logger's log (static buffer).
+static const char *
+s_logger_log (void)
+{
+    static char path [512];
+    snprintf (path, sizeof path, "%s/logger.log", testkit_pipeline_dir (s_pipeline));
+    return path;
+}
+
+//  /docs serves the page and files whole, whatever their size; a folder
+//  or a missing file is 404; the log says where the docs are.
+START_TEST (test_logger_http_docs)
+{
+    const char *pages [] = { "/docs", "/docs/", "/docs/index.html" };
+    for (size_t index = 0; index < sizeof pages / sizeof pages [0]; index++) {
+        testkit_response_t response = s_request ("GET", pages [index], NULL,
+                                                 NULL, NULL);
+        ck_assert_msg (response.code == 200, "%s gave %ld", pages [index],
+                       response.code);
+        ck_assert_str_eq (response.body, S_DOCS_PAGE);
+        char type [128];
+        ck_assert_int_eq (testkit_header (&response, "Content-Type", type,
+                                          sizeof type), 0);
+        ck_assert_str_eq (type, "text/html; charset=utf-8");
+        testkit_response_free (&response);
+    }
+    testkit_response_t response = s_request ("GET", "/docs/big.js", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_uint_eq (response.size, S_DOCS_BIG_SIZE);
+    for (long index = 0; index < S_DOCS_BIG_SIZE; index += 4099)
+        ck_assert_int_eq (response.body [index], 'a' + (int) (index % 26));
+    ck_assert_int_eq (response.body [S_DOCS_BIG_SIZE - 1],
+                      'a' + (int) ((S_DOCS_BIG_SIZE - 1) % 26));
+    testkit_response_free (&response);
+    response = s_request ("HEAD", "/docs/big.js", NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_uint_eq (response.size, 0);
+    testkit_response_free (&response);
+    const char *missing [] = { "/docs/folder", "/docs/folder/", "/docs/none.js",
+                               "/docs/.hidden", "/docs/../CMakeLists.txt" };
+    for (size_t index = 0; index < sizeof missing / sizeof missing [0]; index++) {
+        response = s_request ("GET", missing [index], NULL, NULL, NULL);
+        json_decref (s_assert_problem (&response, 404));
+        testkit_response_free (&response);
+    }
+    response = s_request ("POST", "/docs", "application/json", "{}", NULL);
+    json_decref (s_assert_problem (&response, 405));
+    testkit_response_free (&response);
+    ck_assert_int_eq (testkit_wait_text (s_logger_log (), "API docs at /docs", 5000), 0);
+}
+END_TEST
+
+//  Without Swagger UI in the folder /docs says how to get it, and so
+//  does the log at start: it does not claim docs are there.
+START_TEST (test_logger_http_docs_missing)
+{
+    testkit_response_t response = s_request ("GET", "/docs", NULL, NULL, NULL);
+    json_t *problem = s_assert_problem (&response, 503);
+    ck_assert_ptr_nonnull (strstr (json_string_value (json_object_get (problem,
+                                   "detail")), "npm ci"));
+    json_decref (problem);
+    testkit_response_free (&response);
+    ck_assert_int_eq (testkit_wait_text (s_logger_log (), "/docs is unavailable",
+                                         5000), 0);
+    ck_assert_int_eq (testkit_wait_text (s_logger_log (), "npm ci", 0), 0);
+    ck_assert_int_eq (testkit_wait_text (s_logger_log (), "API docs at", 0), -1);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -664,5 +802,15 @@ main (void)
     tcase_set_timeout (full, 30);
     tcase_add_test (full, test_logger_http_store_full);
     suite_add_tcase (suite, full);
+    TCase *docs = tcase_create ("docs");
+    tcase_add_unchecked_fixture (docs, s_setup_docs, s_teardown_docs);
+    tcase_set_timeout (docs, 30);
+    tcase_add_test (docs, test_logger_http_docs);
+    suite_add_tcase (suite, docs);
+    TCase *no_docs = tcase_create ("no_docs");
+    tcase_add_unchecked_fixture (no_docs, s_setup_no_docs, s_teardown_docs);
+    tcase_set_timeout (no_docs, 30);
+    tcase_add_test (no_docs, test_logger_http_docs_missing);
+    suite_add_tcase (suite, no_docs);
     return testkit_run (suite);
 }

@@ -322,6 +322,32 @@ testkit_on_small_stack (void (*fn) (void *), void *arg, size_t stack_size)
     return 0;
 }
 
+int
+testkit_wait_text (const char *path, const char *text, int timeout_ms)
+{
+    long deadline = s_now_ms () + timeout_ms;
+    do {
+        FILE *file = fopen (path, "r");
+        char *content = NULL;
+        size_t size = 0;
+        if (file) {
+            FILE *copy = open_memstream (&content, &size);
+            int c;
+            while (copy && (c = fgetc (file)) != EOF)
+                fputc (c, copy);
+            if (copy)
+                fclose (copy);
+            fclose (file);
+        }
+        bool found = content && strstr (content, text);
+        free (content);
+        if (found)
+            return 0;
+        usleep (20 * 1000);
+    } while (s_now_ms () < deadline);
+    return -1;
+}
+
 //  ---------------------------------------------------------------------
 //  testkit_knocker
 
@@ -628,6 +654,13 @@ testkit_pipeline_destroy (testkit_pipeline_t **self_p)
     free (self->dir);
     free (self);
     *self_p = NULL;
+}
+
+const char *
+testkit_pipeline_dir (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->dir;
 }
 
 const char *

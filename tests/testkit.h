@@ -64,6 +64,8 @@ long testkit_count_lines (const char *path);
 //  recurses on input must pass here, not only on the main 8 MiB stack.
 //  Returns 0, or -1 if the thread could not start.
 int testkit_on_small_stack (void (*fn) (void *), void *arg, size_t stack_size);
+//  Wait up to timeout_ms for a file to contain text. Returns 0 or -1.
+int testkit_wait_text (const char *path, const char *text, int timeout_ms);
 
 //  ---------------------------------------------------------------------
 //  testkit_knocker - a thread that connects to a loopback port every 20 ms.
@@ -132,6 +134,8 @@ testkit_pipeline_t *testkit_pipeline_new (void);
 //  Stop every service still running (see testkit_pipeline_stop) and free
 //  the pipeline; nulls the caller's pointer.
 void testkit_pipeline_destroy (testkit_pipeline_t **self_p);
+//  Return the directory of the logs and outputs.
+const char *testkit_pipeline_dir (testkit_pipeline_t *self);
 //  Return the logger's base URL, http://127.0.0.1:port.
 const char *testkit_pipeline_base (testkit_pipeline_t *self);
 //  Return the logger's HTTP port.
