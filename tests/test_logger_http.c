@@ -779,6 +779,52 @@ START_TEST (test_logger_http_docs_missing)
 }
 END_TEST
 
+//  Start the logger with flags; wait for its log to say text; return its
+//  exit status (it is stopped if it still runs).
+static int
+s_start_fails (const char *const flags [], const char *text)
+{
+    char *dir = testkit_tmpdir ();
+    char log [512];
+    snprintf (log, sizeof log, "%s/logger.log", dir);
+    char *argv [16];
+    size_t count = 0;
+    argv [count++] = strdup (testkit_bin ("event-logger"));
+    for (size_t index = 0; flags [index] && count < 15; index++)
+        argv [count++] = (char *) flags [index];
+    argv [count] = NULL;
+    pid_t pid = testkit_spawn (argv, NULL, log);
+    ck_assert_int_gt (pid, 0);
+    int found = testkit_wait_text (log, text, 10000);
+    int status = testkit_stop (pid, 5000);
+    ck_assert_msg (found == 0, "the log lacks '%s'", text);
+    unlink (log);
+    rmdir (dir);
+    free (dir);
+    free (argv [0]);
+    return status;
+}
+
+//  A part that cannot start ends the logger with 1 and a line saying
+//  which part and why.
+START_TEST (test_logger_http_start_failures)
+{
+    char port [16];
+    snprintf (port, sizeof port, "%d", testkit_free_port ());
+    const char *const bad_broker [] = { "--host", "127.0.0.1", "--port", port,
+                                        "--broker", "nonsense", NULL };
+    ck_assert_int_eq (s_start_fails (bad_broker, "dispatcher cannot start:"
+                                     " cannot connect to broker nonsense"), 1);
+    //  The port is taken by a logger already serving
+    const char *const flags [] = { "--log-level", "warn", NULL };
+    s_start_logger_with (flags);
+    snprintf (port, sizeof port, "%d", testkit_pipeline_http_port (s_pipeline));
+    const char *const busy [] = { "--host", "127.0.0.1", "--port", port, NULL };
+    ck_assert_int_eq (s_start_fails (busy, "cannot serve HTTP on 127.0.0.1"), 1);
+    s_teardown ();
+}
+END_TEST
+
 int
 main (void)
 {
@@ -812,5 +858,9 @@ main (void)
     tcase_set_timeout (no_docs, 30);
     tcase_add_test (no_docs, test_logger_http_docs_missing);
     suite_add_tcase (suite, no_docs);
+    TCase *start = tcase_create ("start");
+    tcase_set_timeout (start, 60);
+    tcase_add_test (start, test_logger_http_start_failures);
+    suite_add_tcase (suite, start);
     return testkit_run (suite);
 }

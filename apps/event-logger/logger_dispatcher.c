@@ -38,6 +38,7 @@ struct _logger_dispatcher_t {
     atomic_bool connected;      //  broker link is up
     atomic_bool backpressure;   //  last send was refused
     atomic_uint_fast64_t sent;  //  messages sent
+    atomic_bool started;        //  the actor made its socket and connected
     zactor_t *actor;            //  the thread that owns the socket
 };
 
@@ -147,6 +148,16 @@ s_wait_ms (logger_dispatcher_t *self, bool refused)
     return (int) (wait > S_IDLE_WAIT_MS? S_IDLE_WAIT_MS: wait);
 }
 
+//  Wait for $TERM on the pipe, as an actor that could not start must.
+static void
+s_wait_term (zsock_t *pipe)
+{
+    char *command = NULL;
+    while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
+        zstr_free (&command);
+    zstr_free (&command);
+}
+
 //  The actor: wait for a wake-up, a monitor event or a deadline; drain.
 static void
 s_actor (zsock_t *pipe, void *arg)
@@ -155,17 +166,29 @@ s_actor (zsock_t *pipe, void *arg)
     //  Attach the monitor before connecting, or the first handshake is missed
     zsock_t *push = s_push_new ();
     zsock_t *monitor = push? s_monitor_new (push, self): NULL;
-    if (monitor && zsock_connect (push, "%s", self->endpoint)) {
-        enp_log_error ("cannot connect to broker %s: %s", self->endpoint,
-                       zmq_strerror (zmq_errno ()));
-        zsock_destroy (&monitor);
-    }
-    else
-    if (monitor)
-        enp_log_info ("connecting to broker %s", self->endpoint);
-    zsock_signal (pipe, 0);
     if (!push || !monitor)
-        enp_log_error ("dispatcher cannot start; events stay pending");
+        enp_log_error ("dispatcher cannot start: cannot create its sockets: %s",
+                       zmq_strerror (zmq_errno ()));
+    else
+    if (zsock_connect (push, "%s", self->endpoint))
+        //  A broker that is down is no error; an endpoint ZeroMQ cannot
+        //  even try is one (a typo in --broker)
+        enp_log_error ("dispatcher cannot start: cannot connect to broker %s: %s",
+                       self->endpoint, zmq_strerror (zmq_errno ()));
+    else {
+        enp_log_info ("connecting to broker %s", self->endpoint);
+        atomic_store (&self->started, true);
+    }
+    //  zactor_new returns once signalled; the parent reads started then
+    zsock_signal (pipe, 0);
+    if (!atomic_load (&self->started)) {
+        if (monitor)
+            zmq_socket_monitor (zsock_resolve (push), NULL, 0);
+        zsock_destroy (&monitor);
+        zsock_destroy (&push);
+        s_wait_term (pipe);
+        return;
+    }
     bool refused = false;
     bool terminated = false;
     bool batching = false;
@@ -227,7 +250,7 @@ logger_dispatcher_new (enp_store_t *store, const char *endpoint)
         return NULL;
     }
     self->actor = zactor_new (s_actor, self);
-    if (!self->actor)
+    if (!self->actor || !atomic_load (&self->started))
         logger_dispatcher_destroy (&self);
     return self;
 }

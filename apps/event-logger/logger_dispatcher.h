@@ -10,9 +10,10 @@ typedef struct _logger_dispatcher_t logger_dispatcher_t;
 
 //  Start an actor that connects a PUSH socket to endpoint and sends every
 //  due event of store (borrowed; must outlive the dispatcher). A broker
-//  that cannot be reached (or an endpoint that cannot be connected) is not
-//  a failure: events wait as pending and logger_dispatcher_connected says
-//  false. Returns NULL only when the actor cannot be created.
+//  that cannot be reached is not a failure: events wait as pending and
+//  logger_dispatcher_connected says false. Returns NULL (and logs why)
+//  when the dispatcher cannot start: the endpoint is one ZeroMQ cannot
+//  connect to at all (malformed), or its thread or sockets cannot be made.
 logger_dispatcher_t *logger_dispatcher_new (enp_store_t *store,
                                             const char *endpoint);
 //  Stop the actor, after a short best-effort flush of pending events;

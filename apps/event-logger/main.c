@@ -45,17 +45,39 @@ s_config_new (void)
     return config;
 }
 
+//  Create the store, the metrics and the dispatcher. Returns 0, or -1
+//  after logging which one failed and why (the dispatcher says why itself).
+static int
+s_start_parts (enp_config_t *config, long visibility, long attempts,
+               long max_events, enp_store_t **store_p,
+               logger_metrics_t **metrics_p, logger_dispatcher_t **dispatcher_p)
+{
+    *store_p = enp_store_new ((size_t) max_events, visibility * 1000,
+                              (uint32_t) attempts);
+    if (!*store_p) {
+        enp_log_error ("cannot create the event store (%ld events): out of"
+                       " memory", max_events);
+        return -1;
+    }
+    *metrics_p = logger_metrics_new ();
+    if (!*metrics_p) {
+        enp_log_error ("cannot create the request metrics: out of memory");
+        return -1;
+    }
+    *dispatcher_p = logger_dispatcher_new (*store_p, enp_config_get (config, "broker"));
+    return *dispatcher_p? 0: -1;
+}
+
 //  Create the classes, serve until a signal, destroy in reverse order.
 static int
 s_run (enp_config_t *config, const logger_api_options_t *options,
        long visibility, long attempts, long max_events)
 {
-    enp_store_t *store = enp_store_new ((size_t) max_events, visibility * 1000,
-                                        (uint32_t) attempts);
-    logger_metrics_t *metrics = logger_metrics_new ();
-    logger_dispatcher_t *dispatcher = store? logger_dispatcher_new (
-        store, enp_config_get (config, "broker")): NULL;
-    logger_api_t *api = (metrics && dispatcher)
+    enp_store_t *store = NULL;
+    logger_metrics_t *metrics = NULL;
+    logger_dispatcher_t *dispatcher = NULL;
+    logger_api_t *api = s_start_parts (config, visibility, attempts, max_events,
+                                       &store, &metrics, &dispatcher) == 0
         ? logger_api_new (options, store, dispatcher, metrics): NULL;
     if (api) {
         enp_log_info ("started: broker %s, visibility timeout %lds, max attempts"
