@@ -45,7 +45,22 @@ s_run_all (worker_callback_t *callback, s_outcomes_t *outcomes, int timeout_ms)
         worker_callback_wait (callback, NULL, 0, 50);
 }
 
-//  Usage: report events to a logger that says 200, blocking and not.
+//  Report one event as the worker does (submit, then run and wait until it
+//  finishes) and return its outcome.
+static enp_status_t
+s_report (worker_callback_t *callback, const char *event_id)
+{
+    ck_assert_uint_eq (worker_callback_pending (callback), 0);
+    ck_assert_int_eq (worker_callback_submit (callback, event_id), 0);
+    s_outcomes_t outcomes = { 0 };
+    while (worker_callback_run (callback, s_done, &outcomes) > 0)
+        worker_callback_wait (callback, NULL, 0, 100);
+    ck_assert_int_eq (outcomes.count, 1);
+    ck_assert_str_eq (outcomes.ids [0], event_id);
+    return outcomes.statuses [0];
+}
+
+//  Usage: report events to a logger that says 200, one and then two at once.
 START_TEST (test_worker_callback_usage)
 {
     testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
@@ -53,7 +68,7 @@ START_TEST (test_worker_callback_usage)
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 2, 10, NULL);
     ck_assert_ptr_nonnull (callback);
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_OK);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_OK);
     ck_assert_uint_eq (worker_callback_retries (callback), 0);
     ck_assert_int_eq (testkit_logger_requests (logger), 1);
     ck_assert_int_eq (testkit_logger_patches (logger), 1);
@@ -92,7 +107,7 @@ START_TEST (test_worker_callback_retries_5xx)
     ck_assert_ptr_nonnull (logger);
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 5, 10, NULL);
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_OK);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_OK);
     ck_assert_uint_eq (worker_callback_retries (callback), 2);
     ck_assert_int_eq (testkit_logger_requests (logger), 3);
     ck_assert_int_eq (testkit_logger_patches (logger), 3);
@@ -111,7 +126,7 @@ START_TEST (test_worker_callback_not_found)
     ck_assert_ptr_nonnull (logger);
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 5, 10, NULL);
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_ENOTFOUND);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_ENOTFOUND);
     ck_assert_uint_eq (worker_callback_retries (callback), 0);
     ck_assert_int_eq (testkit_logger_requests (logger), 1);
     worker_callback_destroy (&callback);
@@ -128,7 +143,7 @@ START_TEST (test_worker_callback_client_error)
         ck_assert_ptr_nonnull (logger);
         const char *url = testkit_logger_url (logger);
         worker_callback_t *callback = worker_callback_new (url, NULL, 5, 10, NULL);
-        ck_assert_msg (worker_callback_report (callback, S_ID) == ENP_EINVAL,
+        ck_assert_msg (s_report (callback, S_ID) == ENP_EINVAL,
                        "HTTP %d was not ENP_EINVAL", codes [index]);
         ck_assert_uint_eq (worker_callback_retries (callback), 0);
         ck_assert_int_eq (testkit_logger_requests (logger), 1);
@@ -145,11 +160,11 @@ START_TEST (test_worker_callback_gives_up)
     ck_assert_ptr_nonnull (logger);
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EIO);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_EIO);
     ck_assert_uint_eq (worker_callback_retries (callback), 2);
     ck_assert_int_eq (testkit_logger_requests (logger), 3);
     //  Retries accumulate over reports
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EIO);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_EIO);
     ck_assert_uint_eq (worker_callback_retries (callback), 4);
     ck_assert_int_eq (testkit_logger_requests (logger), 6);
     worker_callback_destroy (&callback);
@@ -164,7 +179,7 @@ START_TEST (test_worker_callback_no_retries)
     ck_assert_ptr_nonnull (logger);
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 0, 10, NULL);
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EIO);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_EIO);
     ck_assert_uint_eq (worker_callback_retries (callback), 0);
     ck_assert_int_eq (testkit_logger_requests (logger), 1);
     worker_callback_destroy (&callback);
@@ -180,7 +195,7 @@ START_TEST (test_worker_callback_connection_refused)
     snprintf (url, sizeof url, "http://127.0.0.1:%d", port);
     worker_callback_t *callback = worker_callback_new (url, NULL, 2, 10, NULL);
     int64_t start = enp_time_mono_ms ();
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EIO);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_EIO);
     ck_assert_uint_eq (worker_callback_retries (callback), 2);
     ck_assert_int_lt (enp_time_mono_ms () - start, 3000);
     worker_callback_destroy (&callback);
@@ -194,14 +209,14 @@ START_TEST (test_worker_callback_authorization)
     ck_assert_ptr_nonnull (logger);
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, "s3cret", 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_OK);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_OK);
     testkit_request_t last;
     testkit_logger_last (logger, &last);
     ck_assert_str_eq (last.authorization, "Bearer s3cret");
     ck_assert_str_eq (last.content_type, "application/json");
     worker_callback_destroy (&callback);
     callback = worker_callback_new (url, "", 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_OK);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_OK);
     testkit_logger_last (logger, &last);
     ck_assert_str_eq (last.authorization, "");
     worker_callback_destroy (&callback);
@@ -219,7 +234,7 @@ START_TEST (test_worker_callback_cancelled)
     atomic_init (&cancel, true);
     worker_callback_t *callback = worker_callback_new (url, NULL, 10, 4000, &cancel);
     int64_t start = enp_time_mono_ms ();
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EIO);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_EIO);
     ck_assert_int_lt (enp_time_mono_ms () - start, 1000);
     ck_assert_int_eq (testkit_logger_requests (logger), 1);
     worker_callback_destroy (&callback);
@@ -255,7 +270,7 @@ START_TEST (test_worker_callback_cancel_cuts_wait)
     pthread_t thread;
     ck_assert_int_eq (pthread_create (&thread, NULL, s_cancel_later, &canceller), 0);
     int64_t start = enp_time_mono_ms ();
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EIO);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_EIO);
     int64_t elapsed = enp_time_mono_ms () - start;
     pthread_join (thread, NULL);
     ck_assert_int_lt (elapsed, 1500);
@@ -276,7 +291,7 @@ START_TEST (test_worker_callback_many_reports)
     for (unsigned long index = 0; index < 20; index++) {
         char id [37];
         snprintf (id, sizeof id, "00000000-0000-4000-8000-%012lx", index);
-        ck_assert_int_eq (worker_callback_report (callback, id), ENP_OK);
+        ck_assert_int_eq (s_report (callback, id), ENP_OK);
     }
     ck_assert_int_eq (testkit_logger_requests (logger), 20);
     for (unsigned long index = 0; index < 20; index++) {
@@ -299,7 +314,7 @@ START_TEST (test_worker_callback_backoff_bounded)
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 3, 50, NULL);
     int64_t start = enp_time_mono_ms ();
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EIO);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_EIO);
     //  Waits are at most 50 + 100 + 200 ms with full jitter
     ck_assert_int_lt (enp_time_mono_ms () - start, 350 + 500);
     ck_assert_int_eq (testkit_logger_requests (logger), 4);
@@ -346,8 +361,6 @@ START_TEST (test_worker_callback_submit_full)
     ck_assert_uint_eq (worker_callback_pending (callback), 2);
     ck_assert_int_eq (worker_callback_submit (callback,
                       "00000000-0000-4000-8000-000000000003"), -1);
-    //  The blocking form refuses while reports are in flight
-    ck_assert_int_eq (worker_callback_report (callback, S_ID), ENP_EFULL);
     s_outcomes_t outcomes = { 0 };
     s_run_all (callback, &outcomes, 5000);
     ck_assert_int_eq (outcomes.count, 2);
@@ -448,6 +461,76 @@ START_TEST (test_worker_callback_wait_extra_fd)
 }
 END_TEST
 
+//  Standard error goes to a file between s_capture_start and _stop.
+typedef struct {
+    char path [64];
+    int saved;
+} s_capture_t;
+
+static void
+s_capture_start (s_capture_t *capture)
+{
+    snprintf (capture->path, sizeof capture->path, "/tmp/enp-capture-XXXXXX");
+    int fd = mkstemp (capture->path);
+    ck_assert_int_ge (fd, 0);
+    fflush (stderr);
+    capture->saved = dup (STDERR_FILENO);
+    dup2 (fd, STDERR_FILENO);
+    close (fd);
+}
+
+//  Restore standard error; return what was written (caller frees).
+static char *
+s_capture_stop (s_capture_t *capture)
+{
+    fflush (stderr);
+    dup2 (capture->saved, STDERR_FILENO);
+    close (capture->saved);
+    FILE *file = fopen (capture->path, "r");
+    ck_assert_ptr_nonnull (file);
+    char *text = (char *) calloc (1, 65536);
+    size_t size = fread (text, 1, 65535, file);
+    text [size] = '\0';
+    fclose (file);
+    unlink (capture->path);
+    return text;
+}
+
+//  A status that is neither 2xx nor 4xx is retried and logged as what it
+//  is: a redirect is not a "5xx".
+START_TEST (test_worker_callback_logs_what_it_got)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 301, 302, 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    const char *url = testkit_logger_url (logger);
+    worker_callback_t *callback = worker_callback_new (url, NULL, 5, 10, NULL);
+    s_capture_t capture;
+    s_capture_start (&capture);
+    enp_status_t status = s_report (callback, S_ID);
+    char *log = s_capture_stop (&capture);
+    ck_assert_int_eq (status, ENP_OK);
+    ck_assert_uint_eq (worker_callback_retries (callback), 2);
+    ck_assert_msg (strstr (log, "report failed (HTTP 301), retry 1"), "%s", log);
+    ck_assert_msg (strstr (log, "report failed (HTTP 302), retry 2"), "%s", log);
+    ck_assert_msg (!strstr (log, "5xx"), "%s", log);
+    free (log);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+
+    logger = testkit_logger_new ((int []) { 307, 0 });
+    ck_assert_ptr_nonnull (logger);
+    callback = worker_callback_new (testkit_logger_url (logger), NULL, 0, 10, NULL);
+    s_capture_start (&capture);
+    status = s_report (callback, S_ID);
+    log = s_capture_stop (&capture);
+    ck_assert_int_eq (status, ENP_EIO);
+    ck_assert_msg (strstr (log, "report failed after 0 retries (HTTP 307)"), "%s", log);
+    free (log);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -469,6 +552,7 @@ main (void)
         test_worker_callback_concurrent,
         test_worker_callback_cancel_waiting_retry,
         test_worker_callback_wait_extra_fd,
+        test_worker_callback_logs_what_it_got,
         NULL
     };
     return testkit_run (testkit_suite ("worker_callback", 20, tests));

@@ -7,10 +7,11 @@
     one report to the next. The worker thread submits reports and calls
     run and wait from its own loop; nothing here blocks except wait.
 
-    Transient failures (no connection, a timeout, a 5xx) are retried with
-    exponential backoff and full jitter, so many workers recovering at once
-    do not stampede the logger; a 4xx is the logger saying no, so it is
-    logged and the report dropped.
+    Transient failures (no connection, a timeout, a 5xx; a 3xx too, which
+    the logger never sends, so something in between is misconfigured) are
+    retried with exponential backoff and full jitter, so many workers
+    recovering at once do not stampede the logger; a 4xx is the logger
+    saying no, so it is logged and the report dropped.
 */
 #include <assert.h>
 #include <stdlib.h>
@@ -22,8 +23,11 @@
 #include "enp_log.h"
 #include "enp_time.h"
 
-#define S_BACKOFF_MAX_MS 5000
-#define S_INFLIGHT_MAX   256
+#define S_BACKOFF_MAX_MS     5000
+#define S_INFLIGHT_MAX       256
+#define S_URL_MAX            1024   //  bytes of a report's URL
+#define S_CONNECT_TIMEOUT_MS 2000L  //  to open a connection to the logger
+#define S_TIMEOUT_MS         5000L  //  for a whole report
 
 typedef enum { S_FREE = 0, S_ACTIVE, S_WAITING } s_state_t;
 
@@ -31,7 +35,7 @@ typedef struct {
     CURL *curl;                         //  kept for the slot's life
     s_state_t state;
     char event_id [ENP_UUID_LEN + 1];
-    char url [1024];
+    char url [S_URL_MAX];
     int attempt;                        //  retries made for this report
     long backoff_ms;                    //  current backoff ceiling
     int64_t retry_at;                   //  monotonic ms, when S_WAITING
@@ -67,8 +71,8 @@ s_easy_new (worker_callback_t *self, s_slot_t *slot)
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (curl, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt (curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, S_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, S_TIMEOUT_MS);
     return curl;
 }
 
@@ -125,6 +129,19 @@ s_finish (worker_callback_t *self, s_slot_t *slot, enp_status_t status,
         done (arg, slot->event_id, status);
 }
 
+//  Say what a failed attempt got, as it was: a transport error, no
+//  response at all, or the status (a 3xx is not a 5xx).
+static const char *
+s_outcome (CURLcode rc, long code, char *buf, size_t size)
+{
+    if (rc != CURLE_OK)
+        return curl_easy_strerror (rc);
+    if (code == 0)
+        return "no HTTP response";
+    snprintf (buf, size, "HTTP %ld", code);
+    return buf;
+}
+
 //  Decide what a finished transfer means: done, or retry later.
 static void
 s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
@@ -134,6 +151,7 @@ s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
     if (rc == CURLE_OK)
         curl_easy_getinfo (slot->curl, CURLINFO_RESPONSE_CODE, &code);
     const char *event_id = slot->event_id;
+    char outcome [32];
     if (code >= 200 && code < 300)
         s_finish (self, slot, ENP_OK, done, arg);
     else
@@ -153,7 +171,7 @@ s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
     || (self->cancel && atomic_load (self->cancel))) {
         enp_log_event_error (event_id, "report failed after %d retries (%s);"
                              " the logger will redeliver", slot->attempt,
-                             rc != CURLE_OK? curl_easy_strerror (rc): "HTTP 5xx");
+                             s_outcome (rc, code, outcome, sizeof outcome));
         s_finish (self, slot, ENP_EIO, done, arg);
     }
     else {
@@ -161,7 +179,7 @@ s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
         long wait = 1 + (long) (rand_r (&self->seed) % (unsigned long) slot->backoff_ms);
         slot->attempt++;
         enp_log_event_warn (event_id, "report failed (%s), retry %d in %ld ms",
-                            rc != CURLE_OK? curl_easy_strerror (rc): "HTTP 5xx",
+                            s_outcome (rc, code, outcome, sizeof outcome),
                             slot->attempt, wait);
         slot->retry_at = enp_time_mono_ms () + wait;
         slot->backoff_ms = slot->backoff_ms * 2 > S_BACKOFF_MAX_MS
@@ -332,25 +350,4 @@ worker_callback_wait (worker_callback_t *self, struct curl_waitfd *extra,
             timeout_ms = slot->retry_at > now? (int) (slot->retry_at - now): 0;
     }
     curl_multi_poll (self->multi, extra, extra_count, timeout_ms, NULL);
-}
-
-//  Remember the outcome of a blocking report.
-static void
-s_store_status (void *arg, const char *event_id, enp_status_t status)
-{
-    (void) event_id;
-    *(enp_status_t *) arg = status;
-}
-
-//  Report one event and wait for the outcome.
-enp_status_t
-worker_callback_report (worker_callback_t *self, const char *event_id)
-{
-    assert (self);
-    if (self->pending > 0 || worker_callback_submit (self, event_id))
-        return ENP_EFULL;
-    enp_status_t status = ENP_EIO;
-    while (worker_callback_run (self, s_store_status, &status) > 0)
-        worker_callback_wait (self, NULL, 0, 100);
-    return status;
 }

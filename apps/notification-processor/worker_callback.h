@@ -10,14 +10,16 @@
 
 typedef struct _worker_callback_t worker_callback_t;
 
-//  Called when a report is finished, with the event id and its outcome
-//  (see worker_callback_report for the codes).
+//  Called when a report is finished, with the event id and its outcome:
+//  ENP_OK on 2xx, ENP_ENOTFOUND on 404, ENP_EINVAL on another 4xx (not
+//  retried), ENP_EIO when the retries ran out or were cancelled.
 typedef void (worker_callback_done_fn) (void *arg, const char *event_id,
                                         enp_status_t status);
 
 //  Create a client for the logger at base_url (e.g. http://127.0.0.1:8000)
 //  with an optional bearer token (NULL or ""). It retries connection
-//  errors and 5xx up to max_retries times with exponential backoff and
+//  errors and any status but 2xx and 4xx (5xx, 3xx) up to max_retries
+//  times with exponential backoff and
 //  full jitter, from backoff_ms up to 5 s; *cancel (may be NULL) set to
 //  true stops retrying. It keeps one report in flight until told more
 //  with worker_callback_set_inflight. One per thread. Returns NULL on
@@ -49,11 +51,5 @@ size_t worker_callback_run (worker_callback_t *self,
 //  the extra file descriptors (may be NULL) becoming readable.
 void worker_callback_wait (worker_callback_t *self, struct curl_waitfd *extra,
                            unsigned int extra_count, int timeout_ms);
-
-//  Report one event and wait for the outcome: ENP_OK on 2xx, ENP_ENOTFOUND
-//  on 404, ENP_EINVAL on another 4xx (not retried), ENP_EIO when the
-//  retries ran out or were cancelled, ENP_EFULL if reports are in flight.
-enp_status_t worker_callback_report (worker_callback_t *self,
-                                     const char *event_id);
 
 #endif
