@@ -17,6 +17,9 @@
 #include "enp_log.h"
 #include "enp_probe.h"
 
+#define S_HEALTHCHECK_TIMEOUT_MS 2000   //  for the whole --healthcheck request
+#define S_WAIT_STEP_US (100 * 1000)     //  how often enp_app_wait looks at the flag
+
 static volatile sig_atomic_t s_interrupted = 0;
 
 static void
@@ -87,7 +90,7 @@ enp_app_healthcheck (long port)
 {
     char url [64];
     snprintf (url, sizeof url, "http://127.0.0.1:%ld/healthz", port);
-    return (port > 0 && enp_probe_check (url, 2000) == 0)
+    return (port > 0 && enp_probe_check (url, S_HEALTHCHECK_TIMEOUT_MS) == 0)
            ? EXIT_SUCCESS: EXIT_FAILURE;
 }
 
@@ -111,7 +114,7 @@ enp_app_wait (void)
 {
     //  A short sleep loop has no race with the signal, unlike pause ()
     while (!s_interrupted)
-        usleep (100 * 1000);
+        usleep (S_WAIT_STEP_US);
 }
 
 //  Release what enp_app_start took.

@@ -15,6 +15,11 @@
 #include "enp_json.h"
 #include "enp_time.h"
 
+#define S_UUID_POOL       4096  //  random bytes fetched at a time per thread
+#define S_ESCAPED_MAX     6     //  bytes one string byte becomes at most (\u00XX)
+#define S_ENCODED_FIXED   384   //  bytes of an encoding besides the two strings
+#define S_ATTEMPTS_DIGITS 16    //  room for a uint32_t in decimal
+
 struct _enp_event_t {
     char event_id [ENP_UUID_LEN + 1];   //  lowercase canonical UUID
     char status [ENP_STATUS_MAX + 1];   //  pending, queued, processed, ...
@@ -128,9 +133,10 @@ enp_event_new (const char *event_id, const char *user_id,
 int
 enp_event_new_id (char *event_id)
 {
-    static _Thread_local uint8_t pool [4096];
+    static _Thread_local uint8_t pool [S_UUID_POOL];
     static _Thread_local size_t used = sizeof pool;
-    if (used + 16 > sizeof pool) {
+    uuid_t uuid;
+    if (used + sizeof uuid > sizeof pool) {
         size_t filled = 0;
         while (filled < sizeof pool) {
             ssize_t rc = getrandom (pool + filled, sizeof pool - filled, 0);
@@ -140,10 +146,9 @@ enp_event_new_id (char *event_id)
         }
         used = 0;
     }
-    uuid_t uuid;
-    memcpy (uuid, pool + used, 16);
-    memset (pool + used, 0, 16);        //  Never hand out the same bytes twice
-    used += 16;
+    memcpy (uuid, pool + used, sizeof uuid);
+    memset (pool + used, 0, sizeof uuid);   //  Never hand out the same bytes twice
+    used += sizeof uuid;
     uuid [6] = (uint8_t) ((uuid [6] & 0x0f) | 0x40);     //  version 4
     uuid [8] = (uint8_t) ((uuid [8] & 0x3f) | 0x80);     //  RFC 4122 variant
     uuid_unparse_lower (uuid, event_id);
@@ -290,7 +295,8 @@ size_t
 enp_event_encoded_max (const enp_event_t *self)
 {
     //  Escaping grows a byte to at most 6 (\u00XX); the rest is bounded
-    return 6 * (strlen (self->user_id) + strlen (self->description)) + 384;
+    return S_ESCAPED_MAX * (strlen (self->user_id) + strlen (self->description))
+         + S_ENCODED_FIXED;
 }
 
 //  Write the event as compact JSON, in the field order of the contract.
@@ -314,7 +320,7 @@ enp_event_encode_into (const enp_event_t *self, char *buf)
     cursor = s_literal (cursor, "\",\"updated_at\":\"");
     cursor = s_literal (cursor, enp_time_format (self->updated_at, time, sizeof time));
     cursor = s_literal (cursor, "\",\"attempts\":");
-    char digits [16];
+    char digits [S_ATTEMPTS_DIGITS];
     int length = 0;
     uint32_t attempts = self->attempts;
     do {
@@ -378,13 +384,16 @@ enp_event_decode_create (const char *body, size_t size, enp_event_t **event_p,
 static int
 s_canonical_status (const char *body, size_t size, char *status)
 {
-    static const char prefix [] = "{\"status\":\"";
+    static const char prefix [] = ENP_STATUS_PATCH_PREFIX;
+    static const char suffix [] = ENP_STATUS_PATCH_SUFFIX;
     size_t prefix_size = sizeof prefix - 1;
-    if (!body || size < prefix_size + 3 || size > prefix_size + ENP_STATUS_MAX + 2
+    size_t suffix_size = sizeof suffix - 1;
+    if (!body || size < prefix_size + 1 + suffix_size
+    ||  size > prefix_size + ENP_STATUS_MAX + suffix_size
     ||  memcmp (body, prefix, prefix_size) != 0
-    ||  body [size - 2] != '"' || body [size - 1] != '}')
+    ||  memcmp (body + size - suffix_size, suffix, suffix_size) != 0)
         return 0;
-    size_t length = size - prefix_size - 2;
+    size_t length = size - prefix_size - suffix_size;
     char value [ENP_STATUS_MAX + 1];
     memcpy (value, body + prefix_size, length);
     value [length] = '\0';

@@ -17,6 +17,14 @@
 #define ENP_STATUS_PROCESSED  "processed"
 #define ENP_STATUS_FAILED     "failed"
 
+//  A status patch in its compact canonical form, {"status":"<status>"}:
+//  enp_event_decode_status reads this form without a JSON parser, and it
+//  is what every worker sends to report an event processed.
+#define ENP_STATUS_PATCH_PREFIX     "{\"status\":\""
+#define ENP_STATUS_PATCH_SUFFIX     "\"}"
+#define ENP_STATUS_PATCH_PROCESSED  \
+    ENP_STATUS_PATCH_PREFIX ENP_STATUS_PROCESSED ENP_STATUS_PATCH_SUFFIX
+
 typedef struct _enp_event_t enp_event_t;
 
 //  Create a pending event with the given id (canonical UUID), strings and

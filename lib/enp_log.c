@@ -20,7 +20,11 @@ static char s_service [64] = "enp";
 static enp_log_level_t s_level = ENP_LOG_INFO;
 static enp_log_format_t s_format = ENP_LOG_TEXT;
 
+#define S_MESSAGE_MAX   1024    //  bytes of a message; longer ones are cut
+#define S_LINE_MAX      (S_MESSAGE_MAX + 176)   //  and of time, service, level, id
+
 static const char *s_level_names [] = { "debug", "info", "warn", "error" };
+#define S_LEVELS (sizeof s_level_names / sizeof s_level_names [0])
 
 //  Write the whole buffer to standard error, retrying on short writes.
 static void
@@ -100,7 +104,7 @@ enp_log_init (const char *service)
 int
 enp_log_set_level_name (const char *name)
 {
-    for (int index = 0; index < 4; index++)
+    for (size_t index = 0; index < S_LEVELS; index++)
         if (name && strcmp (name, s_level_names [index]) == 0) {
             s_level = (enp_log_level_t) index;
             return 0;
@@ -139,7 +143,7 @@ enp_log_write (enp_log_level_t level, const char *event_id,
     char time [ENP_TIME_RFC3339_SIZE];
     enp_time_format (enp_time_now_ms (), time, sizeof time);
 
-    char message [1024];
+    char message [S_MESSAGE_MAX];
     va_list args;
     va_start (args, format);
     vsnprintf (message, sizeof message, format, args);
@@ -154,7 +158,7 @@ enp_log_write (enp_log_level_t level, const char *event_id,
         s_write_json (time, level, event_id, message);
         return;
     }
-    char line [1200];
+    char line [S_LINE_MAX];
     int size;
     if (event_id)
         size = snprintf (line, sizeof line, "%s %s %s %s event_id=%s\n", time,

@@ -603,7 +603,7 @@ END_TEST
 START_TEST (test_enp_event_decode_status_valid)
 {
     const char *statuses [] = { "processed", "a", "x.y-z_9", "failed" };
-    for (size_t index = 0; index < 4; index++) {
+    for (size_t index = 0; index < sizeof statuses / sizeof statuses [0]; index++) {
         char body [128];
         snprintf (body, sizeof body, "{\"status\":\"%s\"}", statuses [index]);
         char status [ENP_STATUS_MAX + 1] = "";
@@ -622,6 +622,12 @@ START_TEST (test_enp_event_decode_status_valid)
                                                NULL, NULL, 0), ENP_OK);
     ck_assert_str_eq (status, longest);
     free (longest);
+    //  The report every worker sends is the canonical patch of processed
+    ck_assert_str_eq (ENP_STATUS_PATCH_PROCESSED, "{\"status\":\"processed\"}");
+    ck_assert_int_eq (enp_event_decode_status (ENP_STATUS_PATCH_PROCESSED,
+                      strlen (ENP_STATUS_PATCH_PROCESSED), status, NULL, NULL, 0),
+                      ENP_OK);
+    ck_assert_str_eq (status, ENP_STATUS_PROCESSED);
 }
 END_TEST
 

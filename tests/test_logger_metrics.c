@@ -157,7 +157,7 @@ START_TEST (test_logger_metrics_histogram)
     logger_metrics_t *metrics = logger_metrics_new ();
     const double seconds [] = { 0.00005, 0.001, 0.003, 0.3, 10.0 };
     double sum = 0;
-    for (size_t index = 0; index < 5; index++) {
+    for (size_t index = 0; index < sizeof seconds / sizeof seconds [0]; index++) {
         logger_metrics_observe (metrics, "GET", LOGGER_ROUTE_EVENT, 200,
                                 seconds [index]);
         sum += seconds [index];

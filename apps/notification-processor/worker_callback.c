@@ -63,7 +63,7 @@ s_easy_new (worker_callback_t *self, s_slot_t *slot)
     if (!curl)
         return NULL;
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, "PATCH");
-    curl_easy_setopt (curl, CURLOPT_POSTFIELDS, "{\"status\":\"processed\"}");
+    curl_easy_setopt (curl, CURLOPT_POSTFIELDS, ENP_STATUS_PATCH_PROCESSED);
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, self->headers);
     //  The status code is all we need of the response
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, enp_http_discard);
