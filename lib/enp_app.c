@@ -6,18 +6,25 @@
     classes together. It holds the one global the style allows: the flag
     that SIGINT and SIGTERM set.
 */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <civetweb.h>
 #include <curl/curl.h>
 #include <czmq.h>
 #include "enp_app.h"
 #include "enp_log.h"
+#include "enp_portfile.h"
 #include "enp_probe.h"
 
 #define S_HEALTHCHECK_TIMEOUT_MS 2000   //  for the whole --healthcheck request
+#define S_PORT_MAX      65535
+#define S_URL_MAX       256             //  bytes of a health check's URL
+#define S_DIR_MAX       1024            //  bytes of the runtime folder's path
+#define S_RECORDS_MAX   64              //  processes one --healthcheck probes
 #define S_WAIT_STEP_US (100 * 1000)     //  how often enp_app_wait looks at the flag
 
 static volatile sig_atomic_t s_interrupted = 0;
@@ -38,8 +45,45 @@ enp_app_declare (enp_config_t *config)
     ||  enp_config_option (config, "log-format", "text",
                            "text, or json for one JSON object per line")
     ||  enp_config_switch (config, "healthcheck",
-                           "probe this service's /healthz on 127.0.0.1 and"
-                           " exit 0 if healthy"))
+                           "probe this service's own /healthz and exit 0 if"
+                           " healthy"))
+        return -1;
+    return 0;
+}
+
+//  Declare the options of a service with a metrics endpoint.
+int
+enp_app_declare_metrics (enp_config_t *config, const char *default_port)
+{
+    if (enp_config_option (config, "metrics-host", "127.0.0.1",
+                           "address of the /healthz and /metrics endpoint"
+                           " (0.0.0.0: every interface)")
+    ||  enp_config_option (config, "metrics-port", default_port,
+                           "port of the /healthz and /metrics endpoint (0: off);"
+                           " the default gives way to a free port when taken,"
+                           " a port set here must be free")
+    ||  enp_config_option (config, "runtime-dir", "",
+                           "folder where the metrics port is recorded for"
+                           " --healthcheck (empty: $XDG_RUNTIME_DIR/enp, else"
+                           " /tmp/enp-<uid>)")
+    ||  enp_config_option (config, "healthcheck-pid", "0",
+                           "with --healthcheck, probe the process with this PID"
+                           " (0: every one of this service on this host)"))
+        return -1;
+    return 0;
+}
+
+//  Check the metrics options, when the app has them.
+static int
+s_check_metrics (enp_config_t *config, char *err, size_t err_len)
+{
+    long value = 0;
+    if (!enp_config_get (config, "metrics-port"))
+        return 0;
+    if (enp_config_get_long (config, "metrics-port", 0, S_PORT_MAX, &value,
+                             err, err_len)
+    ||  enp_config_get_long (config, "healthcheck-pid", 0, INT_MAX, &value,
+                             err, err_len))
         return -1;
     return 0;
 }
@@ -59,6 +103,8 @@ enp_app_configure (enp_config_t *config, int argc, char **argv)
         snprintf (err, sizeof err, "--log-format must be text or json");
         rc = -1;
     }
+    if (rc == 0 && s_check_metrics (config, err, sizeof err))
+        rc = -1;
     if (rc < 0)
         fprintf (stderr, "%s: %s\n", config? enp_config_app (config): "enp", err);
     return rc;
@@ -84,14 +130,111 @@ enp_app_healthcheck_asked (enp_config_t *config)
     return enp_config_is_on (config, "healthcheck");
 }
 
-//  Probe this service's /healthz.
-int
-enp_app_healthcheck (long port)
+//  Return the runtime folder of the records into buf.
+static const char *
+s_runtime_dir (enp_config_t *config, char *buf, size_t size)
 {
-    char url [64];
-    snprintf (url, sizeof url, "http://127.0.0.1:%ld/healthz", port);
-    return (port > 0 && enp_probe_check (url, S_HEALTHCHECK_TIMEOUT_MS) == 0)
-           ? EXIT_SUCCESS: EXIT_FAILURE;
+    const char *dir = enp_config_get (config, "runtime-dir");
+    if (dir && *dir) {
+        snprintf (buf, size, "%s", dir);
+        return buf;
+    }
+    return enp_portfile_default_dir (buf, size);
+}
+
+//  Return the host to probe a service listening on host at: itself,
+//  unless it listens on every interface.
+static const char *
+s_probe_host (const char *host)
+{
+    if (!host || !*host || strcmp (host, "0.0.0.0") == 0
+    ||  strcmp (host, "::") == 0 || strcmp (host, "*") == 0)
+        return "127.0.0.1";
+    return host;
+}
+
+//  Probe one port's /healthz; say on stderr when it fails.
+static int
+s_probe_port (enp_config_t *config, const char *host, long port, pid_t pid)
+{
+    host = s_probe_host (host);
+    char url [S_URL_MAX];
+    snprintf (url, sizeof url, strchr (host, ':')? "http://[%s]:%ld/healthz"
+                                                 : "http://%s:%ld/healthz", host, port);
+    if (port > 0 && enp_probe_check (url, S_HEALTHCHECK_TIMEOUT_MS) == 0)
+        return 0;
+    if (pid > 0)
+        fprintf (stderr, "%s: unhealthy: %s (PID %ld) did not answer 2xx\n",
+                 enp_config_app (config), url, (long) pid);
+    else
+        fprintf (stderr, "%s: unhealthy: %s did not answer 2xx\n",
+                 enp_config_app (config), url);
+    return -1;
+}
+
+//  Probe a service's /healthz.
+int
+enp_app_healthcheck (enp_config_t *config, const char *host, long port)
+{
+    return s_probe_port (config, host, port, 0) == 0? EXIT_SUCCESS: EXIT_FAILURE;
+}
+
+//  --healthcheck of a service with a metrics endpoint.
+int
+enp_app_probe_healthcheck (enp_config_t *config)
+{
+    long port = 0, pid = 0;
+    enp_config_get_long (config, "metrics-port", 0, S_PORT_MAX, &port, NULL, 0);
+    enp_config_get_long (config, "healthcheck-pid", 0, INT_MAX, &pid, NULL, 0);
+    const char *app = enp_config_app (config);
+    const char *host = enp_config_get (config, "metrics-host");
+    if (pid == 0 && enp_config_is_given (config, "metrics-port")) {
+        if (port == 0) {
+            fprintf (stderr, "%s: unhealthy: --metrics-port is 0, so there is"
+                     " no endpoint to probe\n", app);
+            return EXIT_FAILURE;
+        }
+        return enp_app_healthcheck (config, host, port);
+    }
+    char dir [S_DIR_MAX];
+    s_runtime_dir (config, dir, sizeof dir);
+    enp_portfile_entry_t entries [S_RECORDS_MAX];
+    int count = enp_portfile_find (dir, app, (pid_t) pid, entries, S_RECORDS_MAX);
+    if (count <= 0 && pid > 0) {
+        fprintf (stderr, "%s: unhealthy: no live %s with PID %ld has recorded"
+                 " its metrics port in %s\n", app, app, pid, dir);
+        return EXIT_FAILURE;
+    }
+    if (count <= 0)
+        return enp_app_healthcheck (config, host, port);
+    int failed = 0;
+    for (int index = 0; index < count && index < S_RECORDS_MAX; index++)
+        failed |= s_probe_port (config, host, entries [index].port,
+                                entries [index].pid);
+    return failed? EXIT_FAILURE: EXIT_SUCCESS;
+}
+
+//  Start the metrics endpoint.
+int
+enp_app_probe (enp_config_t *config, enp_probe_render_fn *render, void *arg,
+               enp_probe_t **probe_p)
+{
+    *probe_p = NULL;
+    long port = 0;
+    enp_config_get_long (config, "metrics-port", 0, S_PORT_MAX, &port, NULL, 0);
+    if (port == 0) {
+        enp_log_info ("metrics endpoint off (--metrics-port 0)");
+        return 0;
+    }
+    char dir [S_DIR_MAX];
+    enp_probe_options_t options = {
+        .host = enp_config_get (config, "metrics-host"), .port = (int) port,
+        .fallback = !enp_config_is_given (config, "metrics-port"),
+        .record_dir = s_runtime_dir (config, dir, sizeof dir),
+        .app = enp_config_app (config), .render = render, .arg = arg
+    };
+    *probe_p = enp_probe_new (&options);
+    return *probe_p? 0: -1;
 }
 
 //  Start a service.

@@ -23,6 +23,7 @@ typedef struct {
     char *default_value;        //  shown by --help, owned
     char *help;                 //  one line, owned
     bool is_switch;             //  takes no value
+    bool given;                 //  set by the environment or a flag
 } s_option_t;
 
 struct _enp_config_t {
@@ -138,6 +139,14 @@ enp_config_get (enp_config_t *self, const char *name)
     return option? option->value: NULL;
 }
 
+//  Return true when the environment or a flag set the option.
+bool
+enp_config_is_given (enp_config_t *self, const char *name)
+{
+    s_option_t *option = s_find (self, name, strlen (name));
+    return option && option->given;
+}
+
 //  Return true when a switch was given.
 bool
 enp_config_is_on (enp_config_t *self, const char *name)
@@ -199,6 +208,7 @@ enp_config_parse (enp_config_t *self, int argc, char **argv, FILE *out,
         &&  s_set (option, (*value && strcmp (value, "0") != 0
                             && strcmp (value, "false") != 0)? "true": ""))
             return -1;
+        option->given = value != NULL;
     }
     for (int arg = 1; arg < argc; arg++) {
         const char *text = argv [arg];
@@ -236,6 +246,7 @@ enp_config_parse (enp_config_t *self, int argc, char **argv, FILE *out,
             enp_status_explain (err, err_len, "out of memory");
             return -1;
         }
+        option->given = true;
     }
     if (enp_config_is_on (self, "help")) {
         enp_config_print_help (self, out);

@@ -20,6 +20,9 @@ const char *enp_config_app (enp_config_t *self);
 //  order of precedence). Valid until the configuration dies. NULL if the
 //  option was never declared.
 const char *enp_config_get (enp_config_t *self, const char *name);
+//  Return true when the environment or a flag set the option (to any
+//  value, its default included), false when it has its default.
+bool enp_config_is_given (enp_config_t *self, const char *name);
 //  Return true when a switch (see enp_config_switch) was given.
 bool enp_config_is_on (enp_config_t *self, const char *name);
 //  Read an option as a whole number in [min, max]. Returns 0, or -1 with a

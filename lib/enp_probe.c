@@ -7,18 +7,22 @@
     its counters.
 */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 #include "enp_probe.h"
 #include "enp_http.h"
 #include "enp_log.h"
+#include "enp_portfile.h"
 
 #define S_THREADS           4       //  connections served at once
 #define S_TIMEOUT_MS        5000    //  request and keep-alive timeouts
+#define S_ERROR_SIZE        256     //  bytes of a reason
 
 struct _enp_probe_t {
     enp_http_t *http;               //  the server
+    enp_portfile_t *record;         //  the port, recorded; may be NULL
     enp_probe_render_fn *render;    //  metrics renderer, may be NULL
     void *arg;                      //  argument for render
 };
@@ -58,16 +62,13 @@ s_metrics (void *arg, struct mg_connection *conn,
     return code;
 }
 
-//  Start serving on host:port.
-enp_probe_t *
-enp_probe_new (const char *host, int port, enp_probe_render_fn *render,
-               void *arg)
+//  Make the server for host:port with both routes and start it. Returns 0,
+//  or -1 with why in error (the caller decides how bad that is).
+static int
+s_serve (enp_probe_t *self, const char *host, int port, char *error,
+         size_t size)
 {
-    enp_probe_t *self = (enp_probe_t *) calloc (1, sizeof (enp_probe_t));
-    if (!self)
-        return NULL;
-    self->render = render;
-    self->arg = arg;
+    enp_http_destroy (&self->http);
     enp_http_options_t options = {
         .name = "metrics", .host = host, .port = port, .threads = S_THREADS,
         .request_timeout_ms = S_TIMEOUT_MS, .keep_alive_ms = S_TIMEOUT_MS
@@ -80,17 +81,58 @@ enp_probe_new (const char *host, int port, enp_probe_render_fn *render,
     if (!self->http
     ||  enp_http_route (self->http, &healthz)
     ||  enp_http_route (self->http, &metrics)) {
-        enp_probe_destroy (&self);
-        return NULL;
+        snprintf (error, size, "out of memory");
+        return -1;
     }
     if (enp_http_start (self->http)) {
-        enp_log_error ("cannot serve metrics on %s:%d: %s", host, port,
-                       enp_http_failure (self->http));
+        snprintf (error, size, "%s", enp_http_failure (self->http));
+        return -1;
+    }
+    return 0;
+}
+
+//  Start serving.
+enp_probe_t *
+enp_probe_new (const enp_probe_options_t *options)
+{
+    assert (options && options->host);
+    enp_probe_t *self = (enp_probe_t *) calloc (1, sizeof (enp_probe_t));
+    if (!self)
+        return NULL;
+    self->render = options->render;
+    self->arg = options->arg;
+    char error [S_ERROR_SIZE] = "";
+    int rc = s_serve (self, options->host, options->port, error, sizeof error);
+    //  The default port taken (another processor on this host) must not
+    //  cost a worker its life: observability gives way
+    bool moved = rc != 0 && options->fallback && options->port != 0;
+    if (moved) {
+        char first [S_ERROR_SIZE];
+        snprintf (first, sizeof first, "%s", error);
+        rc = s_serve (self, options->host, 0, error, sizeof error);
+        if (rc == 0)
+            enp_log_warn ("metrics port %d is not available (%s); serving"
+                          " metrics on port %d instead", options->port, first,
+                          enp_http_port (self->http));
+    }
+    if (rc != 0) {
+        enp_log_error ("cannot serve metrics on %s:%d: %s", options->host,
+                       moved? 0: options->port, error);
         enp_probe_destroy (&self);
         return NULL;
     }
-    enp_log_info ("metrics on http://%s:%d/metrics", host,
-                  enp_http_port (self->http));
+    int port = enp_http_port (self->http);
+    enp_log_info ("metrics on http://%s:%d/metrics", options->host, port);
+    if (options->record_dir && options->app) {
+        self->record = enp_portfile_new (options->record_dir, options->app,
+                                         port, error, sizeof error);
+        if (!self->record && moved)
+            enp_log_warn ("cannot record the metrics port for --healthcheck"
+                          " (%s); it will not find this process", error);
+        else
+        if (!self->record)
+            enp_log_debug ("cannot record the metrics port (%s)", error);
+    }
     return self;
 }
 
@@ -102,6 +144,7 @@ enp_probe_destroy (enp_probe_t **self_p)
     if (!*self_p)
         return;
     enp_probe_t *self = *self_p;
+    enp_portfile_destroy (&self->record);
     enp_http_destroy (&self->http);
     free (self);
     *self_p = NULL;

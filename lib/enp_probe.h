@@ -2,6 +2,7 @@
 #ifndef ENP_PROBE_H_INCLUDED
 #define ENP_PROBE_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct _enp_probe_t enp_probe_t;
@@ -10,11 +11,25 @@ typedef struct _enp_probe_t enp_probe_t;
 //  on CivetWeb threads, so it may only read thread-safe state (atomics).
 typedef void (enp_probe_render_fn) (void *arg, FILE *out);
 
-//  Start serving on host:port (port 0 picks a free one). render may be
-//  NULL. Returns NULL (and logs why) when the port cannot be bound.
-enp_probe_t *enp_probe_new (const char *host, int port,
-                            enp_probe_render_fn *render, void *arg);
-//  Stop serving; nulls the caller's pointer.
+//  Where and how a probe serves.
+typedef struct {
+    const char *host;           //  listen address
+    int port;                   //  0 picks a free port
+    bool fallback;              //  port cannot be bound: take a free one
+                                //  instead (and warn) rather than fail
+    const char *record_dir;     //  when set, record the port bound there
+                                //  for --healthcheck (see enp_portfile)
+    const char *app;            //  names the record, e.g. "queue-broker"
+    enp_probe_render_fn *render;    //  may be NULL: /metrics is empty
+    void *arg;                  //  for render
+} enp_probe_options_t;
+
+//  Start serving. Returns NULL (and logs why) when the port cannot be
+//  bound and options->fallback is false, or no port at all can be.
+//  Failing to record the port is not a failure: it is logged, at warn when
+//  the port is not the one asked for (--healthcheck cannot then find it).
+enp_probe_t *enp_probe_new (const enp_probe_options_t *options);
+//  Stop serving and remove the record; nulls the caller's pointer.
 void enp_probe_destroy (enp_probe_t **self_p);
 //  Return the port actually bound.
 int enp_probe_port (enp_probe_t *self);

@@ -303,11 +303,31 @@ START_TEST (test_enp_config_too_many_options)
 }
 END_TEST
 
+//  is_given tells a value someone set, even the default's own, from the
+//  default left alone.
+START_TEST (test_enp_config_is_given)
+{
+    setenv ("ENPTEST_GIVEN_BROKER", "tcp://127.0.0.1:5557", 1);
+    enp_config_t *config = s_config ("ENPTEST_GIVEN_");
+    char *argv [] = { "demo", "--port=8000", NULL };
+    ck_assert_int_eq (enp_config_parse (config, 2, argv, stdout, NULL, 0), 0);
+    ck_assert (enp_config_is_given (config, "port"));
+    ck_assert (enp_config_is_given (config, "broker"));
+    ck_assert (!enp_config_is_given (config, "status-token"));
+    ck_assert (!enp_config_is_given (config, "healthcheck"));
+    ck_assert (!enp_config_is_given (config, "never-declared"));
+    ck_assert_str_eq (enp_config_get (config, "port"), "8000");
+    enp_config_destroy (&config);
+    unsetenv ("ENPTEST_GIVEN_BROKER");
+}
+END_TEST
+
 int
 main (void)
 {
     const TTest *tests [] = {
         test_enp_config_usage,
+        test_enp_config_is_given,
         test_enp_config_defaults,
         test_enp_config_env_overrides_default,
         test_enp_config_env_switch_off,

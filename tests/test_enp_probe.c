@@ -6,9 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <civetweb.h>
+#include <unistd.h>
+#include "enp_portfile.h"
 #include "enp_probe.h"
 #include "enp_time.h"
 #include "testkit.h"
+
+//  Start a probe on 127.0.0.1:port with no fallback and no record.
+static enp_probe_t *
+s_probe_new (int port, enp_probe_render_fn *render, void *arg)
+{
+    enp_probe_options_t options = { .host = "127.0.0.1", .port = port,
+                                    .render = render, .arg = arg };
+    return enp_probe_new (&options);
+}
 
 //  Destroy a probe without waiting out CivetWeb's poll quantum.
 static void
@@ -48,7 +59,7 @@ START_TEST (test_enp_probe_usage)
 {
     mg_init_library (0);
     atomic_int calls = 0;
-    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, s_render, &calls);
+    enp_probe_t *probe = s_probe_new (0, s_render, &calls);
     ck_assert_ptr_nonnull (probe);
     ck_assert_int_gt (enp_probe_port (probe), 0);
     testkit_response_t response = s_get (probe, "/healthz");
@@ -73,7 +84,7 @@ END_TEST
 START_TEST (test_enp_probe_healthz)
 {
     mg_init_library (0);
-    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    enp_probe_t *probe = s_probe_new (0, NULL, NULL);
     ck_assert_ptr_nonnull (probe);
     testkit_response_t response = s_get (probe, "/healthz");
     ck_assert_int_eq (response.code, 200);
@@ -93,7 +104,7 @@ START_TEST (test_enp_probe_metrics)
 {
     mg_init_library (0);
     atomic_int calls = 0;
-    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, s_render, &calls);
+    enp_probe_t *probe = s_probe_new (0, s_render, &calls);
     ck_assert_ptr_nonnull (probe);
     testkit_response_t response = s_get (probe, "/metrics");
     testkit_response_free (&response);
@@ -117,7 +128,7 @@ END_TEST
 START_TEST (test_enp_probe_metrics_without_renderer)
 {
     mg_init_library (0);
-    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    enp_probe_t *probe = s_probe_new (0, NULL, NULL);
     testkit_response_t response = s_get (probe, "/metrics");
     ck_assert_int_eq (response.code, 200);
     ck_assert_uint_eq (response.size, 0);
@@ -131,7 +142,7 @@ END_TEST
 START_TEST (test_enp_probe_unknown_path)
 {
     mg_init_library (0);
-    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    enp_probe_t *probe = s_probe_new (0, NULL, NULL);
     const char *paths [] = { "/", "/nope", "/healthz/extra", "/metrics/x",
                              "/healthzz", "/metricsx" };
     for (size_t index = 0; index < sizeof paths / sizeof paths [0]; index++) {
@@ -154,7 +165,7 @@ END_TEST
 START_TEST (test_enp_probe_check)
 {
     mg_init_library (0);
-    enp_probe_t *probe = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    enp_probe_t *probe = s_probe_new (0, NULL, NULL);
     char url [128];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz",
               enp_probe_port (probe));
@@ -179,10 +190,9 @@ END_TEST
 START_TEST (test_enp_probe_port_in_use)
 {
     mg_init_library (0);
-    enp_probe_t *first = enp_probe_new ("127.0.0.1", 0, NULL, NULL);
+    enp_probe_t *first = s_probe_new (0, NULL, NULL);
     ck_assert_ptr_nonnull (first);
-    enp_probe_t *second = enp_probe_new ("127.0.0.1", enp_probe_port (first),
-                                         NULL, NULL);
+    enp_probe_t *second = s_probe_new (enp_probe_port (first), NULL, NULL);
     ck_assert_ptr_null (second);
     //  The first one still serves
     testkit_response_t response = s_get (first, "/healthz");
@@ -198,13 +208,56 @@ START_TEST (test_enp_probe_fixed_port)
 {
     mg_init_library (0);
     int port = testkit_free_port ();
-    enp_probe_t *probe = enp_probe_new ("127.0.0.1", port, NULL, NULL);
+    enp_probe_t *probe = s_probe_new (port, NULL, NULL);
     ck_assert_ptr_nonnull (probe);
     ck_assert_int_eq (enp_probe_port (probe), port);
     testkit_response_t response = s_get (probe, "/healthz");
     ck_assert_int_eq (response.code, 200);
     testkit_response_free (&response);
     s_probe_destroy (&probe);
+    mg_exit_library ();
+}
+END_TEST
+
+//  With fallback, a port already in use gives way to a free one.
+START_TEST (test_enp_probe_fallback)
+{
+    mg_init_library (0);
+    enp_probe_t *first = s_probe_new (0, NULL, NULL);
+    ck_assert_ptr_nonnull (first);
+    enp_probe_options_t options = { .host = "127.0.0.1",
+        .port = enp_probe_port (first), .fallback = true };
+    enp_probe_t *second = enp_probe_new (&options);
+    ck_assert_ptr_nonnull (second);
+    ck_assert_int_gt (enp_probe_port (second), 0);
+    ck_assert_int_ne (enp_probe_port (second), enp_probe_port (first));
+    testkit_response_t response = s_get (second, "/healthz");
+    ck_assert_int_eq (response.code, 200);
+    testkit_response_free (&response);
+    s_probe_destroy (&second);
+    s_probe_destroy (&first);
+    mg_exit_library ();
+}
+END_TEST
+
+//  The port bound is recorded for --healthcheck while the probe lives.
+START_TEST (test_enp_probe_record)
+{
+    mg_init_library (0);
+    char *dir = testkit_tmpdir ();
+    ck_assert_ptr_nonnull (dir);
+    enp_probe_options_t options = { .host = "127.0.0.1", .port = 0,
+        .record_dir = dir, .app = "demo-probe" };
+    enp_probe_t *probe = enp_probe_new (&options);
+    ck_assert_ptr_nonnull (probe);
+    enp_portfile_entry_t entries [4];
+    ck_assert_int_eq (enp_portfile_find (dir, "demo-probe", 0, entries, 4), 1);
+    ck_assert_int_eq (entries [0].pid, getpid ());
+    ck_assert_int_eq (entries [0].port, enp_probe_port (probe));
+    s_probe_destroy (&probe);
+    ck_assert_int_eq (enp_portfile_find (dir, "demo-probe", 0, entries, 4), 0);
+    ck_assert_int_eq (rmdir (dir), 0);      //  Nothing left in it
+    free (dir);
     mg_exit_library ();
 }
 END_TEST
@@ -221,6 +274,8 @@ main (void)
         test_enp_probe_check,
         test_enp_probe_port_in_use,
         test_enp_probe_fixed_port,
+        test_enp_probe_fallback,
+        test_enp_probe_record,
         NULL
     };
     return testkit_run (testkit_suite ("enp_probe", 20, tests));

@@ -1,14 +1,16 @@
-/*  test_integration - the three real services, two processors, 1,000 events
+/*  test_integration - the three real services working together
 
     Starts queue-broker, event-logger and two notification-processors on
     free loopback ports, posts 1,000 events from four threads, and checks
     that every event ends processed, that every notification line was
     printed exactly once in the exact format, and that both processors
-    did some of the work.
+    did some of the work. Then three processors with default flags on one
+    host: all three work, and --healthcheck finds each.
 */
 #include <check.h>
 #include <pthread.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,11 +188,122 @@ START_TEST (test_integration_thousand_events_two_processors)
 }
 END_TEST
 
+#define S_DEFAULT_PROCESSORS 3
+#define S_MAX_POSTS         2000
+
+//  Run notification-processor --healthcheck (for one PID when pid > 0)
+//  and return its exit status.
+static int
+s_healthcheck (testkit_pipeline_t *pipeline, pid_t pid)
+{
+    char pid_text [16], log [512];
+    snprintf (pid_text, sizeof pid_text, "%ld", (long) pid);
+    snprintf (log, sizeof log, "%s/healthcheck.log", testkit_pipeline_dir (pipeline));
+    char *argv [] = { strdup (testkit_bin ("notification-processor")),
+                      "--healthcheck", "--healthcheck-pid", pid_text, NULL };
+    if (pid <= 0)
+        argv [2] = NULL;
+    int status = testkit_wait (testkit_spawn (argv, NULL, log), 10000);
+    free (argv [0]);
+    return status;
+}
+
+//  Three processors started with default flags on one host share the
+//  default metrics port: one gets it, the others take free ports instead
+//  of exiting, all three print notifications, and --healthcheck finds
+//  each one (by PID), and all of them (without).
+START_TEST (test_integration_default_processors)
+{
+    //  The processors record their ports in a folder of this test's own
+    char *runtime = testkit_tmpdir ();
+    ck_assert_ptr_nonnull (runtime);
+    setenv ("XDG_RUNTIME_DIR", runtime, 1);
+    testkit_pipeline_t *pipeline = testkit_pipeline_new ();
+    ck_assert_ptr_nonnull (pipeline);
+    const char *base = testkit_pipeline_base (pipeline);
+    ck_assert_int_gt (testkit_pipeline_start_broker (pipeline), 0);
+    ck_assert_int_gt (testkit_pipeline_start_logger (pipeline, NULL), 0);
+    pid_t pids [S_DEFAULT_PROCESSORS];
+    for (int index = 0; index < S_DEFAULT_PROCESSORS; index++) {
+        pids [index] = testkit_pipeline_start_processor_defaults (pipeline, index);
+        ck_assert_int_gt (pids [index], 0);
+    }
+    //  Each one's endpoint answers once it is up, found by its PID
+    for (int index = 0; index < S_DEFAULT_PROCESSORS; index++) {
+        int status = -1;
+        for (int tries = 0; tries < 50 && status != 0; tries++) {
+            ck_assert_msg (kill (pids [index], 0) == 0, "processor %d exited", index);
+            status = s_healthcheck (pipeline, pids [index]);
+            if (status != 0)
+                usleep (100 * 1000);
+        }
+        ck_assert_msg (status == 0, "processor %d never answered --healthcheck", index);
+    }
+    char url [128];
+    snprintf (url, sizeof url, "%s/readyz", base);
+    ck_assert_msg (testkit_wait_http (url, 10000) == 0, "logger never ready");
+
+    //  Post until every processor has printed (the broker deals events
+    //  round-robin among the workers connected)
+    snprintf (url, sizeof url, "%s/events", base);
+    const char *body = "{\"user_id\":\"u1\",\"description\":\"shared\"}";
+    int posts = 0;
+    bool all_worked = false;
+    while (!all_worked && posts < S_MAX_POSTS) {
+        testkit_response_t response;
+        ck_assert_int_eq (testkit_http ("POST", url, "application/json", body,
+                                        strlen (body), NULL, &response), 0);
+        ck_assert_int_eq (response.code, 201);
+        testkit_response_free (&response);
+        posts++;
+        all_worked = true;
+        for (int index = 0; index < S_DEFAULT_PROCESSORS; index++)
+            all_worked &= testkit_count_lines (testkit_pipeline_output (pipeline,
+                                                                        index)) > 0;
+        if (!all_worked)
+            usleep (10 * 1000);
+    }
+    for (int index = 0; index < S_DEFAULT_PROCESSORS; index++)
+        ck_assert_msg (testkit_count_lines (testkit_pipeline_output (pipeline, index)) > 0,
+                       "processor %d printed nothing after %d events", index, posts);
+
+    //  Without a PID, --healthcheck probes every live processor: all answer
+    ck_assert_int_eq (s_healthcheck (pipeline, 0), 0);
+    //  One that stops answering makes it fail, while the others still pass
+    kill (pids [1], SIGSTOP);
+    ck_assert_int_eq (s_healthcheck (pipeline, 0), 1);
+    ck_assert_int_eq (s_healthcheck (pipeline, pids [1]), 1);
+    ck_assert_int_eq (s_healthcheck (pipeline, pids [0]), 0);
+    kill (pids [1], SIGCONT);
+    ck_assert_int_eq (s_healthcheck (pipeline, 0), 0);
+
+    //  At most one had the default port: the others said where they went
+    int moved = 0;
+    for (int index = 0; index < S_DEFAULT_PROCESSORS; index++) {
+        char log [512];
+        snprintf (log, sizeof log, "%s/processor-%d.log",
+                  testkit_pipeline_dir (pipeline), index);
+        moved += testkit_wait_text (log, "serving metrics on port", 0) == 0;
+    }
+    ck_assert_int_ge (moved, S_DEFAULT_PROCESSORS - 1);
+    ck_assert_int_eq (testkit_pipeline_stop (pipeline), 0);
+    //  Stopped processors leave no live record behind
+    ck_assert_int_eq (s_healthcheck (pipeline, pids [0]), 1);
+    testkit_pipeline_destroy (&pipeline);
+    unsetenv ("XDG_RUNTIME_DIR");
+    char command [512];
+    snprintf (command, sizeof command, "rm -rf '%s'", runtime);
+    ck_assert_int_eq (system (command), 0);
+    free (runtime);
+}
+END_TEST
+
 int
 main (void)
 {
     const TTest *tests [] = {
         test_integration_thousand_events_two_processors,
+        test_integration_default_processors,
         NULL
     };
     return testkit_run (testkit_suite ("integration", 120, tests));

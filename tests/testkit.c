@@ -159,6 +159,14 @@ testkit_stop (pid_t pid, int timeout_ms)
     if (pid <= 0)
         return -1;
     kill (pid, SIGTERM);
+    return testkit_wait (pid, timeout_ms);
+}
+
+int
+testkit_wait (pid_t pid, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
     long deadline = s_now_ms () + timeout_ms;
     int status = 0;
     while (s_now_ms () < deadline) {
@@ -748,6 +756,20 @@ testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
                                    self->base, "--metrics-port", "0", NULL };
     self->processors [index] = s_pipeline_spawn ("notification-processor",
         flags, extra, self->outputs [index], log);
+    return self->processors [index];
+}
+
+pid_t
+testkit_pipeline_start_processor_defaults (testkit_pipeline_t *self, int index)
+{
+    assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_PROCESSORS);
+    char log [512];
+    snprintf (log, sizeof log, "%s/processor-%d.log", self->dir, index);
+    const char *const flags [] = { "--broker", self->back, "--logger-url",
+                                   self->base, NULL };
+    self->processors [index] = s_pipeline_spawn ("notification-processor",
+        flags, NULL, self->outputs [index], log);
     return self->processors [index];
 }
 

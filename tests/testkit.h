@@ -42,6 +42,9 @@ pid_t testkit_spawn (char *const argv [], const char *stdout_path,
 //  Send SIGTERM and wait up to timeout_ms; SIGKILL after that. Returns the
 //  exit status (0-255), 128+signal if killed by one, or -1 on error.
 int testkit_stop (pid_t pid, int timeout_ms);
+//  Wait up to timeout_ms for pid to exit by itself; SIGKILL after that.
+//  Returns the exit status (0-255), 128+signal if killed, or -1 on error.
+int testkit_wait (pid_t pid, int timeout_ms);
 //  Poll url until it answers 2xx or timeout_ms passes. Returns 0 or -1.
 int testkit_wait_http (const char *url, int timeout_ms);
 //  Make one HTTP request. content_type and body may be NULL; header is an
@@ -163,6 +166,12 @@ pid_t testkit_pipeline_start_logger (testkit_pipeline_t *self,
 //  its PID, or -1.
 pid_t testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
                                         const char *const extra []);
+//  Start notification-processor number index with only --broker and
+//  --logger-url, every other option at its default (so its metrics
+//  endpoint is on the default port, or a free one when that is taken);
+//  outputs as for testkit_pipeline_start_processor. Returns its PID, or -1.
+pid_t testkit_pipeline_start_processor_defaults (testkit_pipeline_t *self,
+                                                 int index);
 //  SIGKILL one of the pipeline's services, reap it and forget it.
 void testkit_pipeline_kill (testkit_pipeline_t *self, pid_t pid);
 //  Stop every service still running with SIGTERM, processors first, and

@@ -118,7 +118,7 @@ main (int argc, char *argv [])
     //  0: run; 1: --help was printed; -1: bad configuration, said why
     int status = rc < 0? EXIT_FAILURE: EXIT_SUCCESS;
     if (rc == 0 && enp_app_healthcheck_asked (config))
-        status = enp_app_healthcheck (port);
+        status = enp_app_healthcheck (config, enp_config_get (config, "host"), port);
     else
     if (rc == 0) {
         enp_app_start ("event-logger");

@@ -33,10 +33,7 @@ s_config_new (void)
                            "first retry backoff in ms (doubles, with jitter, up to 5 s)")
     ||  enp_config_option (config, "report-concurrency", "8",
                            "reports in flight at once, each on its own kept-alive connection")
-    ||  enp_config_option (config, "metrics-host", "0.0.0.0",
-                           "address of the /healthz and /metrics endpoint")
-    ||  enp_config_option (config, "metrics-port", "9102",
-                           "port of the /healthz and /metrics endpoint (0: off)")
+    ||  enp_app_declare_metrics (config, "9102")
     ||  enp_app_declare (config))
         enp_config_destroy (&config);
     return config;
@@ -47,18 +44,17 @@ main (int argc, char *argv [])
 {
     enp_config_t *config = s_config_new ();
     int rc = enp_app_configure (config, argc, argv);
-    long dedup = 0, retries = 0, backoff = 0, inflight = 0, metrics_port = 0;
+    long dedup = 0, retries = 0, backoff = 0, inflight = 0;
     if (rc == 0
     && (enp_app_number (config, "dedup-size", 1, 100000000, &dedup)
     ||  enp_app_number (config, "report-retries", 0, 100, &retries)
     ||  enp_app_number (config, "report-backoff", 1, 60000, &backoff)
-    ||  enp_app_number (config, "report-concurrency", 1, 256, &inflight)
-    ||  enp_app_number (config, "metrics-port", 0, 65535, &metrics_port)))
+    ||  enp_app_number (config, "report-concurrency", 1, 256, &inflight)))
         rc = -1;
     //  0: run; 1: --help was printed; -1: bad configuration, said why
     int status = rc < 0? EXIT_FAILURE: EXIT_SUCCESS;
     if (rc == 0 && enp_app_healthcheck_asked (config))
-        status = enp_app_healthcheck (metrics_port);
+        status = enp_app_probe_healthcheck (config);
     else
     if (rc == 0) {
         enp_app_start ("notification-processor");
@@ -70,11 +66,9 @@ main (int argc, char *argv [])
             .backoff_ms = backoff, .inflight = (size_t) inflight
         };
         worker_t *worker = worker_new (&options, stdout);
-        enp_probe_t *probe = (worker && metrics_port > 0)
-            ? enp_probe_new (enp_config_get (config, "metrics-host"),
-                             (int) metrics_port, worker_print_metrics, worker)
-            : NULL;
-        status = (worker && (probe || metrics_port == 0))? EXIT_SUCCESS: EXIT_FAILURE;
+        enp_probe_t *probe = NULL;
+        status = (worker && enp_app_probe (config, worker_print_metrics, worker,
+                                           &probe) == 0)? EXIT_SUCCESS: EXIT_FAILURE;
         if (status == EXIT_SUCCESS) {
             enp_log_info ("started: reporting to %s", options.logger_url);
             enp_app_wait ();

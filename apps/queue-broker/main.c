@@ -25,10 +25,7 @@ s_config_new (void)
     ||  enp_config_option (config, "max-queue", "100000", "events buffered at most")
     ||  enp_config_option (config, "stats-interval", "10",
                            "seconds between counter log lines (0: never)")
-    ||  enp_config_option (config, "metrics-host", "0.0.0.0",
-                           "address of the /healthz and /metrics endpoint")
-    ||  enp_config_option (config, "metrics-port", "9101",
-                           "port of the /healthz and /metrics endpoint (0: off)")
+    ||  enp_app_declare_metrics (config, "9101")
     ||  enp_app_declare (config))
         enp_config_destroy (&config);
     return config;
@@ -39,27 +36,24 @@ main (int argc, char *argv [])
 {
     enp_config_t *config = s_config_new ();
     int rc = enp_app_configure (config, argc, argv);
-    long max_queue = 0, interval = 0, metrics_port = 0;
+    long max_queue = 0, interval = 0;
     if (rc == 0
     && (enp_app_number (config, "max-queue", 1, 100000000, &max_queue)
-    ||  enp_app_number (config, "stats-interval", 0, 86400, &interval)
-    ||  enp_app_number (config, "metrics-port", 0, 65535, &metrics_port)))
+    ||  enp_app_number (config, "stats-interval", 0, 86400, &interval)))
         rc = -1;
     //  0: run; 1: --help was printed; -1: bad configuration, said why
     int status = rc < 0? EXIT_FAILURE: EXIT_SUCCESS;
     if (rc == 0 && enp_app_healthcheck_asked (config))
-        status = enp_app_healthcheck (metrics_port);
+        status = enp_app_probe_healthcheck (config);
     else
     if (rc == 0) {
         enp_app_start ("queue-broker");
         broker_t *broker = broker_new (enp_config_get (config, "frontend"),
                                        enp_config_get (config, "backend"),
                                        (size_t) max_queue, interval * 1000);
-        enp_probe_t *probe = (broker && metrics_port > 0)
-            ? enp_probe_new (enp_config_get (config, "metrics-host"),
-                             (int) metrics_port, broker_print_metrics, broker)
-            : NULL;
-        status = (broker && (probe || metrics_port == 0))? EXIT_SUCCESS: EXIT_FAILURE;
+        enp_probe_t *probe = NULL;
+        status = (broker && enp_app_probe (config, broker_print_metrics, broker,
+                                           &probe) == 0)? EXIT_SUCCESS: EXIT_FAILURE;
         if (status == EXIT_SUCCESS) {
             enp_log_info ("started: buffering up to %ld events", max_queue);
             enp_app_wait ();
