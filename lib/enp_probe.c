@@ -16,8 +16,13 @@
 #include "enp_log.h"
 #include "enp_portfile.h"
 
-#define S_THREADS           4       //  connections served at once
-#define S_TIMEOUT_MS        5000    //  request and keep-alive timeouts
+//  CivetWeb gives each open connection a thread for its life, so a few
+//  idle connections (a hung scraper, or anyone who can reach the port)
+//  used to hold every thread and fail the health check behind them. Idle
+//  threads cost little; and a scrape sends its request at once, so a
+//  connection that stays silent for a second is closed.
+#define S_THREADS           64      //  connections served at once
+#define S_TIMEOUT_MS        1000    //  request and keep-alive timeouts
 #define S_ERROR_SIZE        256     //  bytes of a reason
 
 struct _enp_probe_t {

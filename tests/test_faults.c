@@ -5,7 +5,8 @@
     killed with SIGKILL, the broker killed and restarted, the logger started
     before any broker, the logger frozen with SIGSTOP, 200 slow or idle
     connections - and checks that every accepted event ends processed. The
-    cases print how many deliveries were repeated to get there.
+    cases print how many deliveries were repeated to get there. Last, idle
+    connections to the metrics endpoints must not fail their health check.
 */
 #include <check.h>
 #include <pthread.h>
@@ -318,6 +319,65 @@ START_TEST (test_faults_slowloris)
 }
 END_TEST
 
+#define S_IDLE_CONNECTIONS 32
+
+//  Start app with argv (NULL-terminated, after the binary) and a metrics
+//  port of its own; hold S_IDLE_CONNECTIONS idle connections to that port
+//  and return what --healthcheck on it exits with.
+static int
+s_healthcheck_while_idle (const char *app, const char *const flags [],
+                          const char *log)
+{
+    char port [16];
+    snprintf (port, sizeof port, "%d", testkit_free_port ());
+    char *argv [16];
+    size_t count = 0;
+    argv [count++] = strdup (testkit_bin (app));
+    for (size_t index = 0; flags [index] && count < 12; index++)
+        argv [count++] = (char *) flags [index];
+    argv [count++] = "--metrics-port";
+    argv [count++] = port;
+    argv [count] = NULL;
+    pid_t pid = testkit_spawn (argv, NULL, log);
+    ck_assert_int_gt (pid, 0);
+    char url [64];
+    snprintf (url, sizeof url, "http://127.0.0.1:%s/healthz", port);
+    ck_assert_msg (testkit_wait_http (url, 10000) == 0, "%s never served", app);
+    int fds [S_IDLE_CONNECTIONS];
+    for (int index = 0; index < S_IDLE_CONNECTIONS; index++) {
+        fds [index] = testkit_connect (atoi (port));
+        ck_assert_int_ge (fds [index], 0);
+    }
+    char *check [] = { argv [0], "--healthcheck", "--metrics-port", port, NULL };
+    int status = testkit_wait (testkit_spawn (check, NULL, log), 10000);
+    for (int index = 0; index < S_IDLE_CONNECTIONS; index++)
+        close (fds [index]);
+    ck_assert_int_eq (testkit_stop (pid, 5000), 0);
+    free (argv [0]);
+    return status;
+}
+
+//  Idle connections to a broker's or processor's metrics port (a scraper
+//  that hangs, or anyone) do not make its health check fail.
+START_TEST (test_faults_idle_metrics_connections)
+{
+    char *dir = testkit_tmpdir ();
+    char log [512];
+    snprintf (log, sizeof log, "%s/idle.log", dir);
+    char front [64], back [64];
+    snprintf (front, sizeof front, "tcp://127.0.0.1:%d", testkit_free_port ());
+    snprintf (back, sizeof back, "tcp://127.0.0.1:%d", testkit_free_port ());
+    const char *const broker [] = { "--frontend", front, "--backend", back, NULL };
+    ck_assert_int_eq (s_healthcheck_while_idle ("queue-broker", broker, log), 0);
+    const char *const processor [] = { "--broker", back, NULL };
+    ck_assert_int_eq (s_healthcheck_while_idle ("notification-processor",
+                                                processor, log), 0);
+    unlink (log);
+    rmdir (dir);
+    free (dir);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -327,6 +387,7 @@ main (void)
         test_faults_logger_before_broker,
         test_faults_logger_stopped,
         test_faults_slowloris,
+        test_faults_idle_metrics_connections,
         NULL
     };
     return testkit_run (testkit_suite ("faults", 150, tests));

@@ -19,7 +19,8 @@ s_config_new (void)
     enp_config_t *config = enp_config_new ("event-logger", "EVENT_LOGGER_",
         "REST API that records events and hands them to the queue-broker.");
     if (!config
-    ||  enp_config_option (config, "host", "0.0.0.0", "address to listen on")
+    ||  enp_config_option (config, "host", "127.0.0.1",
+                           "address to listen on (0.0.0.0: every interface)")
     ||  enp_config_option (config, "port", "8000", "HTTP port (0 picks a free one)")
     ||  enp_config_option (config, "broker", "tcp://127.0.0.1:5557",
                            "queue-broker frontend to push events to")
