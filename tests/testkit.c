@@ -30,18 +30,27 @@
 typedef struct {
     char *data;
     size_t size;
+    size_t capacity;
 } s_buffer_t;
 
+//  Append what libcurl received; the buffer doubles as it fills, so a
+//  body of megabytes is not copied over and over.
 static size_t
 s_collect (char *data, size_t size, size_t count, void *arg)
 {
     s_buffer_t *buffer = (s_buffer_t *) arg;
     size_t bytes = size * count;
-    char *grown = realloc (buffer->data, buffer->size + bytes + 1);
-    if (!grown)
-        return 0;
-    memcpy (grown + buffer->size, data, bytes);
-    buffer->data = grown;
+    if (buffer->size + bytes + 1 > buffer->capacity) {
+        size_t capacity = buffer->capacity? buffer->capacity * 2: 4096;
+        while (capacity < buffer->size + bytes + 1)
+            capacity *= 2;
+        char *grown = realloc (buffer->data, capacity);
+        if (!grown)
+            return 0;
+        buffer->data = grown;
+        buffer->capacity = capacity;
+    }
+    memcpy (buffer->data + buffer->size, data, bytes);
     buffer->size += bytes;
     buffer->data [buffer->size] = '\0';
     return bytes;
@@ -209,7 +218,7 @@ testkit_http (const char *method, const char *url, const char *content_type,
     CURL *curl = curl_easy_init ();
     if (!curl)
         return -1;
-    s_buffer_t data = { NULL, 0 }, headers = { NULL, 0 };
+    s_buffer_t data = { NULL, 0, 0 }, headers = { NULL, 0, 0 };
     struct curl_slist *list = NULL;
     char line [512];
     if (content_type) {
