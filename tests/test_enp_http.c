@@ -265,6 +265,21 @@ s_closed (int fd)
     return recv (fd, &byte, 1, 0) == 0;
 }
 
+//  Read a response that must start with status_line and end the
+//  connection: Connection: close, then the server closes. Returns the
+//  response (caller frees).
+static char *
+s_expect_close (int fd, const char *status_line)
+{
+    char *response = s_read_response (fd, false);
+    ck_assert_ptr_nonnull (response);
+    ck_assert_msg (strncmp (response, status_line, strlen (status_line)) == 0,
+                   "expected %s in %s", status_line, response);
+    ck_assert_ptr_nonnull (strstr (response, "\r\nConnection: close\r\n"));
+    ck_assert (s_closed (fd));
+    return response;
+}
+
 //  Usage: create, route, observe, start, serve, destroy.
 START_TEST (test_enp_http_usage)
 {
@@ -457,11 +472,7 @@ START_TEST (test_enp_http_body_over_cap)
     int fd = s_connect (http);
     s_write (fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  "Content-Length: 100000000\r\n\r\n{");
-    char *response = s_read_response (fd, false);
-    ck_assert_ptr_nonnull (response);
-    ck_assert (strncmp (response, "HTTP/1.1 413 Content Too Large\r\n", 32) == 0);
-    ck_assert_ptr_nonnull (strstr (response, "\r\nConnection: close\r\n"));
-    ck_assert (s_closed (fd));
+    char *response = s_expect_close (fd, "HTTP/1.1 413 Content Too Large\r\n");
     free (response);
     close (fd);
     s_server_destroy (&http, &seen);
@@ -478,12 +489,8 @@ START_TEST (test_enp_http_body_short)
     s_write (fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  "Content-Length: 20\r\n\r\n{\"a\":");
     shutdown (fd, SHUT_WR);
-    char *response = s_read_response (fd, false);
-    ck_assert_ptr_nonnull (response);
-    ck_assert (strncmp (response, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
-    ck_assert_ptr_nonnull (strstr (response, "\r\nConnection: close\r\n"));
+    char *response = s_expect_close (fd, "HTTP/1.1 400 Bad Request\r\n");
     ck_assert_ptr_nonnull (strstr (response, "application/problem+json"));
-    ck_assert (s_closed (fd));
     free (response);
     close (fd);
     s_server_destroy (&http, &seen);
@@ -513,11 +520,7 @@ START_TEST (test_enp_http_body_chunked)
     memset (filler, 'x', sizeof filler - 1);
     filler [sizeof filler - 1] = '\0';
     s_write (fd, filler);
-    response = s_read_response (fd, false);
-    ck_assert_ptr_nonnull (response);
-    ck_assert (strncmp (response, "HTTP/1.1 413 Content Too Large\r\n", 32) == 0);
-    ck_assert_ptr_nonnull (strstr (response, "\r\nConnection: close\r\n"));
-    ck_assert (s_closed (fd));
+    response = s_expect_close (fd, "HTTP/1.1 413 Content Too Large\r\n");
     free (response);
     close (fd);
     s_server_destroy (&http, &seen);
@@ -544,12 +547,7 @@ START_TEST (test_enp_http_keep_alive)
     //  A refused body that was not read closes the connection
     s_write (fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
                  "Content-Length: 2\r\n\r\n{}");
-    char *response = s_read_response (fd, false);
-    ck_assert_ptr_nonnull (response);
-    ck_assert (strncmp (response, "HTTP/1.1 415 ", 13) == 0);
-    ck_assert_ptr_nonnull (strstr (response, "\r\nConnection: close\r\n"));
-    ck_assert (s_closed (fd));
-    free (response);
+    free (s_expect_close (fd, "HTTP/1.1 415 Unsupported Media Type\r\n"));
     close (fd);
 
     const struct {
@@ -565,7 +563,7 @@ START_TEST (test_enp_http_keep_alive)
     for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
         fd = s_connect (http);
         s_write (fd, cases [index].request);
-        response = s_read_response (fd, false);
+        char *response = s_read_response (fd, false);
         ck_assert_ptr_nonnull (response);
         char expected [64] = "Connection:";
         if (cases [index].connection)
@@ -597,16 +595,12 @@ START_TEST (test_enp_http_civetweb_errors)
     enp_http_t *http = s_server_new (&seen, ".");
     int fd = s_connect (http);
     s_write (fd, "GET /hello HTTP/1.1\r\nBroken header line without colon\r\n\r\n");
-    char *response = s_read_response (fd, false);
-    ck_assert_ptr_nonnull (response);
-    ck_assert (strncmp (response, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
+    char *response = s_expect_close (fd, "HTTP/1.1 400 Bad Request\r\n");
     ck_assert_ptr_nonnull (strstr (response, "Content-Type: application/problem+json"));
-    ck_assert_ptr_nonnull (strstr (response, "\r\nConnection: close\r\n"));
     json_t *problem = json_loads (strstr (response, "\r\n\r\n") + 4, 0, NULL);
     ck_assert_ptr_nonnull (problem);
     ck_assert_int_eq (json_integer_value (json_object_get (problem, "status")), 400);
     json_decref (problem);
-    ck_assert (s_closed (fd));
     free (response);
     close (fd);
     s_seen_t last = s_seen (&seen, 1);

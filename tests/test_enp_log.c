@@ -1,7 +1,7 @@
 /*  test_enp_log - the logging facade: levels, text and JSON lines
 
-    Each case sends standard error to a temporary file with dup2, logs,
-    puts standard error back and reads what was written.
+    Each case sends standard error to a temporary file (testkit_capture),
+    logs, puts standard error back and reads what was written.
 */
 #include <check.h>
 #include <stdio.h>
@@ -11,42 +11,6 @@
 #include <jansson.h>
 #include "enp_log.h"
 #include "testkit.h"
-
-typedef struct {
-    int saved;                  //  the real standard error
-    char path [64];             //  where records go meanwhile
-} s_capture_t;
-
-//  Send standard error to a new temporary file.
-static void
-s_capture_start (s_capture_t *capture)
-{
-    snprintf (capture->path, sizeof capture->path, "/tmp/enp-log-XXXXXX");
-    int fd = mkstemp (capture->path);
-    ck_assert_int_ge (fd, 0);
-    fflush (stderr);
-    capture->saved = dup (STDERR_FILENO);
-    ck_assert_int_ge (capture->saved, 0);
-    ck_assert_int_ge (dup2 (fd, STDERR_FILENO), 0);
-    close (fd);
-}
-
-//  Put standard error back; return what was written (caller frees).
-static char *
-s_capture_end (s_capture_t *capture)
-{
-    fflush (stderr);
-    dup2 (capture->saved, STDERR_FILENO);
-    close (capture->saved);
-    FILE *file = fopen (capture->path, "r");
-    ck_assert_ptr_nonnull (file);
-    char *text = calloc (1, 65536);
-    size_t size = fread (text, 1, 65535, file);
-    text [size] = '\0';
-    fclose (file);
-    unlink (capture->path);
-    return text;
-}
 
 //  Count newline characters.
 static int
@@ -70,8 +34,8 @@ s_reset (const char *service)
 //  Usage: name the service, choose level and format, write records.
 START_TEST (test_enp_log_usage)
 {
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_init ("usage-svc");
     ck_assert_int_eq (enp_log_set_level_name ("debug"), 0);
     ck_assert_int_eq (enp_log_set_format_name ("text"), 0);
@@ -79,7 +43,7 @@ START_TEST (test_enp_log_usage)
     enp_log_debug ("value %d", 42);
     enp_log_event_info ("1b4e28ba-2fa1-41d2-883f-0016d3cca427", "sent");
     enp_log_write (ENP_LOG_WARN, NULL, "direct %s", "write");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_int_eq (s_lines (text), 3);
     ck_assert_ptr_nonnull (strstr (text, " usage-svc debug value 42\n"));
     ck_assert_ptr_nonnull (strstr (text, " usage-svc info sent event_id="
@@ -99,13 +63,13 @@ START_TEST (test_enp_log_level_filtering)
     ck_assert (!enp_log_enabled (ENP_LOG_INFO));
     ck_assert (enp_log_enabled (ENP_LOG_WARN));
     ck_assert (enp_log_enabled (ENP_LOG_ERROR));
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_debug ("hidden debug");
     enp_log_info ("hidden info");
     enp_log_warn ("shown warn");
     enp_log_error ("shown error");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_int_eq (s_lines (text), 2);
     ck_assert_ptr_null (strstr (text, "hidden"));
     ck_assert_ptr_nonnull (strstr (text, "filter warn shown warn"));
@@ -131,10 +95,10 @@ START_TEST (test_enp_log_bad_names)
     ck_assert (!enp_log_enabled (ENP_LOG_DEBUG));
     ck_assert_int_eq (enp_log_set_format_name ("xml"), -1);
     ck_assert_int_eq (enp_log_set_format_name (NULL), -1);
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_info ("still text");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_ptr_nonnull (strstr (text, " names info still text\n"));
     ck_assert_int_ne (text [0], '{');
     free (text);
@@ -145,10 +109,10 @@ END_TEST
 START_TEST (test_enp_log_text_format)
 {
     s_reset ("text-svc");
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_error ("disk %s", "full");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_int_eq (s_lines (text), 1);
     ck_assert_uint_gt (strlen (text), 25);
     ck_assert_int_eq (text [4], '-');
@@ -165,12 +129,12 @@ START_TEST (test_enp_log_json_format)
 {
     s_reset ("json-svc");
     ck_assert_int_eq (enp_log_set_format_name ("json"), 0);
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_event_warn ("1b4e28ba-2fa1-41d2-883f-0016d3cca427",
                         "say \"hi\" \\ %s", "caf\xc3\xa9");
     enp_log_info ("no event");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_int_eq (s_lines (text), 2);
     char *second = strchr (text, '\n') + 1;
     second [-1] = '\0';
@@ -210,12 +174,12 @@ END_TEST
 START_TEST (test_enp_log_one_line_per_record)
 {
     s_reset ("lines");
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_info ("first\nsecond\r\nthird");
     ck_assert_int_eq (enp_log_set_format_name ("json"), 0);
     enp_log_info ("json\nline");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_int_eq (s_lines (text), 2);
     ck_assert_ptr_nonnull (strstr (text, "lines info first second  third\n"));
     ck_assert_ptr_nonnull (strstr (text, "\"message\":\"json line\""));
@@ -231,11 +195,11 @@ START_TEST (test_enp_log_long_message)
     char message [3000];
     memset (message, 'a', sizeof message - 1);
     message [sizeof message - 1] = '\0';
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_info ("%s", message);
     enp_log_info ("after");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_int_eq (s_lines (text), 2);
     char *end = strchr (text, '\n');
     ck_assert_uint_lt ((size_t) (end - text), 1200);
@@ -255,11 +219,11 @@ START_TEST (test_enp_log_json_invalid_utf8)
     memset (message, 'a', sizeof message);
     memcpy (message + 1022, "\xc3\xa9", 2);    //  'é' across the limit
     message [1030] = '\0';
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_warn ("bad byte \xff here");
     enp_log_warn ("%s", message);
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_msg (s_lines (text) == 2, "%d of 2 records written", s_lines (text));
     for (char *line = strtok (text, "\n"); line; line = strtok (NULL, "\n")) {
         json_t *record = json_loads (line, 0, NULL);
@@ -277,15 +241,15 @@ END_TEST
 START_TEST (test_enp_log_service_name)
 {
     s_reset (NULL);
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_log_info ("default name");
     char name [100];
     memset (name, 's', sizeof name - 1);
     name [sizeof name - 1] = '\0';
     enp_log_init (name);
     enp_log_info ("long name");
-    char *text = s_capture_end (&capture);
+    char *text = testkit_capture_end (&capture);
     ck_assert_ptr_nonnull (strstr (text, " enp info default name\n"));
     char expected [100];
     snprintf (expected, sizeof expected, " %.63s info long name\n", name);

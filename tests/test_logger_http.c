@@ -825,6 +825,19 @@ START_TEST (test_logger_http_start_failures)
 }
 END_TEST
 
+//  Add a case of one test, with a fixture when setup is not NULL.
+static void
+s_add_case (Suite *suite, const char *name, SFun setup, SFun teardown,
+            const TTest *test)
+{
+    TCase *tcase = tcase_create (name);
+    if (setup)
+        tcase_add_unchecked_fixture (tcase, setup, teardown);
+    tcase_set_timeout (tcase, 60);
+    tcase_add_test (tcase, test);
+    suite_add_tcase (suite, tcase);
+}
+
 int
 main (void)
 {
@@ -843,24 +856,10 @@ main (void)
     tcase_add_test (api, test_logger_http_list);
     tcase_add_test (api, test_logger_http_operations);
     suite_add_tcase (suite, api);
-    TCase *full = tcase_create ("full");
-    tcase_add_unchecked_fixture (full, s_setup_small, s_teardown);
-    tcase_set_timeout (full, 30);
-    tcase_add_test (full, test_logger_http_store_full);
-    suite_add_tcase (suite, full);
-    TCase *docs = tcase_create ("docs");
-    tcase_add_unchecked_fixture (docs, s_setup_docs, s_teardown_docs);
-    tcase_set_timeout (docs, 30);
-    tcase_add_test (docs, test_logger_http_docs);
-    suite_add_tcase (suite, docs);
-    TCase *no_docs = tcase_create ("no_docs");
-    tcase_add_unchecked_fixture (no_docs, s_setup_no_docs, s_teardown_docs);
-    tcase_set_timeout (no_docs, 30);
-    tcase_add_test (no_docs, test_logger_http_docs_missing);
-    suite_add_tcase (suite, no_docs);
-    TCase *start = tcase_create ("start");
-    tcase_set_timeout (start, 60);
-    tcase_add_test (start, test_logger_http_start_failures);
-    suite_add_tcase (suite, start);
+    s_add_case (suite, "full", s_setup_small, s_teardown, test_logger_http_store_full);
+    s_add_case (suite, "docs", s_setup_docs, s_teardown_docs, test_logger_http_docs);
+    s_add_case (suite, "no_docs", s_setup_no_docs, s_teardown_docs,
+                test_logger_http_docs_missing);
+    s_add_case (suite, "start", NULL, NULL, test_logger_http_start_failures);
     return testkit_run (suite);
 }

@@ -461,41 +461,6 @@ START_TEST (test_worker_callback_wait_extra_fd)
 }
 END_TEST
 
-//  Standard error goes to a file between s_capture_start and _stop.
-typedef struct {
-    char path [64];
-    int saved;
-} s_capture_t;
-
-static void
-s_capture_start (s_capture_t *capture)
-{
-    snprintf (capture->path, sizeof capture->path, "/tmp/enp-capture-XXXXXX");
-    int fd = mkstemp (capture->path);
-    ck_assert_int_ge (fd, 0);
-    fflush (stderr);
-    capture->saved = dup (STDERR_FILENO);
-    dup2 (fd, STDERR_FILENO);
-    close (fd);
-}
-
-//  Restore standard error; return what was written (caller frees).
-static char *
-s_capture_stop (s_capture_t *capture)
-{
-    fflush (stderr);
-    dup2 (capture->saved, STDERR_FILENO);
-    close (capture->saved);
-    FILE *file = fopen (capture->path, "r");
-    ck_assert_ptr_nonnull (file);
-    char *text = (char *) calloc (1, 65536);
-    size_t size = fread (text, 1, 65535, file);
-    text [size] = '\0';
-    fclose (file);
-    unlink (capture->path);
-    return text;
-}
-
 //  A status that is neither 2xx nor 4xx is retried and logged as what it
 //  is: a redirect is not a "5xx".
 START_TEST (test_worker_callback_logs_what_it_got)
@@ -504,10 +469,10 @@ START_TEST (test_worker_callback_logs_what_it_got)
     ck_assert_ptr_nonnull (logger);
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 5, 10, NULL);
-    s_capture_t capture;
-    s_capture_start (&capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_status_t status = s_report (callback, S_ID);
-    char *log = s_capture_stop (&capture);
+    char *log = testkit_capture_end (&capture);
     ck_assert_int_eq (status, ENP_OK);
     ck_assert_uint_eq (worker_callback_retries (callback), 2);
     ck_assert_msg (strstr (log, "report failed (HTTP 301), retry 1"), "%s", log);
@@ -520,9 +485,9 @@ START_TEST (test_worker_callback_logs_what_it_got)
     logger = testkit_logger_new ((int []) { 307, 0 });
     ck_assert_ptr_nonnull (logger);
     callback = worker_callback_new (testkit_logger_url (logger), NULL, 0, 10, NULL);
-    s_capture_start (&capture);
+    testkit_capture_start (&capture);
     status = s_report (callback, S_ID);
-    log = s_capture_stop (&capture);
+    log = testkit_capture_end (&capture);
     ck_assert_int_eq (status, ENP_EIO);
     ck_assert_msg (strstr (log, "report failed after 0 retries (HTTP 307)"), "%s", log);
     free (log);

@@ -339,23 +339,56 @@ testkit_on_small_stack (void (*fn) (void *), void *arg, size_t stack_size)
     return 0;
 }
 
+//  Read a whole file into a new string (caller frees), or NULL.
+static char *
+s_slurp (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *copy = open_memstream (&text, &size);
+    int c;
+    while (copy && (c = fgetc (file)) != EOF)
+        fputc (c, copy);
+    if (copy)
+        fclose (copy);
+    fclose (file);
+    return text;
+}
+
+void
+testkit_capture_start (testkit_capture_t *capture)
+{
+    snprintf (capture->path, sizeof capture->path, "/tmp/enp-stderr-XXXXXX");
+    int fd = mkstemp (capture->path);
+    ck_assert_int_ge (fd, 0);
+    fflush (stderr);
+    capture->saved = dup (STDERR_FILENO);
+    ck_assert_int_ge (capture->saved, 0);
+    ck_assert_int_ge (dup2 (fd, STDERR_FILENO), 0);
+    close (fd);
+}
+
+char *
+testkit_capture_end (testkit_capture_t *capture)
+{
+    fflush (stderr);
+    dup2 (capture->saved, STDERR_FILENO);
+    close (capture->saved);
+    char *text = s_slurp (capture->path);
+    ck_assert_ptr_nonnull (text);
+    unlink (capture->path);
+    return text;
+}
+
 int
 testkit_wait_text (const char *path, const char *text, int timeout_ms)
 {
     long deadline = s_now_ms () + timeout_ms;
     do {
-        FILE *file = fopen (path, "r");
-        char *content = NULL;
-        size_t size = 0;
-        if (file) {
-            FILE *copy = open_memstream (&content, &size);
-            int c;
-            while (copy && (c = fgetc (file)) != EOF)
-                fputc (c, copy);
-            if (copy)
-                fclose (copy);
-            fclose (file);
-        }
+        char *content = s_slurp (path);
         bool found = content && strstr (content, text);
         free (content);
         if (found)

@@ -9,6 +9,12 @@
 #include <check.h>
 #include <czmq.h>
 
+//  Standard error sent to a file for a while (testkit_capture_start).
+typedef struct {
+    int saved;                  //  the real standard error
+    char path [64];             //  where it goes meanwhile
+} testkit_capture_t;
+
 //  A response read by testkit_http; free with testkit_response_free.
 typedef struct {
     long code;              //  HTTP status, 0 if the request failed
@@ -67,6 +73,11 @@ long testkit_count_lines (const char *path);
 //  recurses on input must pass here, not only on the main 8 MiB stack.
 //  Returns 0, or -1 if the thread could not start.
 int testkit_on_small_stack (void (*fn) (void *), void *arg, size_t stack_size);
+//  Send standard error to a new temporary file until testkit_capture_end.
+void testkit_capture_start (testkit_capture_t *capture);
+//  Put standard error back; return what was written to it meanwhile
+//  (caller frees) and remove the file.
+char *testkit_capture_end (testkit_capture_t *capture);
 //  Wait up to timeout_ms for a file to contain text. Returns 0 or -1.
 int testkit_wait_text (const char *path, const char *text, int timeout_ms);
 
