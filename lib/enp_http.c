@@ -24,6 +24,7 @@
     connection data.
 */
 #include <assert.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <civetweb.h>
 #include "enp_http.h"
@@ -42,6 +47,7 @@
 #define S_INLINE_RESPONSE   4096    //  responses up to this size need no malloc
 #define S_NUMBER_SIZE       24      //  room for any 64-bit number in decimal
 #define S_FAILURE_SIZE      256     //  bytes of a start failure's reason
+#define S_WAKE_INTERVAL_US  (20 * 1000) //  between knocks while stopping
 
 typedef struct {
     char *path;                     //  owned
@@ -66,6 +72,12 @@ struct _enp_http_t {
     char failure [S_FAILURE_SIZE];  //  why the last start failed, or ""
     int port;                       //  port bound
 };
+
+//  Knocks on the server's port while it stops (see s_stop).
+typedef struct {
+    struct sockaddr_in address;     //  where the server listens
+    atomic_bool done;               //  stop knocking
+} s_waker_t;
 
 //  The request being routed, on the routing thread's stack.
 typedef struct {
@@ -299,6 +311,49 @@ s_on_log (const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+//  Open and drop connections to the server until told to stop. Each is
+//  non-blocking: a full backlog must not hold this thread.
+static void *
+s_knock (void *arg)
+{
+    s_waker_t *waker = (s_waker_t *) arg;
+    while (!atomic_load (&waker->done)) {
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        //  Whether it connects does not matter: trying wakes the poll
+        if (fd >= 0) {
+            (void) connect (fd, (struct sockaddr *) &waker->address,
+                            sizeof waker->address);
+            close (fd);
+        }
+        usleep (S_WAKE_INTERVAL_US);
+    }
+    return NULL;
+}
+
+//  Stop CivetWeb. Its listener looks at the stop flag only between polls
+//  of 2 s, so stopping took up to 2 s per server, which a service's
+//  SIGTERM waits for; a connection wakes the poll, so a thread knocks on
+//  the port until the server is down.
+static void
+s_stop (enp_http_t *self)
+{
+    s_waker_t waker;
+    memset (&waker, 0, sizeof waker);
+    atomic_init (&waker.done, false);
+    waker.address.sin_family = AF_INET;
+    waker.address.sin_port = htons ((uint16_t) self->port);
+    const char *host = strcmp (self->host, "0.0.0.0") == 0? "127.0.0.1": self->host;
+    pthread_t thread;
+    bool knocking = self->port > 0
+                 && inet_pton (AF_INET, host, &waker.address.sin_addr) == 1
+                 && pthread_create (&thread, NULL, s_knock, &waker) == 0;
+    mg_stop (self->context);
+    if (knocking) {
+        atomic_store (&waker.done, true);
+        pthread_join (thread, NULL);
+    }
+}
+
 //  Create a server.
 enp_http_t *
 enp_http_new (const enp_http_options_t *options)
@@ -329,7 +384,7 @@ enp_http_destroy (enp_http_t **self_p)
         return;
     enp_http_t *self = *self_p;
     if (self->context)
-        mg_stop (self->context);
+        s_stop (self);
     for (size_t index = 0; index < self->route_count; index++) {
         free (self->routes [index].path);
         free (self->routes [index].allow);

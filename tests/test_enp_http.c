@@ -168,13 +168,12 @@ s_server_new (s_seen_t *seen, const char *dir)
     return http;
 }
 
-//  Stop a server promptly (CivetWeb's listener polls every 2 s).
+//  Stop a server: promptly, with no help (enp_http wakes CivetWeb's
+//  listener itself).
 static void
 s_server_destroy (enp_http_t **http_p, s_seen_t *seen)
 {
-    testkit_knocker_t *knocker = testkit_knocker_new (enp_http_port (*http_p));
     enp_http_destroy (http_p);
-    testkit_knocker_destroy (&knocker);
     pthread_mutex_destroy (&seen->mutex);
     mg_exit_library ();
 }

@@ -21,17 +21,6 @@ s_probe_new (int port, enp_probe_render_fn *render, void *arg)
     return enp_probe_new (&options);
 }
 
-//  Destroy a probe without waiting out CivetWeb's poll quantum.
-static void
-s_probe_destroy (enp_probe_t **probe_p)
-{
-    int port = *probe_p? enp_probe_port (*probe_p): 0;
-    testkit_knocker_t *knocker = testkit_knocker_new (port);
-    ck_assert_ptr_nonnull (knocker);
-    enp_probe_destroy (probe_p);
-    testkit_knocker_destroy (&knocker);
-}
-
 //  A renderer that counts its calls and writes one metric.
 static void
 s_render (void *arg, FILE *out)
@@ -73,7 +62,7 @@ START_TEST (test_enp_probe_usage)
     snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz",
               enp_probe_port (probe));
     ck_assert_int_eq (enp_probe_check (url, 2000), 0);
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
     ck_assert_ptr_null (probe);
     enp_probe_destroy (&probe);     //  Destroying NULL is harmless
     mg_exit_library ();
@@ -94,7 +83,7 @@ START_TEST (test_enp_probe_healthz)
                                       sizeof value), 0);
     ck_assert_str_eq (value, "application/json");
     testkit_response_free (&response);
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
     mg_exit_library ();
 }
 END_TEST
@@ -119,7 +108,7 @@ START_TEST (test_enp_probe_metrics)
     ck_assert_ptr_nonnull (strstr (value, "version=0.0.4"));
     testkit_response_free (&response);
     ck_assert_int_eq (atomic_load (&calls), 2);
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
     mg_exit_library ();
 }
 END_TEST
@@ -133,7 +122,7 @@ START_TEST (test_enp_probe_metrics_without_renderer)
     ck_assert_int_eq (response.code, 200);
     ck_assert_uint_eq (response.size, 0);
     testkit_response_free (&response);
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
     mg_exit_library ();
 }
 END_TEST
@@ -156,7 +145,7 @@ START_TEST (test_enp_probe_unknown_path)
         ck_assert_str_eq (value, "application/problem+json");
         testkit_response_free (&response);
     }
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
     mg_exit_library ();
 }
 END_TEST
@@ -173,7 +162,7 @@ START_TEST (test_enp_probe_check)
     snprintf (url, sizeof url, "http://127.0.0.1:%d/missing",
               enp_probe_port (probe));
     ck_assert_int_eq (enp_probe_check (url, 2000), -1);
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
 
     int port = testkit_free_port ();
     ck_assert_int_gt (port, 0);
@@ -198,7 +187,7 @@ START_TEST (test_enp_probe_port_in_use)
     testkit_response_t response = s_get (first, "/healthz");
     ck_assert_int_eq (response.code, 200);
     testkit_response_free (&response);
-    s_probe_destroy (&first);
+    enp_probe_destroy (&first);
     mg_exit_library ();
 }
 END_TEST
@@ -214,7 +203,7 @@ START_TEST (test_enp_probe_fixed_port)
     testkit_response_t response = s_get (probe, "/healthz");
     ck_assert_int_eq (response.code, 200);
     testkit_response_free (&response);
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
     mg_exit_library ();
 }
 END_TEST
@@ -234,8 +223,8 @@ START_TEST (test_enp_probe_fallback)
     testkit_response_t response = s_get (second, "/healthz");
     ck_assert_int_eq (response.code, 200);
     testkit_response_free (&response);
-    s_probe_destroy (&second);
-    s_probe_destroy (&first);
+    enp_probe_destroy (&second);
+    enp_probe_destroy (&first);
     mg_exit_library ();
 }
 END_TEST
@@ -254,7 +243,7 @@ START_TEST (test_enp_probe_record)
     ck_assert_int_eq (enp_portfile_find (dir, "demo-probe", 0, entries, 4), 1);
     ck_assert_int_eq (entries [0].pid, getpid ());
     ck_assert_int_eq (entries [0].port, enp_probe_port (probe));
-    s_probe_destroy (&probe);
+    enp_probe_destroy (&probe);
     ck_assert_int_eq (enp_portfile_find (dir, "demo-probe", 0, entries, 4), 0);
     ck_assert_int_eq (rmdir (dir), 0);      //  Nothing left in it
     free (dir);
