@@ -14,9 +14,10 @@ int enp_app_declare (enp_config_t *config);
 //  default_port (0 turns the endpoint off), --runtime-dir and
 //  --healthcheck-pid. Returns 0 or -1.
 int enp_app_declare_metrics (enp_config_t *config, const char *default_port);
-//  Parse argv over the environment and apply the logging options. Returns
-//  0 when the service should run, 1 when it should exit successfully
-//  (--help was printed), -1 after printing what is wrong to stderr.
+//  Parse argv over the environment, apply the logging options and check
+//  the metrics ones (when declared). Returns 0 when the service should
+//  run, 1 when it should exit successfully (--help was printed), -1 after
+//  printing what is wrong to stderr.
 int enp_app_configure (enp_config_t *config, int argc, char **argv);
 //  Read a whole-number option in [min, max] into *value. Returns 0, or -1
 //  after printing what is wrong to stderr.
