@@ -28,6 +28,7 @@ struct _enp_event_t {
     int64_t created_at;                 //  ms since the epoch
     int64_t updated_at;                 //  ms since the epoch
     uint32_t attempts;                  //  deliveries to the broker so far
+    uint32_t generation;                //  deliberate re-queues so far
 };
 
 //  Append {"field","message"} to errors when the caller wants them.
@@ -190,6 +191,7 @@ enp_event_dup (const enp_event_t *self)
         memcpy (copy->status, self->status, sizeof copy->status);
         copy->updated_at = self->updated_at;
         copy->attempts = self->attempts;
+        copy->generation = self->generation;
     }
     return copy;
 }
@@ -201,6 +203,7 @@ const char *enp_event_status (const enp_event_t *self) { return self->status; }
 int64_t enp_event_created_at (const enp_event_t *self) { return self->created_at; }
 int64_t enp_event_updated_at (const enp_event_t *self) { return self->updated_at; }
 uint32_t enp_event_attempts (const enp_event_t *self) { return self->attempts; }
+uint32_t enp_event_generation (const enp_event_t *self) { return self->generation; }
 
 //  Set the status and updated_at.
 void
@@ -217,6 +220,13 @@ void
 enp_event_set_attempts (enp_event_t *self, uint32_t attempts)
 {
     self->attempts = attempts;
+}
+
+//  Set the delivery generation.
+void
+enp_event_set_generation (enp_event_t *self, uint32_t generation)
+{
+    self->generation = generation;
 }
 
 //  Return true when the status is the given one.
@@ -447,6 +457,19 @@ enp_event_status_valid (const char *text)
             return 0;
     }
     return length >= 1 && length <= ENP_STATUS_MAX;
+}
+
+//  Check a string field the way a request's is checked. Jansson's own
+//  UTF-8 check (the one its parser applies to request bodies) decides, so
+//  overlong forms, surrogates and code points past U+10FFFF fail alike.
+int
+enp_event_text_valid (const char *data, size_t size, size_t max)
+{
+    if (!data || size == 0 || size > max || memchr (data, '\0', size))
+        return 0;
+    json_t *string = json_stringn (data, size);
+    json_decref (string);
+    return string != NULL;
 }
 
 //  Parse a UUID in any case into its lowercase canonical form.

@@ -46,12 +46,19 @@ const char *enp_event_status (const enp_event_t *self);
 int64_t enp_event_created_at (const enp_event_t *self);
 int64_t enp_event_updated_at (const enp_event_t *self);
 uint32_t enp_event_attempts (const enp_event_t *self);
+//  Return the delivery generation: 0 when created, one more each time the
+//  event is deliberately re-queued (status set to "pending" again). A
+//  processor prints an event once per generation, so a re-queue prints
+//  again while a redelivery after a timeout does not.
+uint32_t enp_event_generation (const enp_event_t *self);
 
 //  Set the status (must pass enp_event_status_valid) and updated_at.
 void enp_event_set_status (enp_event_t *self, const char *status,
                            int64_t now);
 //  Set the number of deliveries so far.
 void enp_event_set_attempts (enp_event_t *self, uint32_t attempts);
+//  Set the delivery generation.
+void enp_event_set_generation (enp_event_t *self, uint32_t generation);
 //  Return true when the status is the given one.
 int enp_event_status_is (const enp_event_t *self, const char *status);
 
@@ -84,6 +91,10 @@ enp_status_t enp_event_decode_status (const char *body, size_t size,
                                       char *err, size_t err_len);
 //  Return 1 if text is 1-64 bytes of [a-z0-9_.-], else 0.
 int enp_event_status_valid (const char *text);
+//  Return 1 if data is 1..max bytes of valid UTF-8 holding no NUL byte:
+//  the rule the API applies to user_id and description, for readers of
+//  other inputs (the wire decoder); else 0.
+int enp_event_text_valid (const char *data, size_t size, size_t max);
 //  Parse a UUID in any case; write its lowercase canonical form into
 //  canonical (ENP_UUID_LEN + 1 bytes). Returns 0, or -1 if not a UUID.
 int enp_event_id_canonical (const char *text, char *canonical);

@@ -296,6 +296,12 @@ enp_store_set_status (enp_store_t *self, const char *event_id,
     pthread_mutex_lock (&self->mutex);
     s_node_t *node = (s_node_t *) zhashx_lookup (s_index (self, event_id), event_id);
     if (node) {
+        //  A deliberate re-queue starts a new delivery generation, so
+        //  processors print the event again (a timed-out redelivery keeps
+        //  the generation and is not printed twice)
+        if (strcmp (status, ENP_STATUS_PENDING) == 0)
+            enp_event_set_generation (node->event,
+                                      enp_event_generation (node->event) + 1);
         s_apply_status (self, node, status, mono_now);
         result = ENP_OK;
         if (event_p) {

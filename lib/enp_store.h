@@ -50,7 +50,8 @@ enp_status_t enp_store_insert (enp_store_t *self, enp_event_t **event_p);
 enp_status_t enp_store_get (enp_store_t *self, const char *event_id,
                             enp_event_t **event_p);
 //  Set an event's status (valid per enp_event_status_valid). "pending"
-//  queues it for delivery again; "processed" makes it evictable. When
+//  queues it for delivery again and bumps its generation (so processors
+//  print it again); "processed" makes it evictable. When
 //  event_p is not NULL, returns a copy of the updated event there (caller
 //  owns it). Returns ENP_OK or ENP_ENOTFOUND.
 enp_status_t enp_store_set_status (enp_store_t *self, const char *event_id,

@@ -2,34 +2,48 @@
 
     One multipart message per event:
 
-        frame 0  "ENP1"          version; a new layout gets a new version
+        frame 0  "ENP2"          version; a new layout gets a new version
         frame 1  event_id        36 bytes, lowercase canonical UUID
-        frame 2  user_id         1-256 bytes
-        frame 3  description     1-4096 bytes
+        frame 2  user_id         1-256 bytes of UTF-8, no NUL
+        frame 3  description     1-4096 bytes of UTF-8, no NUL
         frame 4  attempt         4 bytes, unsigned, network byte order
         frame 5  created_at      8 bytes, signed ms since the epoch, network order
+        frame 6  generation      4 bytes, unsigned, network byte order
+
+    ENP1 is the same without frame 6; it decodes as generation 0.
 
     Both ends link this class, so the format is written in one place. The
     broker never decodes: it forwards frames untouched. The decoder treats
-    its input as hostile (it is fuzzed): every length is checked and no
-    frame may hold a NUL byte, since the strings become C strings.
+    its input as hostile (it is fuzzed): it applies the API's own rules to
+    every field, so whoever reaches a processor's socket cannot make it
+    print what the API would have refused.
 */
-#include <stdarg.h>
 #include <string.h>
 #include "enp_wire.h"
 
-//  Copy a frame into a new C string when it is 1..max bytes without NUL.
-static char *
-s_string (const uint8_t *data, size_t size, size_t max)
+//  Write value as 4 bytes, network byte order.
+static void
+s_put_u32 (uint8_t *out, uint32_t value)
 {
-    if (size == 0 || size > max || memchr (data, '\0', size))
-        return NULL;
-    char *text = (char *) malloc (size + 1);
-    if (text) {
-        memcpy (text, data, size);
-        text [size] = '\0';
-    }
-    return text;
+    for (int index = 0; index < 4; index++)
+        out [index] = (uint8_t) (value >> (24 - 8 * index));
+}
+
+//  Read width bytes in network byte order.
+static uint64_t
+s_get (const uint8_t *data, int width)
+{
+    uint64_t value = 0;
+    for (int index = 0; index < width; index++)
+        value = (value << 8) | data [index];
+    return value;
+}
+
+//  Return true when a frame holds exactly this text.
+static bool
+s_frame_is (const uint8_t *data, size_t size, const char *text)
+{
+    return size == strlen (text) && memcmp (data, text, size) == 0;
 }
 
 //  Encode an event as a multipart message.
@@ -39,14 +53,12 @@ enp_wire_encode (const enp_event_t *event, uint32_t attempt)
     zmsg_t *msg = zmsg_new ();
     if (!msg)
         return NULL;
-    uint8_t attempt_be [4] = {
-        (uint8_t) (attempt >> 24), (uint8_t) (attempt >> 16),
-        (uint8_t) (attempt >> 8), (uint8_t) attempt
-    };
+    uint8_t attempt_be [4], generation_be [4], created_be [8];
+    s_put_u32 (attempt_be, attempt);
+    s_put_u32 (generation_be, enp_event_generation (event));
     uint64_t created = (uint64_t) enp_event_created_at (event);
-    uint8_t created_be [8];
-    for (int index = 0; index < 8; index++)
-        created_be [index] = (uint8_t) (created >> (56 - 8 * index));
+    s_put_u32 (created_be, (uint32_t) (created >> 32));
+    s_put_u32 (created_be + 4, (uint32_t) created);
     const char *user_id = enp_event_user_id (event);
     const char *description = enp_event_description (event);
     if (zmsg_addstr (msg, ENP_WIRE_VERSION)
@@ -54,9 +66,58 @@ enp_wire_encode (const enp_event_t *event, uint32_t attempt)
     ||  zmsg_addmem (msg, user_id, strlen (user_id))
     ||  zmsg_addmem (msg, description, strlen (description))
     ||  zmsg_addmem (msg, attempt_be, sizeof attempt_be)
-    ||  zmsg_addmem (msg, created_be, sizeof created_be))
+    ||  zmsg_addmem (msg, created_be, sizeof created_be)
+    ||  zmsg_addmem (msg, generation_be, sizeof generation_be))
         zmsg_destroy (&msg);
     return msg;
+}
+
+//  Check the frames' count, version, sizes and numbers. Returns 0 or -1
+//  with a reason in err.
+static int
+s_check_layout (const uint8_t *const *data, const size_t *sizes, size_t count,
+                char *err, size_t err_len)
+{
+    bool v2 = count == ENP_WIRE_FRAMES
+           && s_frame_is (data [0], sizes [0], ENP_WIRE_VERSION);
+    bool v1 = count == ENP_WIRE_V1_FRAMES
+           && s_frame_is (data [0], sizes [0], ENP_WIRE_V1);
+    if (!v1 && !v2) {
+        enp_status_explain (err, err_len, "not an %s message of %d frames (nor"
+                            " %s of %d): %zu frames", ENP_WIRE_VERSION,
+                            ENP_WIRE_FRAMES, ENP_WIRE_V1, ENP_WIRE_V1_FRAMES, count);
+        return -1;
+    }
+    if (sizes [4] != 4 || sizes [5] != 8 || (v2 && sizes [6] != 4)) {
+        enp_status_explain (err, err_len, "bad attempt, created_at or"
+                            " generation frame size");
+        return -1;
+    }
+    uint64_t attempt = s_get (data [4], 4);
+    int64_t created = (int64_t) s_get (data [5], 8);
+    if (attempt == 0 || attempt > ENP_WIRE_ATTEMPT_MAX
+    ||  created < 0 || created > ENP_WIRE_CREATED_MAX) {
+        enp_status_explain (err, err_len, "attempt or created_at out of range");
+        return -1;
+    }
+    char id_text [ENP_UUID_LEN + 1] = "";
+    char canonical [ENP_UUID_LEN + 1];
+    if (sizes [1] == ENP_UUID_LEN)
+        memcpy (id_text, data [1], ENP_UUID_LEN);
+    if (enp_event_id_canonical (id_text, canonical)
+    ||  memcmp (canonical, data [1], ENP_UUID_LEN) != 0) {
+        enp_status_explain (err, err_len, "event_id is not a lowercase"
+                            " canonical UUID");
+        return -1;
+    }
+    if (!enp_event_text_valid ((const char *) data [2], sizes [2], ENP_USER_ID_MAX)
+    ||  !enp_event_text_valid ((const char *) data [3], sizes [3],
+                               ENP_DESCRIPTION_MAX)) {
+        enp_status_explain (err, err_len, "user_id or description is empty,"
+                            " too long, not UTF-8 or holds a NUL byte");
+        return -1;
+    }
+    return 0;
 }
 
 //  Decode raw frames into a new event.
@@ -65,65 +126,37 @@ enp_wire_decode_frames (const uint8_t *const *data, const size_t *sizes,
                         size_t count, enp_event_t **event_p,
                         char *err, size_t err_len)
 {
-    if (count != ENP_WIRE_FRAMES) {
-        enp_status_explain (err, err_len, "expected %d frames, got %zu",
-                 ENP_WIRE_FRAMES, count);
+    if (s_check_layout (data, sizes, count, err, err_len))
         return ENP_EPARSE;
-    }
-    if (sizes [0] != strlen (ENP_WIRE_VERSION)
-    ||  memcmp (data [0], ENP_WIRE_VERSION, sizes [0]) != 0) {
-        enp_status_explain (err, err_len, "unknown message version");
-        return ENP_EPARSE;
-    }
-    if (sizes [4] != 4 || sizes [5] != 8) {
-        enp_status_explain (err, err_len, "bad attempt or created_at frame size");
-        return ENP_EPARSE;
-    }
-    char id_text [ENP_UUID_LEN + 1] = "";
+    //  The strings were checked: only their terminating NULs are missing
     char event_id [ENP_UUID_LEN + 1];
-    if (sizes [1] == ENP_UUID_LEN)
-        memcpy (id_text, data [1], ENP_UUID_LEN);
-    if (enp_event_id_canonical (id_text, event_id)) {
-        enp_status_explain (err, err_len, "event_id is not a UUID");
-        return ENP_EPARSE;
-    }
-    char *user_id = s_string (data [2], sizes [2], ENP_USER_ID_MAX);
-    char *description = s_string (data [3], sizes [3], ENP_DESCRIPTION_MAX);
-    enp_status_t status = ENP_OK;
-    if (!user_id || !description) {
-        enp_status_explain (err, err_len, "user_id or description is empty, too long"
-                 " or holds a NUL byte");
-        status = ENP_EPARSE;
-    }
-    else {
-        uint32_t attempt = ((uint32_t) data [4][0] << 24)
-                         | ((uint32_t) data [4][1] << 16)
-                         | ((uint32_t) data [4][2] << 8) | data [4][3];
-        uint64_t created = 0;
-        for (int index = 0; index < 8; index++)
-            created = (created << 8) | data [5][index];
-        *event_p = enp_event_new (event_id, user_id, description,
-                                  (int64_t) created);
-        if (*event_p) {
-            enp_event_set_status (*event_p, ENP_STATUS_QUEUED, (int64_t) created);
-            enp_event_set_attempts (*event_p, attempt);
-        }
-        else
-            status = ENP_ENOMEM;
-    }
+    memcpy (event_id, data [1], ENP_UUID_LEN);
+    event_id [ENP_UUID_LEN] = '\0';
+    char *user_id = strndup ((const char *) data [2], sizes [2]);
+    char *description = strndup ((const char *) data [3], sizes [3]);
+    int64_t created = (int64_t) s_get (data [5], 8);
+    enp_event_t *event = (user_id && description)
+        ? enp_event_new (event_id, user_id, description, created): NULL;
     free (user_id);
     free (description);
-    return status;
+    if (!event)
+        return ENP_ENOMEM;
+    enp_event_set_status (event, ENP_STATUS_QUEUED, created);
+    enp_event_set_attempts (event, (uint32_t) s_get (data [4], 4));
+    if (count == ENP_WIRE_FRAMES)
+        enp_event_set_generation (event, (uint32_t) s_get (data [6], 4));
+    *event_p = event;
+    return ENP_OK;
 }
 
 //  Decode a message into a new event.
 enp_status_t
 enp_wire_decode (zmsg_t *msg, enp_event_t **event_p, char *err, size_t err_len)
 {
-    const uint8_t *data [ENP_WIRE_FRAMES] = { NULL };
-    size_t sizes [ENP_WIRE_FRAMES] = { 0 };
+    const uint8_t *data [ENP_WIRE_FRAMES_MAX] = { NULL };
+    size_t sizes [ENP_WIRE_FRAMES_MAX] = { 0 };
     size_t count = zmsg_size (msg);
-    if (count != ENP_WIRE_FRAMES)
+    if (count > ENP_WIRE_FRAMES_MAX)
         return enp_wire_decode_frames (data, sizes, count, event_p, err, err_len);
     zframe_t *frame = zmsg_first (msg);
     for (size_t index = 0; frame; index++, frame = zmsg_next (msg)) {

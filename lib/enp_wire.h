@@ -6,17 +6,39 @@
 #include "enp_event.h"
 #include "enp_status.h"
 
-//  First frame of every message; a new layout gets a new version.
-#define ENP_WIRE_VERSION "ENP1"
-#define ENP_WIRE_FRAMES  6
+//  First frame of every message; a new layout gets a new version. ENP2
+//  added the generation frame; ENP1 (six frames) is still decoded, as
+//  generation 0, so processors can be upgraded before loggers.
+#define ENP_WIRE_VERSION     "ENP2"
+#define ENP_WIRE_FRAMES      7
+#define ENP_WIRE_V1          "ENP1"
+#define ENP_WIRE_V1_FRAMES   6
+
+//  Bounds every valid message keeps, whatever its version: what a reader
+//  may enforce without decoding (the broker does). The largest frame is a
+//  description; the largest message is every frame at its largest.
+#define ENP_WIRE_FRAMES_MAX  ENP_WIRE_FRAMES
+#define ENP_WIRE_FRAME_MAX   ENP_DESCRIPTION_MAX
+#define ENP_WIRE_SIZE_MAX    (4 + ENP_UUID_LEN + ENP_USER_ID_MAX \
+                              + ENP_DESCRIPTION_MAX + 4 + 8 + 4)
+//  A sane attempt number: deliveries of one event, re-queues included.
+#define ENP_WIRE_ATTEMPT_MAX 1000000u
+//  Latest sane created_at: 9999-12-31T23:59:59.999Z, the last time an
+//  RFC 3339 timestamp of the API can show.
+#define ENP_WIRE_CREATED_MAX 253402300799999LL
 
 //  Encode an event as a multipart message (see docs/protocol.md); attempt
-//  is the delivery number this message is (1 for the first). Returns NULL
-//  on failure. Caller owns the result.
+//  is the delivery number this message is (1 for the first), and the
+//  event's generation travels with it. Returns NULL on failure. Caller
+//  owns the result.
 zmsg_t *enp_wire_encode (const enp_event_t *event, uint32_t attempt);
-//  Decode a message into a new event (status "queued", attempts = attempt).
-//  Returns ENP_OK with *event_p set (caller owns it), or ENP_EPARSE with a
-//  reason in err when the message is not a valid version-1 event.
+//  Decode a message into a new event (status "queued", attempts = attempt,
+//  its generation). Returns ENP_OK with *event_p set (caller owns it), or
+//  ENP_EPARSE with a reason in err when the message is not a valid event:
+//  an unknown version, a wrong frame count or size, an id that is not a
+//  lowercase canonical UUID, a user_id or description the API would
+//  refuse (empty, too long, not UTF-8, holding NUL), an attempt outside
+//  1..ENP_WIRE_ATTEMPT_MAX or a created_at outside 0..ENP_WIRE_CREATED_MAX.
 enp_status_t enp_wire_decode (zmsg_t *msg, enp_event_t **event_p,
                               char *err, size_t err_len);
 //  Decode raw frames (data and sizes) the same way; used by the fuzzer and

@@ -16,6 +16,17 @@
 
 #define S_ANY "tcp://127.0.0.1:*"
 
+//  Start a broker without CURVE buffering up to limit messages.
+static broker_t *
+s_broker_new (const char *frontend, const char *backend, size_t limit)
+{
+    broker_options_t options = {
+        .frontend = frontend, .backend = backend, .max_queue = limit,
+        .max_queue_bytes = 64 * 1024 * 1024
+    };
+    return broker_new (&options);
+}
+
 //  A PUSH connected to the broker's frontend, lingering so nothing is lost.
 static zsock_t *
 s_logger (broker_t *broker)
@@ -133,7 +144,7 @@ s_overfill (broker_t *broker, zsock_t *push)
 //  Usage: start, move one message, read counters and metrics, stop.
 START_TEST (test_broker_usage)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 100, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 100);
     ck_assert_ptr_nonnull (broker);
     ck_assert_int_gt (broker_frontend_port (broker), 0);
     ck_assert_int_gt (broker_backend_port (broker), 0);
@@ -163,13 +174,13 @@ END_TEST
 //  Frames arrive byte for byte as sent: binary, empty and large ones too.
 START_TEST (test_broker_frames_untouched)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 100, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 100);
     zsock_t *push = s_logger (broker);
     zsock_t *pull = s_worker (broker, 0);
     uint8_t binary [256];
     for (int index = 0; index < 256; index++)
         binary [index] = (uint8_t) index;
-    size_t big_size = 100000;
+    size_t big_size = 4096;
     uint8_t *big = malloc (big_size);
     for (size_t index = 0; index < big_size; index++)
         big [index] = (uint8_t) (index * 7);
@@ -208,7 +219,7 @@ END_TEST
 //  Many messages: all arrive, in order, and the counters agree.
 START_TEST (test_broker_counters)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 1000, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 1000);
     zsock_t *push = s_logger (broker);
     zsock_t *pull = s_worker (broker, 0);
     s_send_range (push, 500);
@@ -226,7 +237,7 @@ END_TEST
 //  holds is delivered, in order, once a worker connects.
 START_TEST (test_broker_buffers_until_worker)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 5, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 5);
     zsock_t *push = s_logger (broker);
     s_overfill (broker, push);
     ck_assert_uint_eq (broker_queued (broker), 5);
@@ -249,7 +260,7 @@ END_TEST
 //  the queue was full", moves when loggers are held back.
 START_TEST (test_broker_full_is_counted)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 5, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 5);
     zsock_t *push = s_logger (broker);
     s_overfill (broker, push);
     char *text = s_metrics (broker);
@@ -268,7 +279,7 @@ END_TEST
 //  Two workers share the stream: both get some, nothing is lost or doubled.
 START_TEST (test_broker_fan_out)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 1000, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 1000);
     zsock_t *push = s_logger (broker);
     zsock_t *first = s_worker (broker, 0);
     zsock_t *second = s_worker (broker, 0);
@@ -305,7 +316,7 @@ END_TEST
 //  Worker connections are counted through the backend's monitor.
 START_TEST (test_broker_counts_workers)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 10, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 10);
     ck_assert (s_wait_metric (broker, "broker_workers_connected 0\n", 1000));
     zsock_t *pull = s_worker (broker, 0);
     ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
@@ -319,7 +330,7 @@ END_TEST
 //  is not a worker: it must not change the count of connected workers.
 START_TEST (test_broker_probe_is_not_a_worker)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 10, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 10);
     zsock_t *pull = s_worker (broker, 0);
     ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
     for (int index = 0; index < 3; index++) {
@@ -340,16 +351,16 @@ END_TEST
 //  A port already bound: broker_new says NULL.
 START_TEST (test_broker_bind_failure)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 10, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 10);
     ck_assert_ptr_nonnull (broker);
     char taken [64];
     snprintf (taken, sizeof taken, "tcp://127.0.0.1:%d",
               broker_frontend_port (broker));
-    broker_t *clash = broker_new (taken, S_ANY, 10, 0);
+    broker_t *clash = s_broker_new (taken, S_ANY, 10);
     ck_assert_ptr_null (clash);
-    clash = broker_new (S_ANY, taken, 10, 0);
+    clash = s_broker_new (S_ANY, taken, 10);
     ck_assert_ptr_null (clash);
-    clash = broker_new ("nonsense://x", S_ANY, 10, 0);
+    clash = s_broker_new ("nonsense://x", S_ANY, 10);
     ck_assert_ptr_null (clash);
     broker_destroy (&broker);
 }
@@ -361,7 +372,7 @@ START_TEST (test_broker_inproc)
     char frontend [64], backend [64];
     snprintf (frontend, sizeof frontend, "inproc://test-broker-front-%d", getpid ());
     snprintf (backend, sizeof backend, "inproc://test-broker-back-%d", getpid ());
-    broker_t *broker = broker_new (frontend, backend, 10, 0);
+    broker_t *broker = s_broker_new (frontend, backend, 10);
     ck_assert_ptr_nonnull (broker);
     ck_assert_int_eq (broker_frontend_port (broker), 0);
     ck_assert_int_eq (broker_backend_port (broker), 0);
@@ -381,8 +392,8 @@ START_TEST (test_broker_inproc)
 }
 END_TEST
 
-#define S_FLUSH_MESSAGES 600
-#define S_FLUSH_SIZE     10000
+#define S_FLUSH_MESSAGES 1500
+#define S_FLUSH_SIZE     4000
 
 typedef struct {
     int port;               //  backend port to connect to
@@ -417,7 +428,7 @@ s_slow_worker (void *arg)
 //  The messages are large so that socket buffers cannot absorb them all.
 START_TEST (test_broker_flush_on_destroy)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 10 * S_FLUSH_MESSAGES, 0);
+    broker_t *broker = s_broker_new (S_ANY, S_ANY, 10 * S_FLUSH_MESSAGES);
     s_slow_worker_t worker = { broker_backend_port (broker), S_FLUSH_MESSAGES,
                                0, false };
     pthread_t thread;

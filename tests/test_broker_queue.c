@@ -10,6 +10,8 @@
 #include "enp_log.h"
 #include "testkit.h"
 
+#define S_BYTES (64 * 1024 * 1024)    //  a byte bound no case here reaches
+
 //  A one-frame message holding text.
 static zmsg_t *
 s_msg (const char *text)
@@ -44,7 +46,7 @@ s_push (broker_queue_t *queue, const char *text)
 //  Usage: push, inspect, pop, put back, destroy.
 START_TEST (test_broker_queue_usage)
 {
-    broker_queue_t *queue = broker_queue_new (2);
+    broker_queue_t *queue = broker_queue_new (2, S_BYTES);
     ck_assert_ptr_nonnull (queue);
     ck_assert_uint_eq (broker_queue_size (queue), 0);
     ck_assert (!broker_queue_full (queue));
@@ -54,7 +56,6 @@ START_TEST (test_broker_queue_usage)
     ck_assert (broker_queue_full (queue));
     zmsg_t *extra = s_msg ("three");
     ck_assert_int_eq (broker_queue_push (queue, &extra), ENP_EFULL);
-    ck_assert_uint_eq (broker_queue_refused (queue), 1);
     zmsg_destroy (&extra);
     zmsg_t *msg = broker_queue_pop (queue);
     ck_assert_ptr_nonnull (msg);
@@ -69,10 +70,10 @@ START_TEST (test_broker_queue_usage)
 }
 END_TEST
 
-//  The limit holds; refusals are counted and the caller keeps the message.
+//  The limit holds; the caller keeps a refused message.
 START_TEST (test_broker_queue_limit)
 {
-    broker_queue_t *queue = broker_queue_new (3);
+    broker_queue_t *queue = broker_queue_new (3, S_BYTES);
     for (int index = 0; index < 3; index++) {
         ck_assert (!broker_queue_full (queue));
         s_push (queue, "x");
@@ -85,14 +86,12 @@ START_TEST (test_broker_queue_limit)
         ck_assert_ptr_eq (msg, kept);
         zmsg_destroy (&msg);
     }
-    ck_assert_uint_eq (broker_queue_refused (queue), 5);
     ck_assert_uint_eq (broker_queue_size (queue), 3);
     //  Room again after a pop
     zmsg_t *msg = broker_queue_pop (queue);
     zmsg_destroy (&msg);
     ck_assert (!broker_queue_full (queue));
     s_push (queue, "y");
-    ck_assert_uint_eq (broker_queue_refused (queue), 5);
     broker_queue_destroy (&queue);
 }
 END_TEST
@@ -100,12 +99,47 @@ END_TEST
 //  A zero limit refuses everything.
 START_TEST (test_broker_queue_zero_limit)
 {
-    broker_queue_t *queue = broker_queue_new (0);
+    broker_queue_t *queue = broker_queue_new (0, S_BYTES);
     ck_assert (broker_queue_full (queue));
     zmsg_t *msg = s_msg ("x");
     ck_assert_int_eq (broker_queue_push (queue, &msg), ENP_EFULL);
     zmsg_destroy (&msg);
-    ck_assert_uint_eq (broker_queue_refused (queue), 1);
+    broker_queue_destroy (&queue);
+}
+END_TEST
+
+//  The byte bound holds too, whatever the count limit: the message that
+//  crosses it is the last one in, and popping gives the room back.
+START_TEST (test_broker_queue_byte_limit)
+{
+    static char frame [1000];
+    memset (frame, 'b', sizeof frame);
+    broker_queue_t *queue = broker_queue_new (1000, 3000);
+    ck_assert_uint_eq (broker_queue_bytes (queue), 0);
+    int pushed = 0;
+    while (!broker_queue_full (queue)) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addmem (msg, frame, sizeof frame);
+        ck_assert_int_eq (broker_queue_push (queue, &msg), ENP_OK);
+        pushed++;
+        ck_assert_int_le (pushed, 4);
+    }
+    //  Each holds 1,000 bytes and 8 of packing: the 3rd crosses 3,000
+    ck_assert_int_eq (pushed, 3);
+    ck_assert_uint_eq (broker_queue_bytes (queue), 3 * (sizeof frame + 8));
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "small");
+    ck_assert_int_eq (broker_queue_push (queue, &msg), ENP_EFULL);
+    zmsg_destroy (&msg);
+    msg = broker_queue_pop (queue);
+    ck_assert_ptr_nonnull (msg);
+    ck_assert_uint_eq (broker_queue_bytes (queue), 2 * (sizeof frame + 8));
+    ck_assert (!broker_queue_full (queue));
+    ck_assert_int_eq (broker_queue_unpop (queue, &msg), ENP_OK);
+    ck_assert_uint_eq (broker_queue_bytes (queue), 3 * (sizeof frame + 8));
+    while ((msg = broker_queue_pop (queue)))
+        zmsg_destroy (&msg);
+    ck_assert_uint_eq (broker_queue_bytes (queue), 0);
     broker_queue_destroy (&queue);
 }
 END_TEST
@@ -113,7 +147,7 @@ END_TEST
 //  Messages come out in the order they went in.
 START_TEST (test_broker_queue_fifo)
 {
-    broker_queue_t *queue = broker_queue_new (100);
+    broker_queue_t *queue = broker_queue_new (100, S_BYTES);
     for (int index = 0; index < 50; index++) {
         char text [16];
         snprintf (text, sizeof text, "m%d", index);
@@ -133,7 +167,7 @@ END_TEST
 //  unpop puts a message back at the head, even past the limit.
 START_TEST (test_broker_queue_unpop_head)
 {
-    broker_queue_t *queue = broker_queue_new (2);
+    broker_queue_t *queue = broker_queue_new (2, S_BYTES);
     s_push (queue, "a");
     s_push (queue, "b");
     zmsg_t *msg = broker_queue_pop (queue);
@@ -156,7 +190,7 @@ END_TEST
 //  Messages are held whole: every frame, binary content included.
 START_TEST (test_broker_queue_keeps_frames)
 {
-    broker_queue_t *queue = broker_queue_new (4);
+    broker_queue_t *queue = broker_queue_new (4, S_BYTES);
     zmsg_t *msg = zmsg_new ();
     const uint8_t binary [] = { 0, 1, 0xff, 0 };
     zmsg_addmem (msg, binary, sizeof binary);
@@ -186,7 +220,7 @@ END_TEST
 //  Destroying a queue frees the messages it holds (run under valgrind).
 START_TEST (test_broker_queue_destroy_frees_messages)
 {
-    broker_queue_t *queue = broker_queue_new (1000);
+    broker_queue_t *queue = broker_queue_new (1000, S_BYTES);
     for (int index = 0; index < 500; index++) {
         zmsg_t *msg = zmsg_new ();
         zmsg_addstr (msg, "frame one");
@@ -214,7 +248,7 @@ START_TEST (test_broker_queue_warns_near_limit)
     enp_log_set_level_name ("info");
     enp_log_set_format_name ("text");
 
-    broker_queue_t *queue = broker_queue_new (10);
+    broker_queue_t *queue = broker_queue_new (10, S_BYTES);
     for (int index = 0; index < 10; index++)
         s_push (queue, "x");
     for (int index = 0; index < 10; index++) {
@@ -247,6 +281,7 @@ main (void)
         test_broker_queue_usage,
         test_broker_queue_limit,
         test_broker_queue_zero_limit,
+        test_broker_queue_byte_limit,
         test_broker_queue_fifo,
         test_broker_queue_unpop_head,
         test_broker_queue_keeps_frames,

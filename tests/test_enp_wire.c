@@ -10,12 +10,13 @@
 
 #define S_ID "123e4567-e89b-42d3-a456-426614174000"
 
-//  The six frames of a valid message, which cases then break one at a time.
+//  The seven frames of a valid message, which cases then break one at a time.
 typedef struct {
-    const uint8_t *data [8];
-    size_t sizes [8];
+    const uint8_t *data [9];
+    size_t sizes [9];
     uint8_t attempt [4];
     uint8_t created [8];
+    uint8_t generation [4];
 } s_frames_t;
 
 static void
@@ -23,10 +24,12 @@ s_frames_init (s_frames_t *frames)
 {
     static const uint8_t attempt [4] = { 0, 0, 0, 3 };
     static const uint8_t created [8] = { 0, 0, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x7b };
+    static const uint8_t generation [4] = { 0, 0, 0x01, 0x02 };
     memset (frames, 0, sizeof *frames);
     memcpy (frames->attempt, attempt, 4);
     memcpy (frames->created, created, 8);
-    frames->data [0] = (const uint8_t *) "ENP1";
+    memcpy (frames->generation, generation, 4);
+    frames->data [0] = (const uint8_t *) "ENP2";
     frames->sizes [0] = 4;
     frames->data [1] = (const uint8_t *) S_ID;
     frames->sizes [1] = ENP_UUID_LEN;
@@ -38,6 +41,8 @@ s_frames_init (s_frames_t *frames)
     frames->sizes [4] = 4;
     frames->data [5] = frames->created;
     frames->sizes [5] = 8;
+    frames->data [6] = frames->generation;
+    frames->sizes [6] = 4;
 }
 
 //  Decode frames and expect a parse error with a reason and no event.
@@ -54,6 +59,7 @@ s_expect_parse_error (s_frames_t *frames, size_t count, const char *what)
     ck_assert_int_eq (enp_wire_decode_frames (frames->data, frames->sizes,
                                               count, &event, NULL, 0),
                       ENP_EPARSE);
+    ck_assert_ptr_null (event);
 }
 
 //  Build a message from frames.
@@ -84,7 +90,7 @@ START_TEST (test_enp_wire_usage)
     s_frames_t frames;
     s_frames_init (&frames);
     enp_event_t *direct = NULL;
-    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
+    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 7,
                                               &direct, err, sizeof err), ENP_OK);
     ck_assert_ptr_nonnull (direct);
     enp_event_destroy (&direct);
@@ -97,14 +103,15 @@ END_TEST
 //  Every field survives the round trip; status becomes "queued".
 START_TEST (test_enp_wire_round_trip)
 {
-    const int64_t times [] = { 1700000000123LL, 0, -5, INT64_MAX, INT64_MIN };
-    const uint32_t attempts [] = { 1, 2, 255, 256, 0xFFFFFFFFu };
+    const int64_t times [] = { 1700000000123LL, 0, 1, ENP_WIRE_CREATED_MAX, 255 };
+    const uint32_t attempts [] = { 1, 2, 255, 256, ENP_WIRE_ATTEMPT_MAX };
     for (size_t index = 0; index < 5; index++) {
         enp_event_t *event = enp_event_new (S_ID, "user \xc3\xa9",
                                             "line one\nline\ttwo \"q\"",
                                             times [index]);
         enp_event_set_status (event, ENP_STATUS_PROCESSED, 42);
         enp_event_set_attempts (event, 9);
+        enp_event_set_generation (event, (uint32_t) index * 0x01010101u);
         zmsg_t *msg = enp_wire_encode (event, attempts [index]);
         ck_assert_ptr_nonnull (msg);
         enp_event_t *decoded = NULL;
@@ -116,6 +123,7 @@ START_TEST (test_enp_wire_round_trip)
         ck_assert_str_eq (enp_event_status (decoded), ENP_STATUS_QUEUED);
         ck_assert_uint_eq (enp_event_attempts (decoded), attempts [index]);
         ck_assert_int_eq (enp_event_created_at (decoded), times [index]);
+        ck_assert_uint_eq (enp_event_generation (decoded), (uint32_t) index * 0x01010101u);
         //  decode borrows the message: it is intact afterwards
         ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_FRAMES);
         enp_event_destroy (&decoded);
@@ -129,10 +137,11 @@ END_TEST
 START_TEST (test_enp_wire_frame_layout)
 {
     enp_event_t *event = enp_event_new (S_ID, "bob", "desc", 0x0102030405060708LL);
+    enp_event_set_generation (event, 0x11223344);
     zmsg_t *msg = enp_wire_encode (event, 0x0A0B0C0D);
     zframe_t *frame = zmsg_first (msg);
     ck_assert_uint_eq (zframe_size (frame), 4);
-    ck_assert_int_eq (memcmp (zframe_data (frame), "ENP1", 4), 0);
+    ck_assert_int_eq (memcmp (zframe_data (frame), "ENP2", 4), 0);
     frame = zmsg_next (msg);
     ck_assert_uint_eq (zframe_size (frame), ENP_UUID_LEN);
     ck_assert_int_eq (memcmp (zframe_data (frame), S_ID, ENP_UUID_LEN), 0);
@@ -150,6 +159,10 @@ START_TEST (test_enp_wire_frame_layout)
     const uint8_t created [8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
     ck_assert_uint_eq (zframe_size (frame), 8);
     ck_assert_int_eq (memcmp (zframe_data (frame), created, 8), 0);
+    frame = zmsg_next (msg);
+    const uint8_t generation [4] = { 0x11, 0x22, 0x33, 0x44 };
+    ck_assert_uint_eq (zframe_size (frame), 4);
+    ck_assert_int_eq (memcmp (zframe_data (frame), generation, 4), 0);
     ck_assert_ptr_null (zmsg_next (msg));
     zmsg_destroy (&msg);
     enp_event_destroy (&event);
@@ -162,7 +175,7 @@ START_TEST (test_enp_wire_decode_frames)
     s_frames_t frames;
     s_frames_init (&frames);
     enp_event_t *event = NULL;
-    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
+    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 7,
                                               &event, NULL, 0), ENP_OK);
     ck_assert_str_eq (enp_event_id (event), S_ID);
     ck_assert_str_eq (enp_event_user_id (event), "alice");
@@ -174,17 +187,90 @@ START_TEST (test_enp_wire_decode_frames)
 }
 END_TEST
 
-//  An uppercase id is accepted and made canonical.
+//  Only the lowercase canonical form the logger makes is an id.
 START_TEST (test_enp_wire_uppercase_id)
 {
     s_frames_t frames;
     s_frames_init (&frames);
     frames.data [1] = (const uint8_t *) "123E4567-E89B-42D3-A456-426614174ABC";
+    s_expect_parse_error (&frames, 7, "an uppercase id");
+    frames.data [1] = (const uint8_t *) "123e4567-e89b-42d3-a456-426614174abc";
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 7,
+                                              &event, NULL, 0), ENP_OK);
+    enp_event_destroy (&event);
+}
+END_TEST
+
+//  ENP1, six frames without the generation, still decodes: generation 0.
+START_TEST (test_enp_wire_version_1)
+{
+    s_frames_t frames;
+    s_frames_init (&frames);
+    frames.data [0] = (const uint8_t *) "ENP1";
     enp_event_t *event = NULL;
     ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
                                               &event, NULL, 0), ENP_OK);
-    ck_assert_str_eq (enp_event_id (event), "123e4567-e89b-42d3-a456-426614174abc");
+    ck_assert_str_eq (enp_event_user_id (event), "alice");
+    ck_assert_uint_eq (enp_event_attempts (event), 3);
+    ck_assert_uint_eq (enp_event_generation (event), 0);
     enp_event_destroy (&event);
+    //  ...but not with a seventh frame, nor ENP2 without it
+    s_expect_parse_error (&frames, 7, "ENP1 with 7 frames");
+    frames.data [0] = (const uint8_t *) "ENP2";
+    s_expect_parse_error (&frames, 6, "ENP2 with 6 frames");
+}
+END_TEST
+
+//  Strings follow the API's rules: UTF-8, jansson's way.
+START_TEST (test_enp_wire_bad_utf8)
+{
+    const char *texts [] = {
+        "caf\xc3(", "\x80", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
+        "\xf4\x90\x80\x80", "\xff", "ok\xfe",
+    };
+    for (int field = 2; field <= 3; field++)
+        for (size_t index = 0; index < sizeof texts / sizeof texts [0]; index++) {
+            s_frames_t frames;
+            s_frames_init (&frames);
+            frames.data [field] = (const uint8_t *) texts [index];
+            frames.sizes [field] = strlen (texts [index]);
+            s_expect_parse_error (&frames, 7, "text that is not UTF-8");
+        }
+    s_frames_t frames;
+    s_frames_init (&frames);
+    frames.data [3] = (const uint8_t *) "caf\xc3\xa9 \xe2\x80\xae \xf0\x9f\x98\x80";
+    frames.sizes [3] = strlen ((const char *) frames.data [3]);
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 7,
+                                              &event, NULL, 0), ENP_OK);
+    enp_event_destroy (&event);
+}
+END_TEST
+
+//  attempt is 1..ENP_WIRE_ATTEMPT_MAX, created_at 0..ENP_WIRE_CREATED_MAX.
+START_TEST (test_enp_wire_numbers_in_range)
+{
+    const uint8_t attempts [][4] = {
+        { 0, 0, 0, 0 }, { 0, 0x0f, 0x42, 0x41 }, { 0xff, 0xff, 0xff, 0xff }
+    };
+    for (size_t index = 0; index < 3; index++) {
+        s_frames_t frames;
+        s_frames_init (&frames);
+        frames.data [4] = attempts [index];
+        s_expect_parse_error (&frames, 7, "an attempt out of range");
+    }
+    const uint8_t created [][8] = {
+        { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfb },     //  -5
+        { 0x80, 0, 0, 0, 0, 0, 0, 0 },
+        { 0, 0, 0xe6, 0x77, 0xd2, 0x1f, 0xdc, 0x00 },           //  max + 1
+    };
+    for (size_t index = 0; index < 3; index++) {
+        s_frames_t frames;
+        s_frames_init (&frames);
+        frames.data [5] = created [index];
+        s_expect_parse_error (&frames, 7, "a created_at out of range");
+    }
 }
 END_TEST
 
@@ -193,13 +279,13 @@ START_TEST (test_enp_wire_wrong_frame_count)
 {
     s_frames_t frames;
     s_frames_init (&frames);
-    frames.data [6] = (const uint8_t *) "x";
-    frames.sizes [6] = 1;
-    for (size_t count = 0; count <= 7; count++)
+    frames.data [7] = (const uint8_t *) "x";
+    frames.sizes [7] = 1;
+    for (size_t count = 0; count <= 8; count++)
         if (count != ENP_WIRE_FRAMES)
             s_expect_parse_error (&frames, count, "a wrong frame count");
     //  The same through zmsg_t, including an empty message
-    for (size_t count = 0; count <= 7; count++) {
+    for (size_t count = 0; count <= 8; count++) {
         if (count == ENP_WIRE_FRAMES)
             continue;
         zmsg_t *msg = s_msg_from (&frames, count);
@@ -214,16 +300,16 @@ START_TEST (test_enp_wire_wrong_frame_count)
 }
 END_TEST
 
-//  Only version "ENP1" is understood.
+//  Only versions "ENP2" and "ENP1" are understood.
 START_TEST (test_enp_wire_wrong_version)
 {
-    const char *versions [] = { "ENP2", "ENP", "ENP1x", "enp1", "", "1PNE" };
+    const char *versions [] = { "ENP3", "ENP", "ENP2x", "enp2", "", "2PNE", "ENP0" };
     for (size_t index = 0; index < sizeof versions / sizeof versions [0]; index++) {
         s_frames_t frames;
         s_frames_init (&frames);
         frames.data [0] = (const uint8_t *) versions [index];
         frames.sizes [0] = strlen (versions [index]);
-        s_expect_parse_error (&frames, 6, versions [index]);
+        s_expect_parse_error (&frames, 7, versions [index]);
     }
 }
 END_TEST
@@ -243,13 +329,13 @@ START_TEST (test_enp_wire_bad_uuid)
         s_frames_init (&frames);
         frames.data [1] = (const uint8_t *) ids [index];
         frames.sizes [1] = strlen (ids [index]);
-        s_expect_parse_error (&frames, 6, ids [index]);
+        s_expect_parse_error (&frames, 7, ids [index]);
     }
     //  A NUL inside an otherwise 36-byte id
     s_frames_t frames;
     s_frames_init (&frames);
     frames.data [1] = (const uint8_t *) "123e4567-e89b-42d3-a456-42661417400\0";
-    s_expect_parse_error (&frames, 6, "an id with a NUL");
+    s_expect_parse_error (&frames, 7, "an id with a NUL");
 }
 END_TEST
 
@@ -263,26 +349,26 @@ START_TEST (test_enp_wire_bad_strings)
         s_frames_t frames;
         s_frames_init (&frames);
         frames.sizes [field] = 0;
-        s_expect_parse_error (&frames, 6, "an empty string");
+        s_expect_parse_error (&frames, 7, "an empty string");
         s_frames_init (&frames);
         frames.data [field] = big;
         frames.sizes [field] = max + 1;
-        s_expect_parse_error (&frames, 6, "an over-long string");
+        s_expect_parse_error (&frames, 7, "an over-long string");
         s_frames_init (&frames);
         frames.data [field] = (const uint8_t *) "a\0b";
         frames.sizes [field] = 3;
-        s_expect_parse_error (&frames, 6, "a NUL byte inside");
+        s_expect_parse_error (&frames, 7, "a NUL byte inside");
         s_frames_init (&frames);
         frames.data [field] = (const uint8_t *) "ab\0";
         frames.sizes [field] = 3;
-        s_expect_parse_error (&frames, 6, "a trailing NUL byte");
+        s_expect_parse_error (&frames, 7, "a trailing NUL byte");
 
         //  Exactly the limit is fine
         s_frames_init (&frames);
         frames.data [field] = big;
         frames.sizes [field] = max;
         enp_event_t *event = NULL;
-        ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 6,
+        ck_assert_int_eq (enp_wire_decode_frames (frames.data, frames.sizes, 7,
                                                   &event, NULL, 0), ENP_OK);
         const char *text = field == 2? enp_event_user_id (event)
                                      : enp_event_description (event);
@@ -292,7 +378,7 @@ START_TEST (test_enp_wire_bad_strings)
 }
 END_TEST
 
-//  attempt must be 4 bytes and created_at 8 bytes.
+//  attempt and generation must be 4 bytes, created_at 8 bytes.
 START_TEST (test_enp_wire_bad_number_sizes)
 {
     const size_t attempt_sizes [] = { 0, 3, 5, 8 };
@@ -303,11 +389,15 @@ START_TEST (test_enp_wire_bad_number_sizes)
         s_frames_init (&frames);
         frames.data [4] = zeros;
         frames.sizes [4] = attempt_sizes [index];
-        s_expect_parse_error (&frames, 6, "a bad attempt size");
+        s_expect_parse_error (&frames, 7, "a bad attempt size");
         s_frames_init (&frames);
         frames.data [5] = zeros;
         frames.sizes [5] = created_sizes [index];
-        s_expect_parse_error (&frames, 6, "a bad created_at size");
+        s_expect_parse_error (&frames, 7, "a bad created_at size");
+        s_frames_init (&frames);
+        frames.data [6] = zeros;
+        frames.sizes [6] = attempt_sizes [index];
+        s_expect_parse_error (&frames, 7, "a bad generation size");
     }
 }
 END_TEST
@@ -318,7 +408,7 @@ START_TEST (test_enp_wire_decode_msg_errors)
     s_frames_t frames;
     s_frames_init (&frames);
     frames.sizes [2] = 0;
-    zmsg_t *msg = s_msg_from (&frames, 6);
+    zmsg_t *msg = s_msg_from (&frames, 7);
     enp_event_t *event = NULL;
     char err [256] = "";
     ck_assert_int_eq (enp_wire_decode (msg, &event, err, sizeof err), ENP_EPARSE);
@@ -341,6 +431,9 @@ main (void)
         test_enp_wire_frame_layout,
         test_enp_wire_decode_frames,
         test_enp_wire_uppercase_id,
+        test_enp_wire_version_1,
+        test_enp_wire_bad_utf8,
+        test_enp_wire_numbers_in_range,
         test_enp_wire_wrong_frame_count,
         test_enp_wire_wrong_version,
         test_enp_wire_bad_uuid,

@@ -137,7 +137,7 @@ START_TEST (test_logger_dispatcher_usage)
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
     enp_store_t *store = enp_store_new (100, 30000, 5);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert_ptr_nonnull (dispatcher);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     char ids [3][ENP_UUID_LEN + 1];
@@ -168,7 +168,7 @@ START_TEST (test_logger_dispatcher_sends_backlog)
     enp_store_t *store = enp_store_new (100, 30000, 5);
     char ids [5][ENP_UUID_LEN + 1];
     s_insert (store, 5, ids);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     s_receive_ids (pull, ids, 5, 1);
     logger_dispatcher_destroy (&dispatcher);
     enp_store_destroy (&store);
@@ -182,7 +182,7 @@ START_TEST (test_logger_dispatcher_redelivers)
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
     enp_store_t *store = enp_store_new (100, 300, 5);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     char ids [2][ENP_UUID_LEN + 1];
     s_insert (store, 2, ids);
@@ -223,7 +223,7 @@ START_TEST (test_logger_dispatcher_fails_after_max_attempts)
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
     enp_store_t *store = enp_store_new (100, 150, 2);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     char ids [2][ENP_UUID_LEN + 1];
     s_insert (store, 2, ids);
@@ -264,7 +264,7 @@ START_TEST (test_logger_dispatcher_broker_late)
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     enp_store_t *store = enp_store_new (100, 30000, 5);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert_ptr_nonnull (dispatcher);
     char ids [3][ENP_UUID_LEN + 1];
     s_insert (store, 3, ids);
@@ -300,7 +300,7 @@ START_TEST (test_logger_dispatcher_link_state)
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
     enp_store_t *store = enp_store_new (100, 30000, 5);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     zsock_destroy (&pull);
     ck_assert (s_wait_connected (dispatcher, false, 5000));
@@ -334,7 +334,7 @@ START_TEST (test_logger_dispatcher_backpressure)
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 10);
     enp_store_t *store = enp_store_new (S_FLOOD, 300000, 5);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     //  Large descriptions so that socket buffers fill up quickly
     char *description = malloc (ENP_DESCRIPTION_MAX + 1);
@@ -388,7 +388,7 @@ START_TEST (test_logger_dispatcher_destroy_without_broker)
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     enp_store_t *store = enp_store_new (100, 30000, 5);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     s_insert (store, 10, NULL);
     logger_dispatcher_wake (dispatcher);
     zclock_sleep (100);
@@ -410,14 +410,14 @@ START_TEST (test_logger_dispatcher_bad_endpoint)
     const char *endpoints [] = { "nonsense", "tcp://", "nope://127.0.0.1:1" };
     for (size_t index = 0; index < sizeof endpoints / sizeof endpoints [0]; index++) {
         logger_dispatcher_t *dispatcher = logger_dispatcher_new (store,
-                                                                 endpoints [index]);
+                                                                 endpoints [index], NULL);
         ck_assert_msg (dispatcher == NULL, "%s was accepted", endpoints [index]);
     }
     //  A broker that is not there is no failure
     int port = testkit_free_port ();
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert_ptr_nonnull (dispatcher);
     ck_assert (!logger_dispatcher_connected (dispatcher));
     logger_dispatcher_destroy (&dispatcher);

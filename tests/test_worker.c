@@ -147,14 +147,23 @@ s_send_events (zsock_t *push, enp_event_t **events, int count,
     }
 }
 
-//  Usage: format a line, start a worker, feed it an event, stop it.
+//  Write the text line expected for an event into buf.
+static void
+s_expected (char *buf, size_t size, const char *event_id, const char *user_id,
+            const char *description)
+{
+    worker_line_t *line = worker_line_new (WORKER_LINE_TEXT);
+    ck_assert_ptr_nonnull (line);
+    const char *text = worker_line_format (line, event_id, user_id, description, NULL);
+    ck_assert_ptr_nonnull (text);
+    snprintf (buf, size, "%s", text);
+    worker_line_destroy (&line);
+}
+
+//  Usage: start a worker, feed it an event, stop it.
 START_TEST (test_worker_usage)
 {
-    char line [256];
-    size_t length = worker_format_line (line, sizeof line, S_ID, "alice", "hi");
-    ck_assert_str_eq (line, "Event " S_ID " has been sent to alice: hi\n");
-    ck_assert_uint_eq (length, strlen (line));
-
+    const char *line = "Event " S_ID " has been sent to alice: hi\n";
     s_rig_t rig;
     s_rig_start (&rig, (int []) { 200, 0 }, NULL, NULL);
     worker_options_t options = { .broker = rig.broker,
@@ -179,101 +188,6 @@ START_TEST (test_worker_usage)
     free (lines [0]);
     enp_event_destroy (&event);
     s_rig_stop (&rig);
-}
-END_TEST
-
-//  The line has exactly the format DESIGN.md fixes.
-START_TEST (test_worker_format_line_exact)
-{
-    char line [512];
-    size_t length = worker_format_line (line, sizeof line, S_ID, "user-42",
-                                        "Your order shipped! caf\xc3\xa9 \"ok\" 100%");
-    const char *expected = "Event " S_ID " has been sent to user-42: Your order"
-                           " shipped! caf\xc3\xa9 \"ok\" 100%\n";
-    ck_assert_str_eq (line, expected);
-    ck_assert_uint_eq (length, strlen (expected));
-}
-END_TEST
-
-//  Control characters are escaped so one event is always one line.
-START_TEST (test_worker_format_line_escapes)
-{
-    char line [512];
-    size_t length = worker_format_line (line, sizeof line, S_ID, "a\nb\tc",
-                                        "x\ty\rz\x01\x1b[31m\x1f\x7f end\n");
-    const char *expected = "Event " S_ID " has been sent to a\\nb\\tc: "
-                           "x\\ty\\rz\\x01\\x1b[31m\\x1f\\x7f end\\n\n";
-    ck_assert_str_eq (line, expected);
-    ck_assert_uint_eq (length, strlen (expected));
-    //  Exactly one newline, at the end
-    ck_assert_ptr_eq (strchr (line, '\n'), line + length - 1);
-}
-END_TEST
-
-//  The longest valid event, fully escaped, fits the worker's line buffer.
-START_TEST (test_worker_format_line_longest)
-{
-    char user [ENP_USER_ID_MAX + 1];
-    char description [ENP_DESCRIPTION_MAX + 1];
-    memset (user, '\x02', ENP_USER_ID_MAX);
-    user [ENP_USER_ID_MAX] = '\0';
-    memset (description, '\x03', ENP_DESCRIPTION_MAX);
-    description [ENP_DESCRIPTION_MAX] = '\0';
-    size_t size = ENP_DESCRIPTION_MAX * 4 + ENP_USER_ID_MAX * 4 + 128;
-    char *line = malloc (size);
-    size_t length = worker_format_line (line, size, S_ID, user, description);
-    size_t expected = strlen ("Event  has been sent to : \n") + ENP_UUID_LEN
-                    + 4 * ENP_USER_ID_MAX + 4 * ENP_DESCRIPTION_MAX;
-    ck_assert_uint_eq (length, expected);
-    ck_assert_uint_eq (strlen (line), expected);
-    ck_assert_int_eq (line [length - 1], '\n');
-    ck_assert_int_eq (memcmp (line + length - 5, "\\x03", 4), 0);
-    free (line);
-}
-END_TEST
-
-//  Small buffers truncate cleanly: NUL-terminated, no half escape.
-START_TEST (test_worker_format_line_truncates)
-{
-    char full [256];
-    size_t full_length = worker_format_line (full, sizeof full, S_ID, "u\x01v",
-                                             "d\x02\x03" "e");
-    for (size_t size = 1; size <= full_length + 1; size++) {
-        char buf [256];
-        memset (buf, '#', sizeof buf);
-        size_t length = worker_format_line (buf, size, S_ID, "u\x01v",
-                                            "d\x02\x03" "e");
-        ck_assert_uint_lt (length, size);
-        ck_assert_uint_eq (strlen (buf), length);
-        ck_assert_int_eq (buf [size], '#');
-        //  An escape is written whole or not at all
-        const char *escape = strrchr (buf, '\\');
-        if (escape) {
-            ck_assert_int_eq (escape [1], 'x');
-            ck_assert_uint_ge (strlen (escape), 4);
-        }
-    }
-    char buf [4] = "###";
-    ck_assert_uint_eq (worker_format_line (buf, 0, S_ID, "u", "d"), 0);
-    ck_assert_int_eq (buf [0], '#');
-}
-END_TEST
-
-//  A buffer of exactly the line's length plus its NUL holds the whole line.
-START_TEST (test_worker_format_line_exact_fit)
-{
-    const char *descriptions [] = { "hello", "d\x02\x03" "e", "tab\t" };
-    for (size_t index = 0; index < 3; index++) {
-        char full [256];
-        size_t full_length = worker_format_line (full, sizeof full, S_ID,
-                                                 "alice", descriptions [index]);
-        char whole [256];
-        size_t length = worker_format_line (whole, full_length + 1, S_ID,
-                                            "alice", descriptions [index]);
-        ck_assert_msg (length == full_length && strcmp (whole, full) == 0,
-                       "a %zu-byte buffer gave '%s' instead of '%s'",
-                       full_length + 1, whole, full);
-    }
 }
 END_TEST
 
@@ -446,12 +360,101 @@ START_TEST (test_worker_concurrent_reports)
     ck_assert_uint_eq (count, 8);
     for (int index = 0; index < 8; index++) {
         char expected [256];
-        worker_format_line (expected, sizeof expected, enp_event_id (events [index]),
-                            "frank", "fast");
+        s_expected (expected, sizeof expected, enp_event_id (events [index]),
+                    "frank", "fast");
         ck_assert_str_eq (lines [index], expected);
         free (lines [index]);
         enp_event_destroy (&events [index]);
     }
+    s_rig_stop (&rig);
+}
+END_TEST
+
+//  A deliberate re-queue comes with a new generation and is printed again;
+//  a redelivery of the same generation is not.
+START_TEST (test_worker_requeue_prints_again)
+{
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 1 });
+    enp_event_t *event = enp_event_new (S_ID, "alice", "again", 0);
+    s_send_event (rig.push, event, 1);
+    s_send_event (rig.push, event, 2);          //  timed out: redelivered
+    enp_event_set_generation (event, 1);        //  PATCH to "pending"
+    s_send_event (rig.push, event, 3);
+    s_send_event (rig.push, event, 4);          //  and redelivered again
+    ck_assert (s_wait (rig.worker, rig.logger, 2, 4, 4, 5000));
+    ck_assert_uint_eq (worker_duplicates (rig.worker), 2);
+    worker_destroy (&rig.worker);
+    char *lines [4];
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 4), 2);
+    for (int index = 0; index < 2; index++) {
+        ck_assert_str_eq (lines [index], "Event " S_ID " has been sent to alice: again\n");
+        free (lines [index]);
+    }
+    enp_event_destroy (&event);
+    s_rig_stop (&rig);
+}
+END_TEST
+
+//  --notify-format json: one JSON object per line.
+START_TEST (test_worker_json_lines)
+{
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 1, .format = WORKER_LINE_JSON });
+    enp_event_t *event = enp_event_new (S_ID, "bob: x", "two\nlines", 0);
+    s_send_event (rig.push, event, 1);
+    ck_assert (s_wait (rig.worker, rig.logger, 1, 1, 1, 5000));
+    worker_destroy (&rig.worker);
+    char *lines [2];
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 2), 1);
+    ck_assert_str_eq (lines [0], "{\"event_id\":\"" S_ID "\",\"user_id\":\"bob: x\","
+                                 "\"description\":\"two\\nlines\"}\n");
+    free (lines [0]);
+    enp_event_destroy (&event);
+    s_rig_stop (&rig);
+}
+END_TEST
+
+//  What the API would refuse is dropped and counted, never printed: text
+//  that is not UTF-8, an id that is not canonical, too many frames, too
+//  many bytes. A valid event after them still goes through.
+START_TEST (test_worker_drops_invalid)
+{
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 1 });
+    enp_event_t *bad_utf8 = enp_event_new (S_ID, "mallory", "caf\xc3(", 0);
+    s_send_event (rig.push, bad_utf8, 1);
+    enp_event_t *upper = enp_event_new ("123E4567-E89B-42D3-A456-426614174000",
+                                        "mallory", "upper", 0);
+    s_send_event (rig.push, upper, 1);
+    zmsg_t *msg = zmsg_new ();
+    for (int index = 0; index < 1000; index++)
+        zmsg_addstr (msg, "f");
+    ck_assert_int_eq (zmsg_send (&msg, rig.push), 0);
+    static char half [ENP_WIRE_SIZE_MAX / 2 + 1];
+    memset (half, 'h', sizeof half);
+    msg = zmsg_new ();
+    zmsg_addmem (msg, half, sizeof half);
+    zmsg_addmem (msg, half, sizeof half);
+    ck_assert_int_eq (zmsg_send (&msg, rig.push), 0);
+    enp_event_t *good = enp_event_new (S_ID, "alice", "fine", 0);
+    s_send_event (rig.push, good, 1);
+    ck_assert (s_wait (rig.worker, rig.logger, 1, 1, 1, 5000));
+    ck_assert_uint_eq (worker_malformed (rig.worker), 4);
+    worker_destroy (&rig.worker);
+    char *lines [2];
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 2), 1);
+    ck_assert_str_eq (lines [0], "Event " S_ID " has been sent to alice: fine\n");
+    free (lines [0]);
+    enp_event_destroy (&bad_utf8);
+    enp_event_destroy (&upper);
+    enp_event_destroy (&good);
     s_rig_stop (&rig);
 }
 END_TEST
@@ -476,7 +479,11 @@ END_TEST
 //  End to end through a real broker actor.
 START_TEST (test_worker_via_broker)
 {
-    broker_t *broker = broker_new ("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 100, 0);
+    broker_options_t broker_options = {
+        .frontend = "tcp://127.0.0.1:*", .backend = "tcp://127.0.0.1:*",
+        .max_queue = 100, .max_queue_bytes = 1024 * 1024
+    };
+    broker_t *broker = broker_new (&broker_options);
     ck_assert_ptr_nonnull (broker);
     char backend [64];
     snprintf (backend, sizeof backend, "tcp://127.0.0.1:%d",
@@ -503,8 +510,8 @@ START_TEST (test_worker_via_broker)
     ck_assert_uint_eq (s_read_lines (rig.out, lines, 8), 5);
     for (int index = 0; index < 5; index++) {
         char expected [256];
-        worker_format_line (expected, sizeof expected, enp_event_id (events [index]),
-                            "dave", enp_event_description (events [index]));
+        s_expected (expected, sizeof expected, enp_event_id (events [index]),
+                    "dave", enp_event_description (events [index]));
         ck_assert_str_eq (lines [index], expected);
         free (lines [index]);
         enp_event_destroy (&events [index]);
@@ -520,16 +527,14 @@ main (void)
 {
     const TTest *tests [] = {
         test_worker_usage,
-        test_worker_format_line_exact,
-        test_worker_format_line_escapes,
-        test_worker_format_line_longest,
-        test_worker_format_line_truncates,
-        test_worker_format_line_exact_fit,
         test_worker_prints_and_reports,
         test_worker_report_rejected,
         test_worker_destroy_cancels_retries,
         test_worker_destroy_finishes_held_events,
         test_worker_concurrent_reports,
+        test_worker_requeue_prints_again,
+        test_worker_json_lines,
+        test_worker_drops_invalid,
         test_worker_bad_endpoint,
         test_worker_via_broker,
         NULL

@@ -7,11 +7,12 @@
     a zero send timeout: when the broker is down or full the send fails at
     once, events stay "pending", and the actor waits rather than spins.
 
-    The socket uses ZMQ_IMMEDIATE so nothing is queued toward a broker that
-    is not connected, heartbeats so a dead broker is noticed in seconds, a
-    small high-water mark, and a socket monitor that tells readyz whether
-    the link is up. Handlers wake the actor through an eventfd, at most one
-    write per wake-up however many events arrive meanwhile.
+    The socket is an enp_link: ZMQ_IMMEDIATE so nothing is queued toward a
+    broker that is not connected, heartbeats so a dead broker is noticed in
+    seconds, a small high-water mark, CURVE when configured, and a socket
+    monitor that tells readyz whether the link is up. Handlers wake the
+    actor through an eventfd, at most one write per wake-up however many
+    events arrive meanwhile.
 */
 #include <poll.h>
 #include <stdatomic.h>
@@ -19,20 +20,20 @@
 #include <unistd.h>
 #include <czmq.h>
 #include "logger_dispatcher.h"
+#include "enp_link.h"
 #include "enp_log.h"
 #include "enp_time.h"
 #include "enp_wire.h"
 
 #define S_BATCH          256    //  events taken from the store at a time
-#define S_SEND_HWM       1000   //  messages queued toward the broker
 #define S_IDLE_WAIT_MS   1000   //  longest sleep with nothing due
 #define S_BLOCKED_WAIT_MS  50   //  retry interval while the broker refuses
-#define S_FLUSH_MS       2000   //  best-effort flush on shutdown
 #define S_BATCH_MS          1   //  after a drain, let events gather this long
 
 struct _logger_dispatcher_t {
     enp_store_t *store;         //  borrowed
     char *endpoint;             //  broker frontend, e.g. tcp://127.0.0.1:5557
+    enp_curve_t *curve;         //  borrowed; NULL: CURVE off
     int wake_fd;                //  eventfd that handlers write to
     atomic_bool wake_pending;   //  a wake-up is already signalled
     atomic_bool connected;      //  broker link is up
@@ -41,58 +42,6 @@ struct _logger_dispatcher_t {
     atomic_bool started;        //  the actor made its socket and connected
     zactor_t *actor;            //  the thread that owns the socket
 };
-
-//  Create the PUSH socket with every option set on purpose.
-static zsock_t *
-s_push_new (void)
-{
-    zsock_t *push = zsock_new (ZMQ_PUSH);
-    if (!push)
-        return NULL;
-    zsock_set_sndhwm (push, S_SEND_HWM);
-    zsock_set_sndtimeo (push, 0);
-    zsock_set_immediate (push, 1);
-    zsock_set_linger (push, S_FLUSH_MS);
-    zsock_set_reconnect_ivl (push, 100);
-    zsock_set_reconnect_ivl_max (push, 2000);
-    zsock_set_heartbeat_ivl (push, 1000);
-    zsock_set_heartbeat_ttl (push, 3000);
-    zsock_set_heartbeat_timeout (push, 3000);
-    return push;
-}
-
-//  Watch the PUSH socket's connection events on a PAIR socket.
-static zsock_t *
-s_monitor_new (zsock_t *push, logger_dispatcher_t *self)
-{
-    char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "inproc://logger-monitor-%p",
-              (void *) self);
-    if (zmq_socket_monitor (zsock_resolve (push), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                          | ZMQ_EVENT_DISCONNECTED) != 0)
-        return NULL;
-    return zsock_new_pair (endpoint);   //  ">" is the default for PAIR
-}
-
-//  Read one monitor event and update the link state.
-static void
-s_monitor_read (logger_dispatcher_t *self, zsock_t *monitor)
-{
-    zmsg_t *msg = zmsg_recv (monitor);
-    if (!msg)
-        return;
-    zframe_t *frame = zmsg_first (msg);
-    if (frame && zframe_size (frame) >= 2) {
-        uint16_t event;
-        memcpy (&event, zframe_data (frame), sizeof event);
-        bool up = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-        if (up != atomic_load (&self->connected))
-            enp_log_info ("broker %s link %s", self->endpoint, up? "up": "down");
-        atomic_store (&self->connected, up);
-    }
-    zmsg_destroy (&msg);
-}
 
 //  Send every due event the broker takes. Returns the number sent, or -1
 //  when the broker refused one (down or full).
@@ -163,46 +112,40 @@ static void
 s_actor (zsock_t *pipe, void *arg)
 {
     logger_dispatcher_t *self = (logger_dispatcher_t *) arg;
-    //  Attach the monitor before connecting, or the first handshake is missed
-    zsock_t *push = s_push_new ();
-    zsock_t *monitor = push? s_monitor_new (push, self): NULL;
-    if (!push || !monitor)
+    //  The link attaches its monitor before connecting, so the first
+    //  handshake is not missed
+    enp_link_t *link = enp_link_new (ENP_LINK_LOGGER, self->curve);
+    if (!link)
         enp_log_error ("dispatcher cannot start: cannot create its sockets: %s",
                        zmq_strerror (zmq_errno ()));
     else
-    if (zsock_connect (push, "%s", self->endpoint))
+    if (enp_link_connect (link, self->endpoint))
         //  A broker that is down is no error; an endpoint ZeroMQ cannot
-        //  even try is one (a typo in --broker)
-        enp_log_error ("dispatcher cannot start: cannot connect to broker %s: %s",
-                       self->endpoint, zmq_strerror (zmq_errno ()));
-    else {
-        enp_log_info ("connecting to broker %s", self->endpoint);
+        //  even try is one (a typo in --broker); enp_link said which
+        enp_link_destroy (&link);
+    else
         atomic_store (&self->started, true);
-    }
     //  zactor_new returns once signalled; the parent reads started then
     zsock_signal (pipe, 0);
-    if (!atomic_load (&self->started)) {
-        if (monitor)
-            zmq_socket_monitor (zsock_resolve (push), NULL, 0);
-        zsock_destroy (&monitor);
-        zsock_destroy (&push);
+    if (!link) {
         s_wait_term (pipe);
         return;
     }
+    zsock_t *push = enp_link_socket (link);
     bool refused = false;
     bool terminated = false;
     bool batching = false;
     while (!terminated) {
         zmq_pollitem_t items [] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-            { monitor? zsock_resolve (monitor): NULL, 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (enp_link_monitor (link)), 0, ZMQ_POLLIN, 0 },
             { NULL, self->wake_fd, ZMQ_POLLIN, 0 }
         };
         //  Right after a drain that sent something, leave the wake-up fd
         //  alone for S_BATCH_MS: events gather, handlers see a wake-up
         //  already pending and make no system call, and we wake at most
         //  ~1,000 times a second under load instead of once per request
-        int count = !monitor? 1: batching? 2: 3;
+        int count = batching? 2: 3;
         int rc = zmq_poll (items, count, batching? S_BATCH_MS
                                                  : s_wait_ms (self, refused));
         if (rc < 0 && zmq_errno () != EINTR)
@@ -212,37 +155,36 @@ s_actor (zsock_t *pipe, void *arg)
             terminated = !command || streq (command, "$TERM");
             zstr_free (&command);
         }
-        if (monitor && (items [1].revents & ZMQ_POLLIN))
-            s_monitor_read (self, monitor);
+        if (items [1].revents & ZMQ_POLLIN)
+            atomic_store (&self->connected, enp_link_watch (link));
+        enp_link_maintain (link);
         if (count == 3 && (items [2].revents & ZMQ_POLLIN)) {
             uint64_t value;
             if (read (self->wake_fd, &value, sizeof value) < 0)
                 enp_log_debug ("wake read: %s", strerror (errno));
             atomic_store (&self->wake_pending, false);
         }
-        int sent = push? s_drain (self, push): 0;
+        int sent = s_drain (self, push);
         refused = sent < 0;
         batching = sent > 0;
     }
     //  Hand what is pending to the broker before going; linger sends it
-    if (push && atomic_load (&self->connected))
+    if (atomic_load (&self->connected))
         s_drain (self, push);
-    if (monitor) {
-        zmq_socket_monitor (zsock_resolve (push), NULL, 0);
-        zsock_destroy (&monitor);
-    }
-    zsock_destroy (&push);
+    enp_link_destroy (&link);
 }
 
 //  Start the dispatcher actor.
 logger_dispatcher_t *
-logger_dispatcher_new (enp_store_t *store, const char *endpoint)
+logger_dispatcher_new (enp_store_t *store, const char *endpoint,
+                       enp_curve_t *curve)
 {
     logger_dispatcher_t *self =
         (logger_dispatcher_t *) calloc (1, sizeof (logger_dispatcher_t));
     if (!self)
         return NULL;
     self->store = store;
+    self->curve = curve;
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->endpoint = strdup (endpoint);
     if (self->wake_fd < 0 || !self->endpoint) {

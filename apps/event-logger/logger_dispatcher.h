@@ -4,18 +4,22 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "enp_curve.h"
 #include "enp_store.h"
 
 typedef struct _logger_dispatcher_t logger_dispatcher_t;
 
 //  Start an actor that connects a PUSH socket to endpoint and sends every
-//  due event of store (borrowed; must outlive the dispatcher). A broker
-//  that cannot be reached is not a failure: events wait as pending and
+//  due event of store (borrowed; must outlive the dispatcher). With curve
+//  (borrowed, outlives the dispatcher; NULL: CURVE off) the link is
+//  encrypted and the broker must have curve's server key. A broker that
+//  cannot be reached is not a failure: events wait as pending and
 //  logger_dispatcher_connected says false. Returns NULL (and logs why)
 //  when the dispatcher cannot start: the endpoint is one ZeroMQ cannot
 //  connect to at all (malformed), or its thread or sockets cannot be made.
 logger_dispatcher_t *logger_dispatcher_new (enp_store_t *store,
-                                            const char *endpoint);
+                                            const char *endpoint,
+                                            enp_curve_t *curve);
 //  Stop the actor, after a short best-effort flush of pending events;
 //  nulls the caller's pointer.
 void logger_dispatcher_destroy (logger_dispatcher_t **self_p);

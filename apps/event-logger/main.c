@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include "enp_app.h"
 #include "enp_config.h"
+#include "enp_curve.h"
 #include "enp_log.h"
 #include "enp_store.h"
 #include "logger_api.h"
@@ -24,6 +25,7 @@ s_config_new (void)
     ||  enp_config_option (config, "port", "8000", "HTTP port (0 picks a free one)")
     ||  enp_config_option (config, "broker", "tcp://127.0.0.1:5557",
                            "queue-broker frontend to push events to")
+    ||  enp_curve_declare_client (config)
     ||  enp_config_option (config, "status-token", "",
                            "when set, PATCH needs 'Authorization: Bearer <token>'")
     ||  enp_config_option (config, "visibility-timeout", "30",
@@ -49,8 +51,8 @@ s_config_new (void)
 //  Create the store, the metrics and the dispatcher. Returns 0, or -1
 //  after logging which one failed and why (the dispatcher says why itself).
 static int
-s_start_parts (enp_config_t *config, long visibility, long attempts,
-               long max_events, enp_store_t **store_p,
+s_start_parts (enp_config_t *config, enp_curve_t *curve, long visibility,
+               long attempts, long max_events, enp_store_t **store_p,
                logger_metrics_t **metrics_p, logger_dispatcher_t **dispatcher_p)
 {
     *store_p = enp_store_new ((size_t) max_events, visibility * 1000,
@@ -65,7 +67,8 @@ s_start_parts (enp_config_t *config, long visibility, long attempts,
         enp_log_error ("cannot create the request metrics: out of memory");
         return -1;
     }
-    *dispatcher_p = logger_dispatcher_new (*store_p, enp_config_get (config, "broker"));
+    *dispatcher_p = logger_dispatcher_new (*store_p, enp_config_get (config, "broker"),
+                                           curve);
     return *dispatcher_p? 0: -1;
 }
 
@@ -74,11 +77,14 @@ static int
 s_run (enp_config_t *config, const logger_api_options_t *options,
        long visibility, long attempts, long max_events)
 {
+    enp_curve_t *curve = NULL;
+    if (enp_curve_client_from_config (config, &curve))
+        return EXIT_FAILURE;
     enp_store_t *store = NULL;
     logger_metrics_t *metrics = NULL;
     logger_dispatcher_t *dispatcher = NULL;
-    logger_api_t *api = s_start_parts (config, visibility, attempts, max_events,
-                                       &store, &metrics, &dispatcher) == 0
+    logger_api_t *api = s_start_parts (config, curve, visibility, attempts,
+                                       max_events, &store, &metrics, &dispatcher) == 0
         ? logger_api_new (options, store, dispatcher, metrics): NULL;
     if (api) {
         enp_log_info ("started: broker %s, visibility timeout %lds, max attempts"
@@ -94,6 +100,7 @@ s_run (enp_config_t *config, const logger_api_options_t *options,
     logger_dispatcher_destroy (&dispatcher);
     logger_metrics_destroy (&metrics);
     enp_store_destroy (&store);
+    enp_curve_destroy (&curve);
     if (rc == EXIT_SUCCESS)
         enp_log_info ("stopped");
     return rc;

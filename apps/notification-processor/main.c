@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include "enp_app.h"
 #include "enp_config.h"
+#include "enp_curve.h"
 #include "enp_log.h"
 #include "enp_probe.h"
 #include "worker.h"
@@ -33,6 +34,10 @@ s_config_new (void)
                            "first retry backoff in ms (doubles, with jitter, up to 5 s)")
     ||  enp_config_option (config, "report-concurrency", "8",
                            "reports in flight at once, each on its own kept-alive connection")
+    ||  enp_config_option (config, "notify-format", "text",
+                           "text (Event {id} has been sent to {user}: {description},"
+                           " escaped) or json (one object per line)")
+    ||  enp_curve_declare_client (config)
     ||  enp_app_declare_metrics (config, "9102")
     ||  enp_app_declare (config))
         enp_config_destroy (&config);
@@ -51,6 +56,12 @@ main (int argc, char *argv [])
     ||  enp_app_number (config, "report-backoff", 1, 60000, &backoff)
     ||  enp_app_number (config, "report-concurrency", 1, 256, &inflight)))
         rc = -1;
+    worker_line_format_t format = WORKER_LINE_TEXT;
+    if (rc == 0
+    &&  worker_line_format_parse (enp_config_get (config, "notify-format"), &format)) {
+        fprintf (stderr, "notification-processor: --notify-format must be text or json\n");
+        rc = -1;
+    }
     //  0: run; 1: --help was printed; -1: bad configuration, said why
     int status = rc < 0? EXIT_FAILURE: EXIT_SUCCESS;
     if (rc == 0 && enp_app_healthcheck_asked (config))
@@ -58,14 +69,17 @@ main (int argc, char *argv [])
     else
     if (rc == 0) {
         enp_app_start ("notification-processor");
+        enp_curve_t *curve = NULL;
+        int curve_rc = enp_curve_client_from_config (config, &curve);
         worker_options_t options = {
             .broker = enp_config_get (config, "broker"),
             .logger_url = enp_config_get (config, "logger-url"),
             .status_token = enp_config_get (config, "status-token"),
             .dedup_size = (size_t) dedup, .max_retries = (int) retries,
-            .backoff_ms = backoff, .inflight = (size_t) inflight
+            .backoff_ms = backoff, .inflight = (size_t) inflight,
+            .format = format, .curve = curve
         };
-        worker_t *worker = worker_new (&options, stdout);
+        worker_t *worker = curve_rc == 0? worker_new (&options, stdout): NULL;
         enp_probe_t *probe = NULL;
         status = (worker && enp_app_probe (config, worker_print_metrics, worker,
                                            &probe) == 0)? EXIT_SUCCESS: EXIT_FAILURE;
@@ -76,6 +90,7 @@ main (int argc, char *argv [])
         }
         enp_probe_destroy (&probe);
         worker_destroy (&worker);
+        enp_curve_destroy (&curve);
         enp_app_stop ();
     }
     enp_config_destroy (&config);

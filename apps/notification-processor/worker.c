@@ -5,19 +5,24 @@
     reports the event processed to the logger. Delivery is at least once:
     the de-duplication cache keeps a redelivered event from being printed
     twice, but it is still reported, since the earlier report may be the
-    thing that was lost.
+    thing that was lost. A message that is not a valid event (whoever sent
+    it) is counted and dropped, never printed.
 */
 #include <stdatomic.h>
 #include <czmq.h>
 #include "worker.h"
 #include "worker_callback.h"
 #include "worker_dedup.h"
+#include "worker_line.h"
+#include "enp_link.h"
 #include "enp_log.h"
+#include "enp_ratelimit.h"
 #include "enp_time.h"
 #include "enp_wire.h"
 
-#define S_RECEIVE_HWM   100     //  messages buffered from the broker
 #define S_DRAIN_MS      2000    //  shutdown: time to finish what we hold
+#define S_LOG_BURST     10      //  malformed-message records per window
+#define S_LOG_WINDOW_MS 60000
 
 struct _worker_t {
     worker_options_t options;           //  strings copied below
@@ -28,107 +33,76 @@ struct _worker_t {
     atomic_uint_fast64_t reported;      //  reports accepted
     atomic_uint_fast64_t duplicates;    //  redeliveries not printed
     atomic_uint_fast64_t report_failures;   //  reports given up
-    atomic_uint_fast64_t malformed;     //  messages that did not decode
+    atomic_uint_fast64_t malformed;     //  messages that were not events
+    atomic_bool connected;              //  the broker link is up
     bool started;                       //  the actor connected its socket
     zactor_t *actor;
 };
 
-//  Append text to the line, escaping control characters. Stops, without
-//  splitting an escape, when the next character does not fit with room for
-//  the NUL. Returns the new length.
-static size_t
-s_append_escaped (char *buf, size_t size, size_t used, const char *text)
-{
-    static const char hex [] = "0123456789abcdef";
-    for (const unsigned char *cursor = (const unsigned char *) text; *cursor;
-         cursor++) {
-        unsigned char c = *cursor;
-        char escaped [4];
-        size_t length = 2;
-        escaped [0] = '\\';
-        if (c == '\n')
-            escaped [1] = 'n';
-        else
-        if (c == '\r')
-            escaped [1] = 'r';
-        else
-        if (c == '\t')
-            escaped [1] = 't';
-        else
-        if (c < 0x20 || c == 0x7f) {
-            escaped [1] = 'x';
-            escaped [2] = hex [c >> 4];
-            escaped [3] = hex [c & 0x0f];
-            length = 4;
-        }
-        else {
-            escaped [0] = (char) c;
-            length = 1;
-        }
-        if (used + length + 1 > size)
-            break;
-        memcpy (buf + used, escaped, length);
-        used += length;
-    }
-    if (size > 0)
-        buf [used < size? used: size - 1] = '\0';
-    return used;
-}
+//  What the actor works with, made and destroyed in its thread.
+typedef struct {
+    enp_link_t *link;                   //  PULL from the broker
+    worker_dedup_t *dedup;              //  events already printed
+    worker_callback_t *callback;        //  reports to the logger
+    worker_line_t *line;                //  the line formatter
+    enp_ratelimit_t *limit;             //  malformed-message records
+} s_parts_t;
 
-//  Format the notification line.
-size_t
-worker_format_line (char *buf, size_t size, const char *event_id,
-                    const char *user_id, const char *description)
-{
-    int used = snprintf (buf, size, "Event %s has been sent to ", event_id);
-    if (used < 0 || (size_t) used >= size)
-        return size? strlen (buf): 0;
-    size_t length = s_append_escaped (buf, size, (size_t) used, user_id);
-    if (length + 3 > size)
-        return length;          //  No room for ": "; never fake a whole line
-    memcpy (buf + length, ": ", 3);
-    length += 2;
-    length = s_append_escaped (buf, size, length, description);
-    if (length + 1 < size) {
-        buf [length++] = '\n';
-        buf [length] = '\0';
-    }
-    return length;
-}
-
-//  Handle one message: decode, print once, report.
+//  Count and log (rate-limited) a message that is not an event.
 static void
-s_handle (worker_t *self, zmsg_t *msg, worker_dedup_t *dedup,
-          worker_callback_t *callback)
+s_malformed (worker_t *self, s_parts_t *parts, const char *reason)
+{
+    atomic_fetch_add (&self->malformed, 1);
+    uint64_t held = 0;
+    if (enp_ratelimit_allow (parts->limit, enp_time_mono_ms (), &held))
+        enp_log_warn ("dropped a message that is not a valid event: %s%s",
+                      reason, held? " (more were not logged)": "");
+}
+
+//  Handle one message: decode, print once per generation, report.
+static void
+s_handle (worker_t *self, s_parts_t *parts, zmsg_t *msg)
 {
     enp_event_t *event = NULL;
     char err [128];
     if (enp_wire_decode (msg, &event, err, sizeof err) != ENP_OK) {
-        atomic_fetch_add (&self->malformed, 1);
-        enp_log_warn ("dropped a malformed message: %s", err);
+        s_malformed (self, parts, err);
         return;
     }
     const char *event_id = enp_event_id (event);
-    if (worker_dedup_check (dedup, event_id)) {
+    size_t size = 0;
+    const char *line = NULL;
+    if (worker_dedup_check (parts->dedup, event_id, enp_event_generation (event))) {
         atomic_fetch_add (&self->duplicates, 1);
         enp_log_event_info (event_id, "redelivered (attempt %u); already"
                             " notified, reporting again",
                             enp_event_attempts (event));
     }
-    else {
-        //  ~16 KiB covers the longest valid event even fully escaped
-        char line [ENP_DESCRIPTION_MAX * 4 + ENP_USER_ID_MAX * 4 + 128];
-        size_t length = worker_format_line (line, sizeof line, event_id,
-                                            enp_event_user_id (event),
-                                            enp_event_description (event));
-        fwrite (line, 1, length, self->out);
+    else
+    if ((line = worker_line_format (parts->line, event_id,
+                                    enp_event_user_id (event),
+                                    enp_event_description (event), &size))) {
+        fwrite (line, 1, size, self->out);
         fflush (self->out);
         atomic_fetch_add (&self->notified, 1);
     }
+    else
+        enp_log_event_error (event_id, "cannot format the notification line");
     //  The slot is free: the caller only hands us messages when it is
-    if (worker_callback_submit (callback, event_id))
+    if (worker_callback_submit (parts->callback, event_id))
         atomic_fetch_add (&self->report_failures, 1);
     enp_event_destroy (&event);
+}
+
+//  Receive the next message: ENP_OK with *msg_p set, ENP_ENOTFOUND when
+//  none waits. One over the wire's bounds is counted here and skipped.
+static enp_status_t
+s_recv (worker_t *self, s_parts_t *parts, zmsg_t **msg_p)
+{
+    enp_status_t status;
+    while ((status = enp_link_recv (parts->link, msg_p)) == ENP_EPARSE)
+        s_malformed (self, parts, "more frames or bytes than any event");
+    return status;
 }
 
 //  A report finished: count its outcome.
@@ -144,40 +118,32 @@ s_on_report (void *arg, const char *event_id, enp_status_t status)
         atomic_fetch_add (&self->report_failures, 1);
 }
 
-//  Create the PULL socket with every option set on purpose, connected.
-static zsock_t *
-s_pull_new (const char *endpoint)
+//  Follow the broker link's state from its monitor.
+static void
+s_monitor (worker_t *self, s_parts_t *parts)
 {
-    zsock_t *pull = zsock_new (ZMQ_PULL);
-    if (!pull)
-        return NULL;
-    zsock_set_rcvhwm (pull, S_RECEIVE_HWM);
-    zsock_set_linger (pull, 0);
-    zsock_set_reconnect_ivl (pull, 100);
-    zsock_set_reconnect_ivl_max (pull, 2000);
-    zsock_set_heartbeat_ivl (pull, 1000);
-    zsock_set_heartbeat_ttl (pull, 3000);
-    zsock_set_heartbeat_timeout (pull, 3000);
-    if (zsock_connect (pull, "%s", endpoint)) {
-        enp_log_error ("cannot connect to broker %s: %s", endpoint,
-                       zmq_strerror (zmq_errno ()));
-        zsock_destroy (&pull);
+    while (zsock_events (enp_link_monitor (parts->link)) & ZMQ_POLLIN) {
+        enp_link_event_t event = enp_link_monitor_read (parts->link);
+        bool up = enp_link_peers (parts->link) > 0;
+        if (up != atomic_load (&self->connected))
+            enp_log_info ("broker %s link %s", self->broker, up? "up": "down");
+        atomic_store (&self->connected, up);
+        if (event == ENP_LINK_REFUSED_PROTOCOL || event == ENP_LINK_REFUSED_AUTH)
+            enp_log_warn ("handshake with broker %s failed: check --curve-broker"
+                          " (the broker's key) and that the broker allows ours"
+                          " (%s)", self->broker, self->options.curve
+                          ? enp_curve_public_key (self->options.curve): "CURVE off");
     }
-    else
-        enp_log_info ("connecting to broker %s", endpoint);
-    return pull;
 }
 
 //  Take messages while a report slot is free and the socket has any.
 static void
-s_take (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
-        worker_callback_t *callback)
+s_take (worker_t *self, s_parts_t *parts)
 {
-    while (!worker_callback_full (callback)) {
-        zmsg_t *msg = zmsg_recv_nowait (pull);
-        if (!msg)
-            break;
-        s_handle (self, msg, dedup, callback);
+    zmsg_t *msg = NULL;
+    while (!worker_callback_full (parts->callback)
+       &&  s_recv (self, parts, &msg) == ENP_OK) {
+        s_handle (self, parts, msg);
         zmsg_destroy (&msg);
     }
 }
@@ -185,27 +151,26 @@ s_take (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
 //  On $TERM: stop taking new events, finish the ones already buffered and
 //  the reports in flight, for up to S_DRAIN_MS.
 static void
-s_drain (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
-         worker_callback_t *callback)
+s_drain (worker_t *self, s_parts_t *parts)
 {
     //  Disconnecting drops what the socket received but we did not read,
     //  so take everything it holds first
     zlist_t *held = zlist_new ();
-    zmsg_t *msg;
-    while (held && (msg = zmsg_recv_nowait (pull)))
+    zmsg_t *msg = NULL;
+    while (held && s_recv (self, parts, &msg) == ENP_OK)
         zlist_append (held, msg);
-    zsock_disconnect (pull, "%s", self->broker);
+    zsock_disconnect (enp_link_socket (parts->link), "%s", self->broker);
     int64_t deadline = enp_time_mono_ms () + S_DRAIN_MS;
     while (enp_time_mono_ms () < deadline) {
-        while (held && zlist_size (held) > 0 && !worker_callback_full (callback)) {
+        while (held && zlist_size (held) > 0 && !worker_callback_full (parts->callback)) {
             msg = (zmsg_t *) zlist_pop (held);
-            s_handle (self, msg, dedup, callback);
+            s_handle (self, parts, msg);
             zmsg_destroy (&msg);
         }
         bool waiting = held && zlist_size (held) > 0;
-        if (worker_callback_run (callback, s_on_report, self) == 0 && !waiting)
+        if (worker_callback_run (parts->callback, s_on_report, self) == 0 && !waiting)
             break;
-        worker_callback_wait (callback, NULL, 0, 10);
+        worker_callback_wait (parts->callback, NULL, 0, 10);
     }
     if (held && zlist_size (held) > 0)
         enp_log_warn ("stopping with %zu events unhandled; the logger will"
@@ -215,31 +180,68 @@ s_drain (worker_t *self, zsock_t *pull, worker_dedup_t *dedup,
     zlist_destroy (&held);
 }
 
-//  Wait for work: a message, a report finishing, or a command. While no
-//  report is pending zmq_poll waits on the sockets; otherwise libcurl's
-//  poll waits on the HTTP connections and on the sockets' ZMQ_FDs.
+//  Wait for work: a message, a report finishing, a link event or a
+//  command. While no report is pending zmq_poll waits on the sockets;
+//  otherwise libcurl's poll waits on the HTTP connections and on the
+//  sockets' ZMQ_FDs.
 static void
-s_wait (zsock_t *pipe, zsock_t *pull, worker_callback_t *callback)
+s_wait (zsock_t *pipe, s_parts_t *parts)
 {
-    if (worker_callback_pending (callback) == 0) {
+    zsock_t *pull = enp_link_socket (parts->link);
+    zsock_t *monitor = enp_link_monitor (parts->link);
+    if (worker_callback_pending (parts->callback) == 0) {
         zmq_pollitem_t items [] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (monitor), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (pull), 0, ZMQ_POLLIN, 0 }
         };
-        zmq_poll (items, 2, 1000);
+        zmq_poll (items, 3, 1000);
         return;
     }
     //  ZMQ_FD is edge-triggered: only wait on it after draining to EAGAIN,
-    //  which s_take does unless every slot is busy
-    struct curl_waitfd extra [2] = {
+    //  which s_take and s_monitor do unless every slot is busy
+    struct curl_waitfd extra [3] = {
         { .fd = zsock_fd (pipe), .events = CURL_WAIT_POLLIN },
+        { .fd = zsock_fd (monitor), .events = CURL_WAIT_POLLIN },
         { .fd = zsock_fd (pull), .events = CURL_WAIT_POLLIN }
     };
-    bool room = !worker_callback_full (callback);
-    if ((zsock_events (pipe) & ZMQ_POLLIN)
+    bool room = !worker_callback_full (parts->callback);
+    if ((zsock_events (pipe) & ZMQ_POLLIN) || (zsock_events (monitor) & ZMQ_POLLIN)
     ||  (room && (zsock_events (pull) & ZMQ_POLLIN)))
         return;
-    worker_callback_wait (callback, extra, room? 2: 1, 100);
+    worker_callback_wait (parts->callback, extra, room? 3: 2, 100);
+}
+
+//  Make what the actor works with. Returns 0, or -1 (parts half made).
+static int
+s_parts_new (worker_t *self, s_parts_t *parts)
+{
+    parts->dedup = worker_dedup_new (self->options.dedup_size);
+    parts->line = worker_line_new (self->options.format);
+    parts->limit = enp_ratelimit_new (S_LOG_BURST, S_LOG_WINDOW_MS);
+    parts->callback = worker_callback_new (
+        self->logger_url, self->status_token, self->options.max_retries,
+        self->options.backoff_ms, &self->stopping);
+    if (parts->callback && worker_callback_set_inflight (parts->callback,
+                        self->options.inflight? self->options.inflight: 1))
+        worker_callback_destroy (&parts->callback);
+    if (!parts->dedup || !parts->line || !parts->limit || !parts->callback)
+        return -1;
+    parts->link = enp_link_new (ENP_LINK_WORKER, self->options.curve);
+    if (parts->link && enp_link_connect (parts->link, self->broker))
+        enp_link_destroy (&parts->link);
+    return parts->link? 0: -1;
+}
+
+//  Destroy what the actor worked with.
+static void
+s_parts_destroy (s_parts_t *parts)
+{
+    enp_link_destroy (&parts->link);
+    worker_callback_destroy (&parts->callback);
+    enp_ratelimit_destroy (&parts->limit);
+    worker_line_destroy (&parts->line);
+    worker_dedup_destroy (&parts->dedup);
 }
 
 //  The actor.
@@ -247,33 +249,26 @@ static void
 s_actor (zsock_t *pipe, void *arg)
 {
     worker_t *self = (worker_t *) arg;
-    worker_dedup_t *dedup = worker_dedup_new (self->options.dedup_size);
-    worker_callback_t *callback = worker_callback_new (
-        self->logger_url, self->status_token, self->options.max_retries,
-        self->options.backoff_ms, &self->stopping);
-    if (callback && worker_callback_set_inflight (callback,
-                        self->options.inflight? self->options.inflight: 1))
-        worker_callback_destroy (&callback);
-    zsock_t *pull = (dedup && callback)? s_pull_new (self->broker): NULL;
-    self->started = pull != NULL;       //  Read by worker_new after the signal
-    zsock_signal (pipe, pull? 0: 1);
-    while (pull) {
+    s_parts_t parts = { NULL };
+    int rc = s_parts_new (self, &parts);
+    self->started = rc == 0;            //  Read by worker_new after the signal
+    zsock_signal (pipe, rc == 0? 0: 1);
+    while (rc == 0) {
         if (zsock_events (pipe) & ZMQ_POLLIN) {
             char *command = zstr_recv (pipe);
             bool terminate = !command || streq (command, "$TERM");
             zstr_free (&command);
             if (terminate) {
-                s_drain (self, pull, dedup, callback);
+                s_drain (self, &parts);
                 break;
             }
         }
-        s_take (self, pull, dedup, callback);
-        worker_callback_run (callback, s_on_report, self);
-        s_wait (pipe, pull, callback);
+        s_monitor (self, &parts);
+        s_take (self, &parts);
+        worker_callback_run (parts.callback, s_on_report, self);
+        s_wait (pipe, &parts);
     }
-    zsock_destroy (&pull);
-    worker_callback_destroy (&callback);
-    worker_dedup_destroy (&dedup);
+    s_parts_destroy (&parts);
 }
 
 //  Start a worker actor.
@@ -317,6 +312,7 @@ worker_destroy (worker_t **self_p)
 uint64_t worker_notified (worker_t *self) { assert (self); return atomic_load (&self->notified); }
 uint64_t worker_reported (worker_t *self) { assert (self); return atomic_load (&self->reported); }
 uint64_t worker_duplicates (worker_t *self) { assert (self); return atomic_load (&self->duplicates); }
+uint64_t worker_malformed (worker_t *self) { assert (self); return atomic_load (&self->malformed); }
 
 //  Write the worker's counters in Prometheus text format.
 void
@@ -336,12 +332,16 @@ worker_print_metrics (void *arg, FILE *out)
         "# HELP worker_report_failures_total Reports given up on.\n"
         "# TYPE worker_report_failures_total counter\n"
         "worker_report_failures_total %llu\n"
-        "# HELP worker_messages_malformed_total Messages that did not decode.\n"
+        "# HELP worker_messages_malformed_total Messages dropped for not being"
+        " valid events.\n"
         "# TYPE worker_messages_malformed_total counter\n"
-        "worker_messages_malformed_total %llu\n",
+        "worker_messages_malformed_total %llu\n"
+        "# HELP worker_broker_connected 1 while the link to the broker is up.\n"
+        "# TYPE worker_broker_connected gauge\nworker_broker_connected %d\n",
         (unsigned long long) atomic_load (&self->notified),
         (unsigned long long) atomic_load (&self->reported),
         (unsigned long long) atomic_load (&self->duplicates),
         (unsigned long long) atomic_load (&self->report_failures),
-        (unsigned long long) atomic_load (&self->malformed));
+        (unsigned long long) atomic_load (&self->malformed),
+        atomic_load (&self->connected)? 1: 0);
 }

@@ -4,15 +4,20 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "enp_curve.h"
+#include "worker_line.h"
 
 typedef struct {
     const char *broker;         //  backend endpoint to connect to
     const char *logger_url;     //  base URL of the event-logger
     const char *status_token;   //  bearer token for PATCH, or "" / NULL
-    size_t dedup_size;          //  ids remembered to avoid printing twice
+    size_t dedup_size;          //  events remembered to avoid printing twice
     int max_retries;            //  report retries before giving up
     long backoff_ms;            //  first retry backoff
     size_t inflight;            //  reports in flight at once (1..256)
+    worker_line_format_t format;    //  how notification lines look
+    enp_curve_t *curve;         //  own certificate and the broker's key
+                                //  (borrowed, outlives the worker); NULL: off
 } worker_options_t;
 
 typedef struct _worker_t worker_t;
@@ -30,13 +35,10 @@ uint64_t worker_notified (worker_t *self);
 uint64_t worker_reported (worker_t *self);
 //  Return redeliveries that were not printed again.
 uint64_t worker_duplicates (worker_t *self);
+//  Return messages dropped because they were not valid events.
+uint64_t worker_malformed (worker_t *self);
 //  Write the worker's counters in Prometheus text format; safe from any
 //  thread (matches enp_probe_render_fn).
 void worker_print_metrics (void *self, FILE *out);
-//  Format the notification line for an event into buf; control characters
-//  in user_id and description are escaped (\n, \t, \xHH) so one event is
-//  always one line. Returns the length (truncated to size - 1).
-size_t worker_format_line (char *buf, size_t size, const char *event_id,
-                           const char *user_id, const char *description);
 
 #endif

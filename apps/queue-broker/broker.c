@@ -8,109 +8,110 @@
       pushes back on loggers instead of dropping;
     - it writes the backend only while a worker pipe has room (POLLOUT),
       and per-pipe high-water marks are small, so a dead worker strands at
-      most a handful of messages (which the logger redelivers).
+      most a handful of messages (which the logger redelivers);
+    - it drops a message larger than any valid event (more frames or bytes
+      than the wire format allows), without reading it whole.
 
+    With CURVE each socket authenticates its side on its own ZAP domain
+    (broker_auth), so a worker's key cannot push and a logger's cannot pull.
     Counters are atomics so the metrics endpoint can read them from its own
     threads without talking to the actor.
 */
 #include <stdatomic.h>
 #include <czmq.h>
 #include "broker.h"
+#include "broker_auth.h"
 #include "broker_queue.h"
+#include "enp_link.h"
 #include "enp_log.h"
+#include "enp_ratelimit.h"
 #include "enp_time.h"
 
-#define S_WORKER_HWM    100     //  messages queued toward each worker
-#define S_LOGGER_HWM    1000    //  messages queued from each logger
-#define S_FLUSH_MS      2000    //  shutdown: time to hand messages over
 #define S_SEND_BURST    1024    //  messages sent per poll round at most
+#define S_LOG_BURST     10      //  refusal and drop records per window
+#define S_LOG_WINDOW_MS 60000
+
+//  Why a handshake was refused, as the metric's reason label says it.
+typedef enum { S_AUTH = 0, S_PROTOCOL, S_ABORTED, S_REASONS } s_reason_t;
+static const char *s_reasons [] = { "auth", "protocol", "aborted" };
+typedef enum { S_FRONTEND = 0, S_BACKEND, S_SIDES } s_side_t;
+static const char *s_sides [] = { "frontend", "backend" };
 
 struct _broker_t {
-    char *frontend;                     //  endpoint loggers connect to
-    char *backend;                      //  endpoint workers connect to
-    size_t limit;                       //  queue bound
-    int64_t stats_interval_ms;          //  counter log period, 0 = off
+    broker_options_t options;           //  strings copied below
+    char *frontend, *backend;           //  endpoints
     int frontend_port, backend_port;    //  bound TCP ports
     atomic_uint_fast64_t received;      //  messages read from loggers
     atomic_uint_fast64_t sent;          //  messages written to workers
     atomic_uint_fast64_t queued;        //  messages buffered now
-    atomic_uint_fast64_t refused;       //  times reading paused: queue full
-    atomic_int workers;                 //  worker connections up
-    int failed_handshakes;              //  connections that never became workers
-    bool paused;                        //  reading stopped: queue full
+    atomic_uint_fast64_t queued_bytes;  //  bytes buffered now
+    atomic_uint_fast64_t paused;        //  times reading paused: queue full
+    atomic_uint_fast64_t dropped;       //  messages over the wire's bounds
+    atomic_uint_fast64_t refused [S_SIDES][S_REASONS];     //  handshakes
+    atomic_int loggers, workers;        //  connections up, handshake done
+    bool reading_paused;                //  reading stopped: queue full
     bool started;                       //  the actor bound both sockets
+    enp_ratelimit_t *limit;             //  refusal and drop records
+    broker_auth_t *auth;                //  ZAP handler, with CURVE
     zactor_t *actor;
 };
 
-//  Set the options every socket of ours carries: heartbeats, linger.
+//  Handle one monitor event of a side: peers, refusals.
 static void
-s_socket_options (zsock_t *socket, int linger_ms)
+s_monitor_read (broker_t *self, enp_link_t *link, s_side_t side)
 {
-    zsock_set_linger (socket, linger_ms);
-    zsock_set_heartbeat_ivl (socket, 1000);
-    zsock_set_heartbeat_ttl (socket, 3000);
-    zsock_set_heartbeat_timeout (socket, 3000);
-}
-
-//  Bind a socket, logging the result. Returns the TCP port, 0 for other
-//  transports, -1 on failure.
-static int
-s_bind (zsock_t *socket, const char *endpoint, const char *role)
-{
-    if (zsock_bind (socket, "%s", endpoint) < 0) {
-        enp_log_error ("cannot bind %s %s: %s", role, endpoint,
-                       zmq_strerror (zmq_errno ()));
-        return -1;
+    enp_link_event_t event = enp_link_monitor_read (link);
+    atomic_int *count = side == S_FRONTEND? &self->loggers: &self->workers;
+    const char *who = side == S_FRONTEND? "logger": "worker";
+    if (event == ENP_LINK_UP || event == ENP_LINK_DOWN) {
+        atomic_store (count, (int) enp_link_peers (link));
+        enp_log_info ("%s %s (%d now)", who, event == ENP_LINK_UP
+                      ? "connected": "disconnected", atomic_load (count));
+        return;
     }
-    //  Read the port back, so "tcp://127.0.0.1:0" and ":*" both work
-    char *bound = zsock_last_endpoint (socket);
-    const char *colon = bound? strrchr (bound, ':'): NULL;
-    int port = (colon && strncmp (bound, "tcp://", 6) == 0)? atoi (colon + 1): 0;
-    enp_log_info ("%s bound to %s", role, bound? bound: endpoint);
-    zstr_free (&bound);
-    return port;
-}
-
-//  Track worker connections through the backend's socket monitor.
-static void
-s_monitor_read (broker_t *self, zsock_t *monitor)
-{
-    zmsg_t *msg = zmsg_recv (monitor);
-    zframe_t *frame = msg? zmsg_first (msg): NULL;
-    if (frame && zframe_size (frame) >= 2) {
-        uint16_t event;
-        memcpy (&event, zframe_data (frame), sizeof event);
-        //  A port probe (a TCP connect without ZMTP) ends in a failed
-        //  handshake and then a disconnect; that disconnect is not a worker
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            enp_log_info ("worker connected (%d now)",
-                          atomic_fetch_add (&self->workers, 1) + 1);
-        else
-        if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                   | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                   | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH))
-            self->failed_handshakes++;
-        else
-        if (event == ZMQ_EVENT_DISCONNECTED && self->failed_handshakes > 0)
-            self->failed_handshakes--;
-        else
-        if (event == ZMQ_EVENT_DISCONNECTED && atomic_load (&self->workers) > 0)
-            enp_log_info ("worker disconnected (%d now)",
-                          atomic_fetch_sub (&self->workers, 1) - 1);
+    s_reason_t reason = event == ENP_LINK_REFUSED_AUTH? S_AUTH
+                      : event == ENP_LINK_REFUSED_PROTOCOL? S_PROTOCOL
+                      : event == ENP_LINK_ABORTED? S_ABORTED: S_REASONS;
+    if (reason == S_REASONS)
+        return;
+    atomic_fetch_add (&self->refused [side][reason], 1);
+    //  broker_auth logs refused keys with their address; a connection
+    //  closed before its handshake is most often a port probe
+    uint64_t held = 0;
+    if (reason == S_PROTOCOL
+    &&  enp_ratelimit_allow (self->limit, enp_time_mono_ms (), &held)) {
+        if (held)
+            enp_log_warn ("%llu more refusals and drops were not logged",
+                          (unsigned long long) held);
+        enp_log_warn ("refused a %s connection on the %s: it broke the"
+                      " protocol (not ZeroMQ, CURVE %s, or a wrong key)", who,
+                      s_sides [side], self->options.curve? "missing": "unexpected");
     }
-    zmsg_destroy (&msg);
+    else
+    if (reason == S_ABORTED)
+        enp_log_debug ("a connection to the %s closed before its handshake",
+                       s_sides [side]);
 }
 
 //  Read what loggers sent while the queue has room.
 static void
-s_receive (broker_t *self, zsock_t *frontend, broker_queue_t *queue)
+s_receive (broker_t *self, enp_link_t *frontend, broker_queue_t *queue)
 {
     while (!broker_queue_full (queue)) {
-        zmsg_t *msg = zmsg_recv_nowait (frontend);
-        if (!msg)
+        zmsg_t *msg = NULL;
+        enp_status_t status = enp_link_recv (frontend, &msg);
+        if (status == ENP_ENOTFOUND)
             break;
-        //  The queue packs it, which also lets go of the 8 KiB receive
-        //  buffer a received frame can pin
+        if (status != ENP_OK) {
+            atomic_fetch_add (&self->dropped, 1);
+            uint64_t held = 0;
+            if (enp_ratelimit_allow (self->limit, enp_time_mono_ms (), &held))
+                enp_log_warn ("dropped a message larger than any event (over"
+                              " %d frames or %d bytes)%s", ENP_WIRE_FRAMES_MAX,
+                              ENP_WIRE_SIZE_MAX, held? "; more were not logged": "");
+            continue;
+        }
+        //  The queue packs it into one allocation
         if (broker_queue_push (queue, &msg) != ENP_OK) {
             enp_log_error ("out of memory; message dropped, the logger will"
                            " redeliver it");
@@ -141,61 +142,54 @@ s_send (broker_t *self, zsock_t *backend, broker_queue_t *queue)
 static void
 s_log_stats (broker_t *self, broker_queue_t *queue)
 {
-    //  The same count as broker_queue_refused_total: a full broker stops
-    //  reading rather than refusing pushes, so the queue's own refusal
-    //  count stays 0 here
-    enp_log_info ("received=%llu sent=%llu queued=%zu refused=%llu workers=%d",
+    enp_log_info ("received=%llu sent=%llu queued=%zu (%zu bytes) paused=%llu"
+                  " dropped=%llu loggers=%d workers=%d",
                   (unsigned long long) atomic_load (&self->received),
                   (unsigned long long) atomic_load (&self->sent),
-                  broker_queue_size (queue),
-                  (unsigned long long) atomic_load (&self->refused),
-                  atomic_load (&self->workers));
+                  broker_queue_size (queue), broker_queue_bytes (queue),
+                  (unsigned long long) atomic_load (&self->paused),
+                  (unsigned long long) atomic_load (&self->dropped),
+                  atomic_load (&self->loggers), atomic_load (&self->workers));
 }
 
 //  On $TERM: stop reading, hand over what is buffered for a short while.
 static void
-s_flush (broker_t *self, zsock_t *backend, broker_queue_t *queue)
+s_flush (broker_t *self, enp_link_t *backend, broker_queue_t *queue)
 {
-    int64_t deadline = enp_time_mono_ms () + S_FLUSH_MS;
+    zsock_t *socket = enp_link_socket (backend);
+    int64_t deadline = enp_time_mono_ms () + ENP_LINK_LINGER_MS;
     while (broker_queue_size (queue) > 0 && enp_time_mono_ms () < deadline
-       &&  atomic_load (&self->workers) > 0) {
-        s_send (self, backend, queue);
-        zmq_pollitem_t item = { zsock_resolve (backend), 0, ZMQ_POLLOUT, 0 };
-        zmq_poll (&item, 1, 50);
+       &&  enp_link_peers (backend) > 0) {
+        s_send (self, socket, queue);
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (socket), 0, ZMQ_POLLOUT, 0 },
+            { zsock_resolve (enp_link_monitor (backend)), 0, ZMQ_POLLIN, 0 }
+        };
+        zmq_poll (items, 2, 50);
+        if (items [1].revents & ZMQ_POLLIN)
+            s_monitor_read (self, backend, S_BACKEND);
     }
     if (broker_queue_size (queue) > 0)
         enp_log_warn ("stopping with %zu messages unsent; loggers will"
                       " redeliver them", broker_queue_size (queue));
 }
 
-//  Create and bind both sockets, with a monitor on the backend.
-static int
-s_sockets_new (broker_t *self, zsock_t **frontend, zsock_t **backend,
-               zsock_t **monitor)
+//  Note each time loggers are held back: full, with input waiting.
+static void
+s_check_full (broker_t *self, enp_link_t *frontend, broker_queue_t *queue)
 {
-    *frontend = zsock_new (ZMQ_PULL);
-    *backend = zsock_new (ZMQ_PUSH);
-    if (!*frontend || !*backend)
-        return -1;
-    s_socket_options (*frontend, 0);
-    zsock_set_rcvhwm (*frontend, S_LOGGER_HWM);
-    s_socket_options (*backend, S_FLUSH_MS);
-    zsock_set_sndhwm (*backend, S_WORKER_HWM);
-    zsock_set_sndtimeo (*backend, 0);
-    char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "inproc://broker-monitor-%p",
-              (void *) self);
-    if (zmq_socket_monitor (zsock_resolve (*backend), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                          | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                          | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                          | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                          | ZMQ_EVENT_DISCONNECTED) == 0)
-        *monitor = zsock_new_pair (endpoint);
-    self->frontend_port = s_bind (*frontend, self->frontend, "frontend");
-    self->backend_port = s_bind (*backend, self->backend, "backend");
-    return (*monitor && self->frontend_port >= 0 && self->backend_port >= 0)
-           ? 0: -1;
+    bool full = broker_queue_full (queue);
+    if (full && !self->reading_paused
+    && (zsock_events (enp_link_socket (frontend)) & ZMQ_POLLIN)) {
+        self->reading_paused = true;
+        atomic_fetch_add (&self->paused, 1);
+        enp_log_warn ("queue full (%zu messages, %zu bytes); reading from"
+                      " loggers paused", broker_queue_size (queue),
+                      broker_queue_bytes (queue));
+    }
+    else
+    if (!full)
+        self->reading_paused = false;
 }
 
 //  The actor: move messages from frontend to backend through the queue.
@@ -203,22 +197,31 @@ static void
 s_actor (zsock_t *pipe, void *arg)
 {
     broker_t *self = (broker_t *) arg;
-    zsock_t *frontend = NULL, *backend = NULL, *monitor = NULL;
-    broker_queue_t *queue = broker_queue_new (self->limit);
-    int rc = queue? s_sockets_new (self, &frontend, &backend, &monitor): -1;
+    broker_queue_t *queue = broker_queue_new (self->options.max_queue,
+                                              self->options.max_queue_bytes);
+    enp_link_t *frontend = enp_link_new (ENP_LINK_FRONTEND, self->options.curve);
+    enp_link_t *backend = enp_link_new (ENP_LINK_BACKEND, self->options.curve);
+    int rc = -1;
+    if (queue && frontend && backend) {
+        self->frontend_port = enp_link_bind (frontend, self->frontend);
+        if (self->frontend_port >= 0)
+            self->backend_port = enp_link_bind (backend, self->backend);
+        rc = self->frontend_port >= 0 && self->backend_port >= 0? 0: -1;
+    }
     self->started = rc == 0;            //  Read by broker_new after the signal
     zsock_signal (pipe, rc == 0? 0: 1);
-    int64_t next_stats = enp_time_mono_ms () + self->stats_interval_ms;
+    int64_t next_stats = enp_time_mono_ms () + self->options.stats_interval_ms;
     while (rc == 0) {
         bool room = !broker_queue_full (queue);
         bool waiting = broker_queue_size (queue) > 0;
         zmq_pollitem_t items [] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (monitor), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (frontend), 0, room? ZMQ_POLLIN: 0, 0 },
-            { zsock_resolve (backend), 0, waiting? ZMQ_POLLOUT: 0, 0 }
+            { zsock_resolve (enp_link_monitor (frontend)), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (enp_link_monitor (backend)), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (enp_link_socket (frontend)), 0, room? ZMQ_POLLIN: 0, 0 },
+            { zsock_resolve (enp_link_socket (backend)), 0, waiting? ZMQ_POLLOUT: 0, 0 }
         };
-        if (zmq_poll (items, 4, 1000) < 0 && zmq_errno () != EINTR)
+        if (zmq_poll (items, 5, 1000) < 0 && zmq_errno () != EINTR)
             break;
         if (items [0].revents & ZMQ_POLLIN) {
             char *command = zstr_recv (pipe);
@@ -230,34 +233,23 @@ s_actor (zsock_t *pipe, void *arg)
             }
         }
         if (items [1].revents & ZMQ_POLLIN)
-            s_monitor_read (self, monitor);
+            s_monitor_read (self, frontend, S_FRONTEND);
         if (items [2].revents & ZMQ_POLLIN)
+            s_monitor_read (self, backend, S_BACKEND);
+        if (items [3].revents & ZMQ_POLLIN)
             s_receive (self, frontend, queue);
         if (broker_queue_size (queue) > 0)
-            s_send (self, backend, queue);
+            s_send (self, enp_link_socket (backend), queue);
         atomic_store (&self->queued, broker_queue_size (queue));
-        //  Count each time loggers are held back: full, with input waiting
-        bool full = broker_queue_full (queue);
-        if (full && !self->paused && (zsock_events (frontend) & ZMQ_POLLIN)) {
-            self->paused = true;
-            atomic_fetch_add (&self->refused, 1);
-            enp_log_warn ("queue full (%zu); reading from loggers paused",
-                          broker_queue_size (queue));
-        }
-        else
-        if (!full)
-            self->paused = false;
-        if (self->stats_interval_ms > 0 && enp_time_mono_ms () >= next_stats) {
+        atomic_store (&self->queued_bytes, broker_queue_bytes (queue));
+        s_check_full (self, frontend, queue);
+        if (self->options.stats_interval_ms > 0 && enp_time_mono_ms () >= next_stats) {
             s_log_stats (self, queue);
-            next_stats = enp_time_mono_ms () + self->stats_interval_ms;
+            next_stats = enp_time_mono_ms () + self->options.stats_interval_ms;
         }
     }
-    if (monitor) {
-        zmq_socket_monitor (zsock_resolve (backend), NULL, 0);
-        zsock_destroy (&monitor);
-    }
-    zsock_destroy (&frontend);
-    zsock_destroy (&backend);
+    enp_link_destroy (&frontend);
+    enp_link_destroy (&backend);
     broker_queue_destroy (&queue);
     if (rc == 0)
         enp_log_info ("stopped");
@@ -265,17 +257,22 @@ s_actor (zsock_t *pipe, void *arg)
 
 //  Start the broker actor.
 broker_t *
-broker_new (const char *frontend, const char *backend, size_t limit,
-            int64_t stats_interval_ms)
+broker_new (const broker_options_t *options)
 {
     broker_t *self = (broker_t *) calloc (1, sizeof (broker_t));
     if (!self)
         return NULL;
-    self->frontend = strdup (frontend);
-    self->backend = strdup (backend);
-    self->limit = limit;
-    self->stats_interval_ms = stats_interval_ms;
-    if (self->frontend && self->backend)
+    self->options = *options;
+    self->frontend = strdup (options->frontend);
+    self->backend = strdup (options->backend);
+    self->limit = enp_ratelimit_new (S_LOG_BURST, S_LOG_WINDOW_MS);
+    bool ready = self->frontend && self->backend && self->limit;
+    //  The ZAP handler must answer before the first client connects
+    if (ready && options->curve) {
+        self->auth = broker_auth_new (options->curve_loggers, options->curve_workers);
+        ready = self->auth != NULL;
+    }
+    if (ready)
         self->actor = zactor_new (s_actor, self);
     //  zactor_new ignores the actor's signal value, so ask it ourselves
     if (!self->actor || !self->started)
@@ -292,6 +289,8 @@ broker_destroy (broker_t **self_p)
         return;
     broker_t *self = *self_p;
     zactor_destroy (&self->actor);
+    broker_auth_destroy (&self->auth);
+    enp_ratelimit_destroy (&self->limit);
     free (self->frontend);
     free (self->backend);
     free (self);
@@ -303,6 +302,24 @@ int broker_backend_port (broker_t *self) { assert (self); return self->backend_p
 uint64_t broker_received (broker_t *self) { assert (self); return atomic_load (&self->received); }
 uint64_t broker_sent (broker_t *self) { assert (self); return atomic_load (&self->sent); }
 uint64_t broker_queued (broker_t *self) { assert (self); return atomic_load (&self->queued); }
+uint64_t broker_dropped (broker_t *self) { assert (self); return atomic_load (&self->dropped); }
+
+//  Write the refused handshakes, one series per side and reason.
+static void
+s_print_refused (broker_t *self, FILE *out)
+{
+    fprintf (out,
+        "# HELP broker_handshakes_refused_total Connections refused before"
+        " their handshake ended, by side and reason (auth: key not allowed;"
+        " protocol: not ZeroMQ, wrong mechanism or keys; aborted: closed"
+        " early, e.g. a port probe).\n"
+        "# TYPE broker_handshakes_refused_total counter\n");
+    for (int side = 0; side < S_SIDES; side++)
+        for (int reason = 0; reason < S_REASONS; reason++)
+            fprintf (out, "broker_handshakes_refused_total{side=\"%s\","
+                     "reason=\"%s\"} %llu\n", s_sides [side], s_reasons [reason],
+                     (unsigned long long) atomic_load (&self->refused [side][reason]));
+}
 
 //  Write the broker's counters in Prometheus text format.
 void
@@ -316,19 +333,33 @@ broker_print_metrics (void *arg, FILE *out)
         "# HELP broker_messages_sent_total Messages handed to workers.\n"
         "# TYPE broker_messages_sent_total counter\n"
         "broker_messages_sent_total %llu\n"
+        "# HELP broker_messages_dropped_total Messages dropped for holding more"
+        " frames or bytes than any valid event.\n"
+        "# TYPE broker_messages_dropped_total counter\n"
+        "broker_messages_dropped_total %llu\n"
         "# HELP broker_queue_depth Messages buffered now.\n"
         "# TYPE broker_queue_depth gauge\nbroker_queue_depth %llu\n"
         "# HELP broker_queue_limit Most messages buffered.\n"
         "# TYPE broker_queue_limit gauge\nbroker_queue_limit %zu\n"
+        "# HELP broker_queue_bytes Bytes buffered now.\n"
+        "# TYPE broker_queue_bytes gauge\nbroker_queue_bytes %llu\n"
+        "# HELP broker_queue_bytes_limit Most bytes buffered.\n"
+        "# TYPE broker_queue_bytes_limit gauge\nbroker_queue_bytes_limit %zu\n"
         "# HELP broker_queue_refused_total Times the queue filled while loggers"
         " had more to send (reading paused).\n"
         "# TYPE broker_queue_refused_total counter\n"
         "broker_queue_refused_total %llu\n"
+        "# HELP broker_loggers_connected Logger connections up.\n"
+        "# TYPE broker_loggers_connected gauge\nbroker_loggers_connected %d\n"
         "# HELP broker_workers_connected Worker connections up.\n"
         "# TYPE broker_workers_connected gauge\nbroker_workers_connected %d\n",
         (unsigned long long) atomic_load (&self->received),
         (unsigned long long) atomic_load (&self->sent),
-        (unsigned long long) atomic_load (&self->queued), self->limit,
-        (unsigned long long) atomic_load (&self->refused),
-        atomic_load (&self->workers));
+        (unsigned long long) atomic_load (&self->dropped),
+        (unsigned long long) atomic_load (&self->queued), self->options.max_queue,
+        (unsigned long long) atomic_load (&self->queued_bytes),
+        self->options.max_queue_bytes,
+        (unsigned long long) atomic_load (&self->paused),
+        atomic_load (&self->loggers), atomic_load (&self->workers));
+    s_print_refused (self, out);
 }

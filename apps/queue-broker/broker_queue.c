@@ -1,9 +1,11 @@
 /*  broker_queue - bounded FIFO of messages waiting for a worker
 
     The broker's buffer is explicit rather than a silent high-water mark:
-    it has a configured limit, warns once when it gets near, and counts
-    refusals. When it is full the broker stops reading its frontend, so
-    loggers see backpressure (their sends fail) instead of losing events.
+    it has configured limits, in messages and in bytes, and warns once when
+    it gets near either. When it is full the broker stops reading its
+    frontend, so loggers see backpressure (their sends fail) instead of
+    losing events. The byte bound keeps memory bounded whatever the
+    messages' sizes: 100,000 of the largest valid events would be 440 MB.
 
     Each message is held packed in one allocation - frame count, then each
     frame's size and bytes - and rebuilt into frames, byte for byte, when
@@ -17,7 +19,8 @@
 struct _broker_queue_t {
     zlistx_t *messages;     //  oldest first; owns its packed items
     size_t limit;           //  most messages held
-    size_t refused;         //  pushes refused when full
+    size_t max_bytes;       //  most bytes held, give or take one message
+    size_t bytes;           //  bytes held: packed sizes
     bool warned;            //  the near-full warning was logged
 };
 
@@ -30,9 +33,10 @@ s_packed_destroy (void **item)
 }
 
 //  Pack a message into one allocation: u32 count, then u32 size + bytes
-//  per frame (host byte order; it never leaves this process).
+//  per frame (host byte order; it never leaves this process). Its size
+//  goes to *size_p.
 static uint8_t *
-s_pack (zmsg_t *msg)
+s_pack (zmsg_t *msg, size_t *size_p)
 {
     size_t total = sizeof (uint32_t);
     for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg))
@@ -40,6 +44,7 @@ s_pack (zmsg_t *msg)
     uint8_t *packed = (uint8_t *) malloc (total);
     if (!packed)
         return NULL;
+    *size_p = total;
     uint32_t count = (uint32_t) zmsg_size (msg);
     memcpy (packed, &count, sizeof count);
     size_t offset = sizeof count;
@@ -50,6 +55,21 @@ s_pack (zmsg_t *msg)
         offset += sizeof size + size;
     }
     return packed;
+}
+
+//  Return the size of a packed message.
+static size_t
+s_packed_size (const uint8_t *packed)
+{
+    uint32_t count;
+    memcpy (&count, packed, sizeof count);
+    size_t offset = sizeof count;
+    for (uint32_t index = 0; index < count; index++) {
+        uint32_t size;
+        memcpy (&size, packed + offset, sizeof size);
+        offset += sizeof size + size;
+    }
+    return offset;
 }
 
 //  Rebuild the frames of a packed message. Caller owns the result.
@@ -72,12 +92,13 @@ s_unpack (const uint8_t *packed)
 
 //  Create a bounded queue.
 broker_queue_t *
-broker_queue_new (size_t limit)
+broker_queue_new (size_t limit, size_t max_bytes)
 {
     broker_queue_t *self = (broker_queue_t *) calloc (1, sizeof (broker_queue_t));
     if (!self)
         return NULL;
     self->limit = limit;
+    self->max_bytes = max_bytes;
     self->messages = zlistx_new ();
     if (!self->messages) {
         broker_queue_destroy (&self);
@@ -107,18 +128,37 @@ broker_queue_size (broker_queue_t *self)
     return zlistx_size (self->messages);
 }
 
+size_t
+broker_queue_bytes (broker_queue_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
 bool
 broker_queue_full (broker_queue_t *self)
 {
     assert (self);
-    return zlistx_size (self->messages) >= self->limit;
+    return zlistx_size (self->messages) >= self->limit
+        || self->bytes >= self->max_bytes;
 }
 
-size_t
-broker_queue_refused (broker_queue_t *self)
+//  Warn once when the queue passes 90% of either limit; again only after
+//  it fell below half of both.
+static void
+s_check_level (broker_queue_t *self)
 {
-    assert (self);
-    return self->refused;
+    size_t size = zlistx_size (self->messages);
+    if (!self->warned && (size * 10 >= self->limit * 9
+                      ||  self->bytes * 10 >= self->max_bytes * 9)) {
+        enp_log_warn ("queue is at 90%% of its limit (%zu messages, %zu bytes"
+                      " held; limits %zu and %zu); loggers will soon be held"
+                      " back", size, self->bytes, self->limit, self->max_bytes);
+        self->warned = true;
+    }
+    else
+    if (self->warned && size * 2 < self->limit && self->bytes * 2 < self->max_bytes)
+        self->warned = false;
 }
 
 //  Append a message, taking ownership.
@@ -127,25 +167,17 @@ broker_queue_push (broker_queue_t *self, zmsg_t **msg_p)
 {
     assert (self);
     assert (msg_p && *msg_p);
-    size_t size = zlistx_size (self->messages);
-    if (size >= self->limit) {
-        self->refused++;
+    if (broker_queue_full (self))
         return ENP_EFULL;
-    }
-    uint8_t *packed = s_pack (*msg_p);
+    size_t size;
+    uint8_t *packed = s_pack (*msg_p, &size);
     if (!packed || !zlistx_add_end (self->messages, packed)) {
         free (packed);
         return ENP_ENOMEM;
     }
+    self->bytes += size;
     zmsg_destroy (msg_p);
-    if (!self->warned && (size + 1) * 10 >= self->limit * 9) {
-        enp_log_warn ("queue is at 90%% of its limit of %zu messages;"
-                      " loggers will soon be held back", self->limit);
-        self->warned = true;
-    }
-    else
-    if (self->warned && (size + 1) * 2 < self->limit)
-        self->warned = false;   //  Warn again on the next rise
+    s_check_level (self);
     return ENP_OK;
 }
 
@@ -155,11 +187,13 @@ broker_queue_unpop (broker_queue_t *self, zmsg_t **msg_p)
 {
     assert (self);
     assert (msg_p && *msg_p);
-    uint8_t *packed = s_pack (*msg_p);
+    size_t size;
+    uint8_t *packed = s_pack (*msg_p, &size);
     if (!packed || !zlistx_add_start (self->messages, packed)) {
         free (packed);
         return ENP_ENOMEM;
     }
+    self->bytes += size;
     zmsg_destroy (msg_p);
     return ENP_OK;
 }
@@ -175,6 +209,7 @@ broker_queue_pop (broker_queue_t *self)
     zmsg_t *msg = s_unpack (packed);
     if (msg) {
         zlistx_detach_cur (self->messages);
+        self->bytes -= s_packed_size (packed);
         free (packed);
     }
     return msg;                 //  On NULL (no memory) the message stays
