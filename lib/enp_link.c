@@ -10,20 +10,26 @@
     succeeded" up and every "disconnected" down, as a simple counter would,
     lets a connection that never completed a handshake take a real peer
     off the count: libzmq reports no handshake event at all for a ZMTP 1.0
-    or 2.0 greeting, only its disconnect. So a peer counts only when its own
-    fd completed a handshake. libzmq's (version 1) monitor gives the fd
-    with "accepted", "connected" and "disconnected", but not with
-    "handshake succeeded"; a success goes to the newest connection still
-    in its handshake, which is exact unless two handshakes overlap, and
-    even then a connection that never completed one cannot take a peer
-    off the count for longer than the real peer's life. libzmq reports a
-    disconnect before it closes the fd, so a reused fd never meets a stale
-    entry.
+    or 2.0 greeting, only its disconnect. libzmq's (version 1) monitor
+    gives the fd with "accepted", "connected" and "disconnected", but not
+    with the handshake's outcome, so the link keeps the connections still
+    in their handshake and how many of them succeeded or failed, and
+    resolves them as they go: a connection in its handshake that
+    disconnects takes a failure if one is outstanding (libzmq reports a
+    failure before the disconnect), else it is no peer unless every
+    connection left in handshake succeeded; when all that remain in
+    handshake succeeded they become peers. The count is the peers plus the
+    successes not yet placed. A connection that never completed a handshake
+    therefore never takes a real peer off the count; at worst, while two
+    handshakes overlap, a peer that leaves is counted a little longer.
+    libzmq reports a disconnect before it closes the fd, so a reused fd
+    never meets a stale entry.
 */
 #include <stdio.h>
 #include <string.h>
 #include "enp_link.h"
 #include "enp_log.h"
+#include "enp_time.h"
 #include "enp_wire.h"
 
 #define S_MONITOR_EVENTS (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED \
@@ -39,8 +45,11 @@ struct _enp_link_t {
     zsock_t *socket;            //  the link's socket
     zsock_t *monitor;           //  PAIR receiving its monitor events
     zhashx_t *peers;            //  fd (as text) -> present, handshake done
-    zhashx_t *pending;          //  fd (as text) -> arrival number, in handshake
-    uintptr_t arrivals;         //  connections seen, numbering pending ones
+    zhashx_t *pending;          //  fd (as text) -> present, in handshake
+    size_t succeeded;           //  successes not yet placed on a pending fd
+    size_t failed;              //  failures not yet placed on a pending fd
+    char *endpoint;             //  what a connecting link dials, or NULL
+    int64_t redial_at;          //  monotonic ms to dial again, 0: no need
 };
 
 static const char *s_names [] = { "broker", "frontend", "backend", "broker" };
@@ -134,6 +143,7 @@ enp_link_destroy (enp_link_t **self_p)
     zsock_destroy (&self->socket);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->pending);
+    free (self->endpoint);
     free (self);
     *self_p = NULL;
 }
@@ -141,7 +151,7 @@ enp_link_destroy (enp_link_t **self_p)
 zsock_t *enp_link_socket (enp_link_t *self) { assert (self); return self->socket; }
 zsock_t *enp_link_monitor (enp_link_t *self) { assert (self); return self->monitor; }
 const char *enp_link_name (enp_link_t *self) { assert (self); return s_names [self->role]; }
-size_t enp_link_peers (enp_link_t *self) { assert (self); return zhashx_size (self->peers); }
+size_t enp_link_peers (enp_link_t *self) { assert (self); return zhashx_size (self->peers) + self->succeeded; }
 
 //  Say so when plain traffic can leave this host.
 static void
@@ -190,26 +200,76 @@ enp_link_connect (enp_link_t *self, const char *endpoint)
     enp_log_info ("connecting to %s %s (CURVE %s)", s_names [self->role],
                   endpoint, self->curve? "on": "off");
     s_warn_open (self, endpoint);
+    free (self->endpoint);
+    self->endpoint = strdup (endpoint);
     return 0;
 }
 
-//  A handshake succeeded: move the newest connection in its handshake
-//  to the peers.
-static void
-s_handshake_done (enp_link_t *self)
+//  Dial again when a connecting link lost its peer a while ago and has
+//  none. libzmq gives up on an endpoint for good after a protocol error
+//  (a refused key, a frame over ZMQ_MAXMSGSIZE from an impostor), where it
+//  retries after a plain connection error; this keeps a processor or a
+//  logger trying, at the slowest reconnect interval.
+void
+enp_link_maintain (enp_link_t *self)
 {
-    const char *newest = NULL;
-    uintptr_t best = 0;
-    for (void *arrival = zhashx_first (self->pending); arrival;
-         arrival = zhashx_next (self->pending))
-        if ((uintptr_t) arrival > best) {
-            best = (uintptr_t) arrival;
-            newest = (const char *) zhashx_cursor (self->pending);
-        }
-    if (newest) {
-        zhashx_update (self->peers, newest, (void *) 1);
-        zhashx_delete (self->pending, newest);
+    assert (self);
+    if (!self->endpoint || self->redial_at == 0
+    ||  enp_time_mono_ms () < self->redial_at)
+        return;
+    if (enp_link_peers (self) > 0) {
+        self->redial_at = 0;
+        return;
     }
+    zsock_disconnect (self->socket, "%s", self->endpoint);
+    if (zsock_connect (self->socket, "%s", self->endpoint) == 0)
+        enp_log_debug ("dialling %s %s again", s_names [self->role], self->endpoint);
+    self->redial_at = enp_time_mono_ms () + ENP_LINK_RECONNECT_MAX_MS;
+}
+
+//  When every connection left in handshake succeeded, they are peers.
+static void
+s_settle (enp_link_t *self)
+{
+    if (self->succeeded > zhashx_size (self->pending))
+        self->succeeded = zhashx_size (self->pending);
+    if (self->failed > zhashx_size (self->pending))
+        self->failed = zhashx_size (self->pending);
+    if (self->succeeded == 0 || self->succeeded != zhashx_size (self->pending))
+        return;
+    for (void *item = zhashx_first (self->pending); item;
+         item = zhashx_next (self->pending))
+        zhashx_update (self->peers, (const char *) zhashx_cursor (self->pending),
+                       (void *) 1);
+    zhashx_purge (self->pending);
+    self->succeeded = 0;
+}
+
+//  A connection went away. Returns ENP_LINK_DOWN when it was a peer,
+//  ENP_LINK_ABORTED when it left its handshake without any outcome (libzmq
+//  reports none for a ZMTP 1.0 or 2.0 greeting), else ENP_LINK_NOTHING
+//  (its failure was reported already).
+static enp_link_event_t
+s_disconnected (enp_link_t *self, const char *fd)
+{
+    if (zhashx_lookup (self->peers, fd)) {
+        zhashx_delete (self->peers, fd);
+        return ENP_LINK_DOWN;
+    }
+    if (!zhashx_lookup (self->pending, fd))
+        return ENP_LINK_NOTHING;
+    enp_link_event_t result = ENP_LINK_ABORTED;
+    if (self->failed > 0) {
+        self->failed--;
+        result = ENP_LINK_NOTHING;
+    }
+    else
+    if (self->succeeded > 0 && self->succeeded == zhashx_size (self->pending)) {
+        self->succeeded--;
+        result = ENP_LINK_DOWN;
+    }
+    zhashx_delete (self->pending, fd);
+    return result;
 }
 
 //  Read one monitor event and track the peers.
@@ -229,29 +289,25 @@ enp_link_monitor_read (enp_link_t *self)
         char fd [16];
         snprintf (fd, sizeof fd, "%u", value);
         if (event == ZMQ_EVENT_ACCEPTED || event == ZMQ_EVENT_CONNECTED)
-            zhashx_update (self->pending, fd, (void *) ++self->arrivals);
+            zhashx_update (self->pending, fd, (void *) 1);
         else
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            s_handshake_done (self);
+            self->succeeded++;
             result = ENP_LINK_UP;
         }
         else
-        if (event == ZMQ_EVENT_DISCONNECTED) {
-            zhashx_delete (self->pending, fd);
-            if (zhashx_lookup (self->peers, fd)) {
-                zhashx_delete (self->peers, fd);
-                result = ENP_LINK_DOWN;
-            }
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            result = s_disconnected (self, fd);
+        else {
+            result = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH? ENP_LINK_REFUSED_AUTH
+                   : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL? ENP_LINK_REFUSED_PROTOCOL
+                   : ENP_LINK_ABORTED;
+            self->failed++;
         }
-        else
-        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-            result = ENP_LINK_REFUSED_AUTH;
-        else
-        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-            result = ENP_LINK_REFUSED_PROTOCOL;
-        else
-        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-            result = ENP_LINK_ABORTED;
+        s_settle (self);
+        if (result != ENP_LINK_NOTHING && result != ENP_LINK_UP && self->endpoint
+        &&  self->redial_at == 0)
+            self->redial_at = enp_time_mono_ms () + ENP_LINK_RECONNECT_MAX_MS;
     }
     zmsg_destroy (&msg);
     return result;

@@ -24,7 +24,9 @@ typedef enum {
     ENP_LINK_DOWN,              //  a peer that had completed it went away
     ENP_LINK_REFUSED_AUTH,      //  a peer's CURVE key was not allowed
     ENP_LINK_REFUSED_PROTOCOL,  //  a peer broke ZMTP, or its mechanism or keys
-    ENP_LINK_ABORTED            //  a connection closed before its handshake ended
+    ENP_LINK_ABORTED            //  a connection closed before its handshake
+                                //  ended, or ended it in a way libzmq has
+                                //  no event for (a ZMTP 1.0/2.0 greeting)
 } enp_link_event_t;
 
 //  The settings, named. Heartbeats notice a dead peer in seconds; the
@@ -73,6 +75,11 @@ int enp_link_connect (enp_link_t *self, const char *endpoint);
 //  before (a port probe, a malformed greeting) never counts as a peer going
 //  away. Returns what the event meant.
 enp_link_event_t enp_link_monitor_read (enp_link_t *self);
+//  Call now and then (each loop of the owning actor, at least once a
+//  second): a connecting link that lost its peer and has had none for
+//  ENP_LINK_RECONNECT_MAX_MS dials again, since libzmq stops retrying an
+//  endpoint after a protocol error.
+void enp_link_maintain (enp_link_t *self);
 //  Return the connections up now that completed a handshake.
 size_t enp_link_peers (enp_link_t *self);
 //  Receive one message without waiting, within the wire format's bounds

@@ -398,6 +398,39 @@ testkit_wait_text (const char *path, const char *text, int timeout_ms)
     return -1;
 }
 
+double
+testkit_metric (const char *url, const char *sample)
+{
+    testkit_response_t response;
+    double value = -1;
+    char pattern [256];
+    snprintf (pattern, sizeof pattern, "\n%s ", sample);
+    if (testkit_http ("GET", url, NULL, NULL, 0, NULL, &response) == 0
+    &&  response.code == 200) {
+        const char *found = strstr (response.body, pattern);
+        if (found)
+            value = atof (found + strlen (pattern));
+    }
+    testkit_response_free (&response);
+    return value;
+}
+
+long
+testkit_rss_kb (pid_t pid, bool peak)
+{
+    const char *field = peak? "VmHWM:": "VmRSS:";
+    char path [64], line [256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, field, 6) == 0)
+            rss = atol (line + 6);
+    if (file)
+        fclose (file);
+    return rss;
+}
+
 //  ---------------------------------------------------------------------
 //  testkit_knocker
 
@@ -760,13 +793,41 @@ testkit_pipeline_processor (testkit_pipeline_t *self, int index)
 pid_t
 testkit_pipeline_start_broker (testkit_pipeline_t *self)
 {
+    return testkit_pipeline_start_broker_with (self, NULL);
+}
+
+pid_t
+testkit_pipeline_start_broker_with (testkit_pipeline_t *self,
+                                    const char *const extra [])
+{
     assert (self);
     char log [512];
     snprintf (log, sizeof log, "%s/broker.log", self->dir);
     const char *const flags [] = { "--frontend", self->front, "--backend",
                                    self->back, "--metrics-port", "0", NULL };
-    self->broker = s_pipeline_spawn ("queue-broker", flags, NULL, NULL, log);
+    self->broker = s_pipeline_spawn ("queue-broker", flags, extra, NULL, log);
     return self->broker;
+}
+
+const char *
+testkit_pipeline_dir (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->dir;
+}
+
+const char *
+testkit_pipeline_frontend (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->front;
+}
+
+const char *
+testkit_pipeline_backend (testkit_pipeline_t *self)
+{
+    assert (self);
+    return self->back;
 }
 
 pid_t

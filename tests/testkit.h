@@ -4,6 +4,7 @@
 #ifndef TESTKIT_H_INCLUDED
 #define TESTKIT_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <check.h>
@@ -80,6 +81,12 @@ void testkit_capture_start (testkit_capture_t *capture);
 char *testkit_capture_end (testkit_capture_t *capture);
 //  Wait up to timeout_ms for a file to contain text. Returns 0 or -1.
 int testkit_wait_text (const char *path, const char *text, int timeout_ms);
+//  GET url (a Prometheus /metrics page) and return the value of the sample
+//  written exactly as sample (name and labels), or -1 when absent.
+double testkit_metric (const char *url, const char *sample);
+//  Return a process's resident set size in KiB, now (VmRSS in
+//  /proc/PID/status) or at its peak (VmHWM), or -1.
+long testkit_rss_kb (pid_t pid, bool peak);
 
 //  ---------------------------------------------------------------------
 //  testkit_knocker - a thread that connects to a loopback port every 20 ms.
@@ -165,6 +172,15 @@ pid_t testkit_pipeline_processor (testkit_pipeline_t *self, int index);
 //  Start queue-broker on the pipeline's frontend and backend ports, its
 //  log in broker.log. Returns its PID, or -1.
 pid_t testkit_pipeline_start_broker (testkit_pipeline_t *self);
+//  The same with extra flags (NULL-terminated list, or NULL); a flag given
+//  again overrides the pipeline's (e.g. "--metrics-port").
+pid_t testkit_pipeline_start_broker_with (testkit_pipeline_t *self,
+                                          const char *const extra []);
+//  Return the pipeline's folder (logs, outputs; free for the test's use).
+const char *testkit_pipeline_dir (testkit_pipeline_t *self);
+//  Return the broker's frontend or backend endpoint, tcp://127.0.0.1:port.
+const char *testkit_pipeline_frontend (testkit_pipeline_t *self);
+const char *testkit_pipeline_backend (testkit_pipeline_t *self);
 //  Start event-logger on the HTTP port, pushing to the broker's frontend,
 //  with extra flags (NULL-terminated list, or NULL), its log in logger.log;
 //  wait up to 10 s for /healthz. Returns its PID, or -1 if it did not

@@ -264,6 +264,7 @@ s_actor (zsock_t *pipe, void *arg)
             }
         }
         s_monitor (self, &parts);
+        enp_link_maintain (parts.link);
         s_take (self, &parts);
         worker_callback_run (parts.callback, s_on_report, self);
         s_wait (pipe, &parts);
