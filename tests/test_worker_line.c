@@ -179,14 +179,16 @@ START_TEST (test_worker_line_json)
 {
     worker_line_t *line = worker_line_new (WORKER_LINE_JSON);
     const char *user = "bob: fake";
-    const char *description = "a\nb \\ \x1b \xc2\x85 \xe2\x80\xae caf\xc3\xa9";
+    const char *description = "a\nb \\ \x1b \x7f \xc2\x85 \xe2\x80\xae caf\xc3\xa9";
     size_t size = 0;
     const char *text = worker_line_format (line, S_ID, user, description, &size);
     ck_assert_ptr_nonnull (text);
     ck_assert_uint_eq (size, strlen (text));
     ck_assert_ptr_eq (strchr (text, '\n'), text + size - 1);
-    for (size_t index = 0; index < size; index++)
-        ck_assert ((unsigned char) text [index] < 0x80);
+    for (size_t index = 0; index + 1 < size; index++)
+        ck_assert ((unsigned char) text [index] >= 0x20
+                   && (unsigned char) text [index] < 0x7f);
+    ck_assert_ptr_nonnull (strstr (text, "\\u007f"));
     ck_assert_ptr_nonnull (strstr (text, "\\u0085"));
     ck_assert_ptr_nonnull (strstr (text, "\\u202E"));
     json_error_t error;

@@ -18,8 +18,8 @@
     Every escape starts with a backslash and a backslash is always escaped,
     so the line decodes back to exactly one event: two different events
     never print the same line. The JSON format is for machines: one object
-    per line made by jansson, ASCII only (\u escapes for everything else),
-    which keeps it one line and free of raw controls too.
+    per line made by jansson, ASCII only (\u escapes for everything else,
+    DEL included), which keeps it one line and free of raw controls too.
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -160,11 +160,18 @@ s_json (worker_line_t *self, const char *event_id, const char *user_id,
     json_decref (object);
     size_t length = text? strlen (text): 0;
     const char *line = NULL;
-    if (text && s_reserve (self, length + 2) == 0) {
-        memcpy (self->buf, text, length);
-        self->buf [length] = '\n';
-        self->buf [length + 1] = '\0';
-        *size_p = length + 1;
+    //  JSON leaves DEL unescaped, and jansson with it; a terminal should
+    //  not see it raw, so it becomes \u007f, which parses back the same
+    if (text && s_reserve (self, 6 * length + 2) == 0) {
+        char *end = self->buf;
+        for (size_t index = 0; index < length; index++)
+            if (text [index] == 0x7f)
+                end += sprintf (end, "\\u007f");
+            else
+                *end++ = text [index];
+        *end++ = '\n';
+        *end = '\0';
+        *size_p = (size_t) (end - self->buf);
         line = self->buf;
     }
     free (text);

@@ -3,7 +3,7 @@
     The processor decodes whatever arrives on its PULL socket, so the
     decoder must survive any frames. The input is split into frames:
 
-        byte 0          frame count, modulo 8 (6 is the valid count)
+        byte 0          frame count, modulo 9 (7 is the valid count, 6 for ENP1)
         then per frame  2-byte big-endian length, then that many bytes
                         (clipped to what is left of the input)
 
@@ -21,7 +21,7 @@
 #include "enp_event.h"
 #include "enp_wire.h"
 
-#define S_MAX_FRAMES 8
+#define S_MAX_FRAMES 9
 #define S_ERR_LEN    128
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -46,7 +46,8 @@ s_check_same (const enp_event_t *a, const enp_event_t *b)
     ||  strcmp (enp_event_status (a), enp_event_status (b))
     ||  enp_event_created_at (a) != enp_event_created_at (b)
     ||  enp_event_updated_at (a) != enp_event_updated_at (b)
-    ||  enp_event_attempts (a) != enp_event_attempts (b))
+    ||  enp_event_attempts (a) != enp_event_attempts (b)
+    ||  enp_event_generation (a) != enp_event_generation (b))
         abort ();
 }
 
@@ -62,12 +63,17 @@ s_check_text (const char *text, const uint8_t *frame, size_t size)
 static void
 s_check_event (const enp_event_t *event, uint8_t **frames, size_t *sizes)
 {
+    //  Only a lowercase canonical id is accepted, byte for byte
     const char *event_id = enp_event_id (event);
     char canonical [ENP_UUID_LEN + 1];
     if (sizes [1] != ENP_UUID_LEN || strlen (event_id) != ENP_UUID_LEN
-    ||  strncasecmp (event_id, (const char *) frames [1], ENP_UUID_LEN)
+    ||  memcmp (event_id, frames [1], ENP_UUID_LEN)
     ||  enp_event_id_canonical (event_id, canonical)
     ||  strcmp (event_id, canonical))
+        abort ();
+    //  The API's string rules: UTF-8 as jansson checks it
+    if (!enp_event_text_valid ((const char *) frames [2], sizes [2], ENP_USER_ID_MAX)
+    ||  !enp_event_text_valid ((const char *) frames [3], sizes [3], ENP_DESCRIPTION_MAX))
         abort ();
     s_check_text (enp_event_user_id (event), frames [2], sizes [2]);
     s_check_text (enp_event_description (event), frames [3], sizes [3]);
@@ -75,26 +81,33 @@ s_check_event (const enp_event_t *event, uint8_t **frames, size_t *sizes)
     ||  sizes [3] < 1 || sizes [3] > ENP_DESCRIPTION_MAX)
         abort ();
     int64_t created = (int64_t) s_big_endian (frames [5], 8);
+    uint32_t attempt = (uint32_t) s_big_endian (frames [4], 4);
+    uint32_t generation = sizes [0] == 4 && !memcmp (frames [0], "ENP2", 4)
+                        ? (uint32_t) s_big_endian (frames [6], 4): 0;
     if (strcmp (enp_event_status (event), ENP_STATUS_QUEUED)
-    ||  enp_event_attempts (event) != (uint32_t) s_big_endian (frames [4], 4)
+    ||  enp_event_attempts (event) != attempt
+    ||  attempt < 1 || attempt > ENP_WIRE_ATTEMPT_MAX
+    ||  created < 0 || created > ENP_WIRE_CREATED_MAX
+    ||  enp_event_generation (event) != generation
     ||  enp_event_created_at (event) != created
     ||  enp_event_updated_at (event) != created)
         abort ();
 }
 
 //  Encode the event, check the frames against the input's, decode again.
+//  An ENP1 input comes back as ENP2 with generation 0.
 static void
-s_check_round_trip (const enp_event_t *event, uint8_t **frames, size_t *sizes)
+s_check_round_trip (const enp_event_t *event, uint8_t **frames, size_t *sizes,
+                    size_t count)
 {
     zmsg_t *msg = enp_wire_encode (event, enp_event_attempts (event));
     if (!msg || zmsg_size (msg) != ENP_WIRE_FRAMES)
         abort ();
     size_t index = 0;
     for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
-        //  The id frame comes back in canonical (lowercase) form
-        if (index == 1) {
-            if (zframe_size (frame) != ENP_UUID_LEN
-            ||  memcmp (zframe_data (frame), enp_event_id (event), ENP_UUID_LEN))
+        if (index == 0 || index >= count) {
+            if (zframe_size (frame) != 4
+            ||  memcmp (zframe_data (frame), index? "\0\0\0\0": ENP_WIRE_VERSION, 4))
                 abort ();
         }
         else
@@ -158,7 +171,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (!event)
             abort ();
         s_check_event (event, frames, sizes);
-        s_check_round_trip (event, frames, sizes);
+        s_check_round_trip (event, frames, sizes, count);
     }
     else
     if (status == ENP_EPARSE) {
