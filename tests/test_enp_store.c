@@ -568,6 +568,45 @@ START_TEST (test_enp_store_set_pending_requeues)
 }
 END_TEST
 
+//  Only a change to "pending" bumps the delivery generation: sending,
+//  redelivery after the visibility timeout and other statuses keep it.
+START_TEST (test_enp_store_requeue_bumps_generation)
+{
+    enp_store_t *store = enp_store_new (10, 100, 50);
+    s_insert (store, 1, "alice");
+    char id [ENP_UUID_LEN + 1];
+    s_id (1, id);
+    enp_event_t *due [4];
+    size_t count = enp_store_due (store, 0, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_uint_eq (enp_event_generation (due [0]), 0);
+    s_destroy_all (due, count);
+    ck_assert_int_eq (enp_store_mark_sent (store, id, 0), ENP_OK);
+    count = enp_store_due (store, 1000, due, 4);        //  timed out
+    ck_assert_uint_eq (count, 1);
+    ck_assert_uint_eq (enp_event_generation (due [0]), 0);
+    s_destroy_all (due, count);
+    ck_assert_int_eq (enp_store_mark_sent (store, id, 1000), ENP_OK);
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (enp_store_set_status (store, id, ENP_STATUS_PROCESSED, &event), ENP_OK);
+    ck_assert_uint_eq (enp_event_generation (event), 0);
+    enp_event_destroy (&event);
+    ck_assert_int_eq (enp_store_set_status (store, id, ENP_STATUS_PENDING, &event), ENP_OK);
+    ck_assert_uint_eq (enp_event_generation (event), 1);
+    enp_event_destroy (&event);
+    count = enp_store_due (store, 2000, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_uint_eq (enp_event_generation (due [0]), 1);
+    s_destroy_all (due, count);
+    ck_assert_int_eq (enp_store_set_status (store, id, ENP_STATUS_PENDING, NULL), ENP_OK);
+    ck_assert_int_eq (enp_store_set_status (store, id, "archived", NULL), ENP_OK);
+    ck_assert_int_eq (enp_store_get (store, id, &event), ENP_OK);
+    ck_assert_uint_eq (enp_event_generation (event), 2);
+    enp_event_destroy (&event);
+    enp_store_destroy (&store);
+}
+END_TEST
+
 //  A full store makes room by evicting the oldest processed event.
 START_TEST (test_enp_store_eviction)
 {
@@ -841,6 +880,7 @@ main (void)
         test_enp_store_max_attempts_fail,
         test_enp_store_processed_not_redelivered,
         test_enp_store_set_pending_requeues,
+        test_enp_store_requeue_bumps_generation,
         test_enp_store_eviction,
         test_enp_store_full,
         test_enp_store_duplicate_id,
