@@ -2,11 +2,13 @@
  * broker_bench: queue-broker throughput alone, and a discarding sink.
  *
  *   broker_bench through --frontend tcp://127.0.0.1:P --backend tcp://127.0.0.1:Q
- *                        [--messages N] [--timeout S]
+ *                        [--messages N] [--timeout S] [--curve DIR]
  *       PUSHes N multipart messages into the broker's frontend (as a logger
  *       does) and PULLs them from its backend (as a processor does), one
  *       thread each; reports messages/s from the first send to the last
- *       receive.
+ *       receive. With --curve, both are CURVE clients using DIR/logger_secret,
+ *       DIR/worker_secret and DIR/broker (czmq certificate files, as
+ *       queue-broker --make-cert writes them).
  *   broker_bench self [--messages N]
  *       The same through an in-process zmq_proxy on loopback: the libzmq
  *       baseline the broker is compared with.
@@ -14,7 +16,7 @@
  *       PULLs and discards until SIGTERM/SIGINT or S seconds (default 600):
  *       a processor that costs nothing, for create-throughput runs.
  *
- * The message is the logger's six-frame version-1 event (lib/enp_wire.c);
+ * The message is the logger's seven-frame ENP2 event (lib/enp_wire.c);
  * the broker forwards frames untouched.
  * Loopback endpoints only.  Prints one "RESULT " line.
  */
@@ -62,26 +64,73 @@ static char *frames[MAX_FRAMES];
 static size_t frame_len[MAX_FRAMES];
 static int nframes;
 
-/* the version-1 layout of lib/enp_wire.c (docs/protocol.md): "ENP1", the
- * 36-byte event id, user_id, description, attempt (u32 BE), created_at (u64 BE ms) */
+/* the ENP2 layout of lib/enp_wire.c (docs/protocol.md): "ENP2", the 36-byte
+ * event id, user_id, description, attempt (u32 BE), created_at (u64 BE ms),
+ * generation (u32 BE) */
 static void default_frames(void)
 {
     static char attempt[4] = {0, 0, 0, 1};
+    static char generation[4] = {0, 0, 0, 0};
     static char created[8];
     uint64_t ms = (uint64_t)time(NULL) * 1000u;
     for (int i = 0; i < 8; i++)
         created[i] = (char)(ms >> (56 - 8 * i));
-    frames[0] = "ENP1";
+    frames[0] = "ENP2";
     frames[1] = "6f1c2a6e-2f55-4c1e-9d1b-2b7f1e0c9a11";
     frames[2] = "u1";
     frames[3] = "bench";
     frames[4] = attempt;
     frames[5] = created;
-    nframes = 6;
+    frames[6] = generation;
+    nframes = 7;
     for (int i = 0; i < 4; i++)
         frame_len[i] = strlen(frames[i]);
     frame_len[4] = sizeof attempt;
     frame_len[5] = sizeof created;
+    frame_len[6] = sizeof generation;
+}
+
+/* CURVE keys (Z85 text) read from czmq certificate files, or "" when off */
+static char broker_key[41], logger_public[41], logger_secret[41];
+static char worker_public[41], worker_secret[41];
+
+/* read `name = "<40 chars>"` from a czmq certificate file */
+static void read_key(const char *path, const char *name, char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[256], pattern[64];
+    snprintf(pattern, sizeof pattern, " %s = \"%%40[^\"]\"", name);
+    key[0] = '\0';
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, pattern, key) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (strlen(key) != 40)
+        die("cannot read a key from a certificate file");
+}
+
+static void read_curve(const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/broker", dir);
+    read_key(path, "public-key", broker_key);
+    snprintf(path, sizeof path, "%s/logger_secret", dir);
+    read_key(path, "public-key", logger_public);
+    read_key(path, "secret-key", logger_secret);
+    snprintf(path, sizeof path, "%s/worker_secret", dir);
+    read_key(path, "public-key", worker_public);
+    read_key(path, "secret-key", worker_secret);
+}
+
+/* make s a CURVE client of the broker with the given pair, when on */
+static void apply_curve(void *s, const char *public_key, const char *secret_key)
+{
+    if (!broker_key[0])
+        return;
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, broker_key, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, public_key, 40);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret_key, 40);
 }
 
 struct sender_args {
@@ -99,6 +148,7 @@ static void *sender(void *arg)
     int linger = 5000, sndtimeo = 5000;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+    apply_curve(s, logger_public, logger_secret);
     if (zmq_connect(s, a->endpoint) != 0) {
         fprintf(stderr, "broker_bench: connect %s: %s\n", a->endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
@@ -162,6 +212,7 @@ static int run_through(void *ctx, const char *front, const char *back, long n, d
     int rcvtimeo = 1000, linger = 0;
     zmq_setsockopt(pull, ZMQ_RCVTIMEO, &rcvtimeo, sizeof rcvtimeo);
     zmq_setsockopt(pull, ZMQ_LINGER, &linger, sizeof linger);
+    apply_curve(pull, worker_public, worker_secret);
     if (zmq_connect(pull, back) != 0)
         die("cannot connect to the backend");
     usleep(200 * 1000); /* let the worker side connect first */
@@ -203,11 +254,14 @@ int main(int argc, char **argv)
             timeout = atof(v), i++;
         else if (!strcmp(argv[i], "--seconds") && v)
             seconds = atof(v), i++;
+        else if (!strcmp(argv[i], "--curve") && v)
+            read_curve(v), i++;
         else
             mode = "";
     }
     if (strcmp(mode, "through") && strcmp(mode, "self") && strcmp(mode, "sink")) {
         fprintf(stderr, "usage: broker_bench through --frontend EP --backend EP [--messages N] [--timeout S]\n"
+                        "                            [--curve DIR]\n"
                         "       broker_bench self [--messages N]\n"
                         "       broker_bench sink --backend EP [--seconds S]\n");
         return 2;
