@@ -17,6 +17,14 @@
 # processors' stdout with what was posted: every event printed exactly as
 # "Event {id} has been sent to {user}: {description}".
 #
+# Secure by default: no token is given, so the stack must make its own (the
+# keys service, into the enp-keys volume): PATCH without it is refused, with
+# it accepted, and the links run with CURVE. Then rogue containers on the
+# stack's network, without keys, try to inject (an event-logger pushing to
+# the broker) and to receive (a notification-processor pulling from it):
+# the broker refuses both, nothing forged is printed, the rogue prints
+# nothing, and every real event is still processed.
+#
 # Only 127.0.0.1 and the test's own containers are contacted. Everything it
 # starts is removed on exit, failed or not (E2E_KEEP=1 keeps the work folder).
 #
@@ -57,7 +65,9 @@ export ENP_REGISTRY=enp
 export ENP_TAG=${E2E_TAG:-e2e}
 export EVENT_LOGGER_PUBLISHED_PORT=$PORT
 export EVENT_LOGGER_VISIBILITY_TIMEOUT=${E2E_VISIBILITY_TIMEOUT:-5}
-export EVENT_LOGGER_STATUS_TOKEN=e2e-$RANDOM$RANDOM$RANDOM
+# No EVENT_LOGGER_STATUS_TOKEN: the stack must make a random one itself
+unset EVENT_LOGGER_STATUS_TOKEN NOTIFICATION_PROCESSOR_STATUS_TOKEN
+ROGUE_PORT=${E2E_ROGUE_PORT:-$((PORT + 1))}
 export NOTIFICATION_PROCESSOR_REPLICAS=1
 export ENP_LOG_LEVEL=info
 
@@ -132,7 +142,12 @@ dump_logs() {
   done
 }
 
+rogue_remove() {
+  docker rm -f "$PROJECT-rogue-push" "$PROJECT-rogue-pull" >/dev/null 2>&1 || true
+}
+
 compose_down() {
+  rogue_remove
   timeout 120 "${DC[@]}" down -v --remove-orphans -t 10 >"$WORK/down.log" 2>&1 ||
     { log "compose down failed:"; tail -n 20 "$WORK/down.log"; return 1; }
 }
@@ -168,6 +183,7 @@ cleanup() {
   fi
   case $MODE in
     compose) log "cleanup: compose down -v"; compose_down ;;
+    *) rogue_remove ;;
     swarm) log "cleanup: stack rm"; stack_remove ;;
   esac
   swarm_leave
@@ -515,6 +531,83 @@ compose_up() {
   wait_healthy queue-broker=1 event-logger=1 notification-processor=1
 }
 
+# The stack made its own token and certificates: PATCH needs the token
+# from the keys volume, and the services run with CURVE.
+secure_default_check() {
+  local token
+  token=$(timeout 60 "${DC[@]}" run --rm -T keys 'cat /run/enp/status-token' 2>/dev/null) ||
+    { fail "cannot read the status token from the keys volume"; return 1; }
+  [[ ${#token} -ge 32 && $token != change-me* ]] || { fail "status token '$token' is not a random one"; return 1; }
+  local id
+  id=$(curl -s -m 5 -H 'content-type: application/json' -d '{"user_id":"sec","description":"token check"}' \
+       "$BASE_URL/events" | sed -n 's/.*"event_id":"\([^"]*\)".*/\1/p')
+  [[ -n $id ]] || { fail "could not create an event"; return 1; }
+  local code
+  code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X PATCH -H 'content-type: application/json' \
+         -d '{"status":"checked"}' "$BASE_URL/events/$id")
+  [[ $code == 401 ]] || { fail "PATCH without the token answered $code, not 401"; return 1; }
+  code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X PATCH -H 'content-type: application/json' \
+         -H "Authorization: Bearer $token" -d '{"status":"checked"}' "$BASE_URL/events/$id")
+  [[ $code == 200 ]] || { fail "PATCH with the volume's token answered $code, not 200"; return 1; }
+  local svc logs
+  for svc in queue-broker event-logger notification-processor; do
+    logs=$(timeout 20 "${DC[@]}" logs --no-color "$svc" 2>&1)
+    grep -q 'CURVE on' <<<"$logs" || { fail "$svc does not say CURVE on"; return 1; }
+    ! grep -q 'CURVE off' <<<"$logs" || { fail "$svc runs with CURVE off"; return 1; }
+  done
+  log "   random status token (${#token} characters) required; CURVE on in all three"
+}
+
+# Rogue containers without keys on the stack's network: one injects through
+# an event-logger of its own, one pulls as a notification-processor.
+rogue_check() {
+  local net; net=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' \
+                   "$(docker ps -q --filter "label=com.docker.compose.project=$PROJECT" \
+                      --filter "label=com.docker.compose.service=queue-broker" | head -n 1)" | awk '{ print $1 }')
+  [[ -n $net ]] || { fail "cannot find the stack's network"; return 1; }
+  docker run -d --name "$PROJECT-rogue-pull" --network "$net" --read-only \
+    -e NOTIFICATION_PROCESSOR_BROKER=tcp://queue-broker:5558 \
+    -e NOTIFICATION_PROCESSOR_LOGGER_URL=http://event-logger:8000 \
+    "enp/notification-processor:$ENP_TAG" >/dev/null || { fail "rogue processor did not start"; return 1; }
+  docker run -d --name "$PROJECT-rogue-push" --network "$net" --read-only \
+    -p "127.0.0.1:$ROGUE_PORT:8000" -e EVENT_LOGGER_BROKER=tcp://queue-broker:5557 \
+    "enp/event-logger:$ENP_TAG" >/dev/null || { fail "rogue logger did not start"; return 1; }
+  local deadline=$((SECONDS + 60))
+  until curl -s -m 2 -o /dev/null "http://127.0.0.1:$ROGUE_PORT/healthz"; do
+    (( SECONDS < deadline )) || { fail "rogue logger never answered"; return 1; }
+    sleep 0.5
+  done
+  local i
+  for i in 1 2 3 4 5; do
+    curl -s -m 5 -o /dev/null -H 'content-type: application/json' \
+      -d "{\"user_id\":\"victim\",\"description\":\"ROGUE-$i\"}" "http://127.0.0.1:$ROGUE_PORT/events"
+  done
+  # Positive signal: the broker logged refusing both rogues
+  deadline=$((SECONDS + 60))
+  local refused=0
+  while (( SECONDS < deadline )); do
+    refused=$(timeout 20 "${DC[@]}" logs --no-color queue-broker 2>&1 | grep -c 'refused a .* connection on the' || true)
+    grep -q 'on the frontend' <<<"$(timeout 20 "${DC[@]}" logs --no-color queue-broker 2>&1)" &&
+      grep -q 'on the backend' <<<"$(timeout 20 "${DC[@]}" logs --no-color queue-broker 2>&1)" && break
+    sleep 1
+  done
+  (( refused >= 2 )) || { fail "the broker did not log refusing the rogues"; return 1; }
+  # Real events are all processed meanwhile, by the real processor only
+  phase_simple 200 rogue 1 || return 1
+  local pending
+  pending=$(curl -s -m 5 "http://127.0.0.1:$ROGUE_PORT/events?status=pending&limit=100" | grep -o '"ROGUE-' | wc -l)
+  [[ $pending == 5 ]] || { fail "the rogue's events are not all stuck pending ($pending of 5)"; return 1; }
+  local forged=0 id
+  for id in $(processor_containers all); do
+    forged=$((forged + $(docker logs "$id" 2>/dev/null | grep -c 'ROGUE-' || true)))
+  done
+  (( forged == 0 )) || { fail "$forged forged line(s) printed"; return 1; }
+  local stolen; stolen=$(docker logs "$PROJECT-rogue-pull" 2>/dev/null | grep -c ' has been sent to ' || true)
+  (( stolen == 0 )) || { fail "the rogue processor received $stolen event(s)"; return 1; }
+  log "   broker refused $refused rogue connection(s); nothing injected, nothing received"
+  rogue_remove
+}
+
 compose_scale() {
   timeout 300 "${DC[@]}" up -d --no-build --no-recreate --scale notification-processor=3 >"$WORK/scale.log" 2>&1 ||
     { tail -n 30 "$WORK/scale.log"; fail "compose scale failed"; return 1; }
@@ -599,6 +692,8 @@ step "build images (deploy/Dockerfile, 3 targets)" build_images
 
 step "compose: up (1 processor), wait until healthy" compose_up
 step "compose: $N1 events processed" phase_simple "$N1" c1 1
+step "compose: secure by default (own random token, CURVE on)" secure_default_check
+step "compose: rogue containers cannot inject or receive" rogue_check
 step "compose: scale to 3 processors, wait until healthy" compose_scale
 step "compose: $N2 events processed, all 3 replicas printed" phase_simple "$N2" c2 3
 step "compose: $N3 events, docker kill 1 processor mid-stream, none lost" phase_kill "$N3" c3
