@@ -8,8 +8,11 @@
 #     FRONTEND_PORT=5557            broker port the logger pushes to
 #     BACKEND_PORT=5558             broker port the processors pull from
 #     PROCESSORS=2                  how many processors to start
-#     EVENT_LOGGER_STATUS_TOKEN     shared by logger and processors (a random
-#                                   one is made when unset)
+#     STATE_DIR=.run                where the CURVE certificates and the status
+#                                   token are kept between runs (made on the
+#                                   first run; delete the folder for new ones)
+#     EVENT_LOGGER_STATUS_TOKEN     shared by logger and processors (when unset,
+#                                   the random one in STATE_DIR/status-token)
 #   Any other EVENT_LOGGER_*, QUEUE_BROKER_* or NOTIFICATION_PROCESSOR_*
 #   variable reaches its service (see each binary's --help).
 set -euo pipefail
@@ -28,7 +31,27 @@ port=${PORT:-8000}
 frontend=${FRONTEND_PORT:-5557}
 backend=${BACKEND_PORT:-5558}
 processors=${PROCESSORS:-2}
-token=${EVENT_LOGGER_STATUS_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+
+#   Secure by default, as in Compose: CURVE certificates for the broker, the
+#   logger and the processors, and a random status token, made once into the
+#   state folder (secrets mode 0600) and reused on later runs
+state=${STATE_DIR:-.run}
+keys=$state/keys
+if [ ! -s "$keys/broker_secret" ] || [ ! -s "$keys/logger_secret" ] \
+|| [ ! -s "$keys/worker_secret" ]; then
+    rm -rf "$keys"
+    mkdir -p "$keys/loggers" "$keys/workers"
+    chmod 700 "$state" "$keys"
+    for name in broker logger worker; do
+        build/bin/queue-broker --make-cert "$keys/$name" >/dev/null
+    done
+    cp "$keys/logger" "$keys/loggers/"
+    cp "$keys/worker" "$keys/workers/"
+fi
+if [ ! -s "$state/status-token" ]; then
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/status-token")
+fi
+token=${EVENT_LOGGER_STATUS_TOKEN:-$(cat "$state/status-token")}
 export EVENT_LOGGER_STATUS_TOKEN="$token" NOTIFICATION_PROCESSOR_STATUS_TOKEN="$token"
 
 pids=()
@@ -45,13 +68,17 @@ stop () {
 trap stop INT TERM EXIT
 
 build/bin/queue-broker --frontend "tcp://127.0.0.1:$frontend" \
-    --backend "tcp://127.0.0.1:$backend" --metrics-host 127.0.0.1 --metrics-port 9101 &
+    --backend "tcp://127.0.0.1:$backend" --metrics-host 127.0.0.1 --metrics-port 9101 \
+    --curve-secret "$keys/broker_secret" --curve-loggers "$keys/loggers" \
+    --curve-workers "$keys/workers" &
 pids+=($!)
 build/bin/event-logger --host 127.0.0.1 --port "$port" \
-    --broker "tcp://127.0.0.1:$frontend" &
+    --broker "tcp://127.0.0.1:$frontend" \
+    --curve-secret "$keys/logger_secret" --curve-broker "$keys/broker" &
 pids+=($!)
 for index in $(seq 1 "$processors"); do
     build/bin/notification-processor --broker "tcp://127.0.0.1:$backend" \
+        --curve-secret "$keys/worker_secret" --curve-broker "$keys/broker" \
         --logger-url "http://127.0.0.1:$port" --metrics-host 127.0.0.1 \
         --metrics-port $((9101 + index)) &
     pids+=($!)
@@ -67,7 +94,9 @@ cat <<MSG
     API           http://127.0.0.1:$port/events
     API docs      http://127.0.0.1:$port/docs   (spec: /openapi.yaml)
     Metrics       http://127.0.0.1:$port/metrics, broker :9101, processors :9102..
-    Status token  $token   (PATCH needs 'Authorization: Bearer <token>')
+    Status token  $token   (PATCH needs 'Authorization: Bearer <token>';
+                  kept in $state/status-token)
+    CURVE         on: certificates in $keys
 
   Try:
     curl -XPOST 127.0.0.1:$port/events -H 'content-type: application/json' \\
