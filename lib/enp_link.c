@@ -42,6 +42,8 @@
 struct _enp_link_t {
     enp_link_role_t role;
     bool curve;                 //  CURVE is on
+    const char *public_key;     //  own CURVE public key (Z85), or NULL
+    bool up;                    //  what enp_link_watch last said
     zsock_t *socket;            //  the link's socket
     zsock_t *monitor;           //  PAIR receiving its monitor events
     zhashx_t *peers;            //  fd (as text) -> present, handshake done
@@ -100,6 +102,7 @@ enp_link_new (enp_link_role_t role, enp_curve_t *curve)
         return NULL;
     self->role = role;
     self->curve = curve != NULL;
+    self->public_key = curve? enp_curve_public_key (curve): NULL;
     bool pull = role == ENP_LINK_FRONTEND || role == ENP_LINK_WORKER;
     self->socket = zsock_new (pull? ZMQ_PULL: ZMQ_PUSH);
     self->peers = zhashx_new ();
@@ -311,6 +314,28 @@ enp_link_monitor_read (enp_link_t *self)
     }
     zmsg_destroy (&msg);
     return result;
+}
+
+//  Read every monitor event waiting; say when the link goes up or down or
+//  a handshake fails.
+bool
+enp_link_watch (enp_link_t *self)
+{
+    assert (self);
+    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+        enp_link_event_t event = enp_link_monitor_read (self);
+        bool up = enp_link_peers (self) > 0;
+        if (up != self->up)
+            enp_log_info ("%s %s link %s", s_names [self->role],
+                          self->endpoint? self->endpoint: "", up? "up": "down");
+        self->up = up;
+        if (event == ENP_LINK_REFUSED_PROTOCOL || event == ENP_LINK_REFUSED_AUTH)
+            enp_log_warn ("handshake with %s %s failed: check --curve-broker (its"
+                          " key) and that it allows ours (%s)", s_names [self->role],
+                          self->endpoint? self->endpoint: "",
+                          self->public_key? self->public_key: "CURVE off");
+    }
+    return self->up;
 }
 
 //  Receive one message within the wire format's bounds.

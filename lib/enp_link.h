@@ -80,6 +80,10 @@ enp_link_event_t enp_link_monitor_read (enp_link_t *self);
 //  ENP_LINK_RECONNECT_MAX_MS dials again, since libzmq stops retrying an
 //  endpoint after a protocol error.
 void enp_link_maintain (enp_link_t *self);
+//  For a connecting link: read every monitor event waiting, log the link
+//  going up or down and failed handshakes (with a hint about the keys),
+//  and return true while the link is up.
+bool enp_link_watch (enp_link_t *self);
 //  Return the connections up now that completed a handshake.
 size_t enp_link_peers (enp_link_t *self);
 //  Receive one message without waiting, within the wire format's bounds

@@ -96,8 +96,11 @@ START_TEST (test_enp_curve_errors)
     ck_assert_ptr_nonnull (strstr (err, "no secret key"));
     ck_assert_ptr_null (enp_curve_new ("/nonexistent/x_secret", NULL, err, sizeof err));
     ck_assert_ptr_nonnull (strstr (err, "/nonexistent/x_secret"));
+    //  A zconfig file without keys (one with a syntax error is refused the
+    //  same way, but czmq 4.2's zconfig_load leaks on it, which valgrind
+    //  would report here)
     FILE *file = fopen (junk, "w");
-    fputs ("not a certificate\n", file);
+    fputs ("metadata\n    name = \"not a certificate\"\n", file);
     fclose (file);
     ck_assert_ptr_null (enp_curve_new (junk, NULL, err, sizeof err));
     ck_assert_ptr_nonnull (strstr (err, "not a czmq certificate"));

@@ -71,19 +71,9 @@ s_pipeline_stop (testkit_pipeline_t **pipeline_p)
 static double
 s_metric (testkit_pipeline_t *pipeline, const char *name)
 {
-    char url [96], pattern [128];
+    char url [96];
     snprintf (url, sizeof url, "%s/metrics", testkit_pipeline_base (pipeline));
-    snprintf (pattern, sizeof pattern, "\n%s ", name);
-    testkit_response_t response;
-    double value = -1;
-    if (testkit_http ("GET", url, NULL, NULL, 0, NULL, &response) == 0
-    &&  response.code == 200) {
-        const char *found = strstr (response.body, pattern);
-        if (found)
-            value = atof (found + strlen (pattern));
-    }
-    testkit_response_free (&response);
-    return value;
+    return testkit_metric (url, name);
 }
 
 //  Post events one after another (run in a thread).

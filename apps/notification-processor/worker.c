@@ -118,24 +118,6 @@ s_on_report (void *arg, const char *event_id, enp_status_t status)
         atomic_fetch_add (&self->report_failures, 1);
 }
 
-//  Follow the broker link's state from its monitor.
-static void
-s_monitor (worker_t *self, s_parts_t *parts)
-{
-    while (zsock_events (enp_link_monitor (parts->link)) & ZMQ_POLLIN) {
-        enp_link_event_t event = enp_link_monitor_read (parts->link);
-        bool up = enp_link_peers (parts->link) > 0;
-        if (up != atomic_load (&self->connected))
-            enp_log_info ("broker %s link %s", self->broker, up? "up": "down");
-        atomic_store (&self->connected, up);
-        if (event == ENP_LINK_REFUSED_PROTOCOL || event == ENP_LINK_REFUSED_AUTH)
-            enp_log_warn ("handshake with broker %s failed: check --curve-broker"
-                          " (the broker's key) and that the broker allows ours"
-                          " (%s)", self->broker, self->options.curve
-                          ? enp_curve_public_key (self->options.curve): "CURVE off");
-    }
-}
-
 //  Take messages while a report slot is free and the socket has any.
 static void
 s_take (worker_t *self, s_parts_t *parts)
@@ -199,7 +181,7 @@ s_wait (zsock_t *pipe, s_parts_t *parts)
         return;
     }
     //  ZMQ_FD is edge-triggered: only wait on it after draining to EAGAIN,
-    //  which s_take and s_monitor do unless every slot is busy
+    //  which s_take and enp_link_watch do unless every slot is busy
     struct curl_waitfd extra [3] = {
         { .fd = zsock_fd (pipe), .events = CURL_WAIT_POLLIN },
         { .fd = zsock_fd (monitor), .events = CURL_WAIT_POLLIN },
@@ -263,7 +245,7 @@ s_actor (zsock_t *pipe, void *arg)
                 break;
             }
         }
-        s_monitor (self, &parts);
+        atomic_store (&self->connected, enp_link_watch (parts.link));
         enp_link_maintain (parts.link);
         s_take (self, &parts);
         worker_callback_run (parts.callback, s_on_report, self);

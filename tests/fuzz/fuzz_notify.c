@@ -3,10 +3,7 @@
     What a processor does with a message, minus the sockets: decode it
     with enp_wire_decode_frames, and format the notification line of what
     decodes, as text and as JSON, with worker_line. The input is split
-    into frames as fuzz_wire does:
-
-        byte 0          frame count, modulo 9 (7 is the valid count)
-        then per frame  2-byte big-endian length, then that many bytes
+    into frames as fuzz_wire does (fuzz_frames.h).
 
     For every event that decodes, each line must be exactly one line (one
     newline, at the end), hold no raw C0 control or DEL, no raw C1 control
@@ -24,8 +21,7 @@
 #include "enp_event.h"
 #include "enp_wire.h"
 #include "worker_line.h"
-
-#define S_MAX_FRAMES 9
+#include "fuzz_frames.h"
 #define S_PREFIX_LEN (sizeof "Event  has been sent to " - 1 + ENP_UUID_LEN)
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -100,28 +96,9 @@ s_check_lines (const enp_event_t *event)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    size_t count = data [0] % S_MAX_FRAMES;
-    size_t offset = 1;
-    uint8_t *frames [S_MAX_FRAMES] = { NULL };
-    size_t sizes [S_MAX_FRAMES] = { 0 };
-    for (size_t index = 0; index < count; index++) {
-        size_t length = 0;
-        if (size - offset >= 2) {
-            length = ((size_t) data [offset] << 8) | data [offset + 1];
-            offset += 2;
-        }
-        if (length > size - offset)
-            length = size - offset;
-        frames [index] = (uint8_t *) malloc (length);
-        if (!frames [index] && length)
-            abort ();
-        if (length)
-            memcpy (frames [index], data + offset, length);
-        sizes [index] = length;
-        offset += length;
-    }
+    uint8_t *frames [FUZZ_FRAMES_MAX] = { NULL };
+    size_t sizes [FUZZ_FRAMES_MAX] = { 0 };
+    size_t count = fuzz_frames_split (data, size, frames, sizes);
     enp_event_t *event = NULL;
     if (enp_wire_decode_frames ((const uint8_t *const *) frames, sizes, count,
                                 &event, NULL, 0) == ENP_OK)

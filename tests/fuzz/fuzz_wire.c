@@ -1,14 +1,8 @@
 /*  fuzz_wire - libFuzzer harness for enp_wire_decode_frames
 
     The processor decodes whatever arrives on its PULL socket, so the
-    decoder must survive any frames. The input is split into frames:
-
-        byte 0          frame count, modulo 9 (7 is the valid count, 6 for ENP1)
-        then per frame  2-byte big-endian length, then that many bytes
-                        (clipped to what is left of the input)
-
-    Each frame is copied into its own exact-size heap block so ASan flags
-    any read past a frame's end. When the frames decode, the event must hold
+    decoder must survive any frames. The input is split into frames as
+    fuzz_frames.h says (7 is the valid count, 6 for ENP1). When the frames decode, the event must hold
     exactly what they said, and encoding it with enp_wire_encode and
     decoding that with enp_wire_decode must give the same frames and the
     same event; any difference abort()s.
@@ -20,8 +14,8 @@
 #include <czmq.h>
 #include "enp_event.h"
 #include "enp_wire.h"
+#include "fuzz_frames.h"
 
-#define S_MAX_FRAMES 9
 #define S_ERR_LEN    128
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -134,30 +128,9 @@ s_check_round_trip (const enp_event_t *event, uint8_t **frames, size_t *sizes,
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    size_t count = data [0] % S_MAX_FRAMES;
-    size_t offset = 1;
-    uint8_t *frames [S_MAX_FRAMES] = { NULL };
-    size_t sizes [S_MAX_FRAMES] = { 0 };
-    for (size_t index = 0; index < count; index++) {
-        size_t length = 0;
-        if (size - offset >= 2) {
-            length = (size_t) s_big_endian (data + offset, 2);
-            offset += 2;
-        }
-        if (length > size - offset)
-            length = size - offset;
-        //  malloc (0) under ASan gives a block any read of which is flagged
-        frames [index] = (uint8_t *) malloc (length);
-        if (!frames [index] && length)
-            abort ();
-        if (length)
-            memcpy (frames [index], data + offset, length);
-        sizes [index] = length;
-        offset += length;
-    }
-
+    uint8_t *frames [FUZZ_FRAMES_MAX] = { NULL };
+    size_t sizes [FUZZ_FRAMES_MAX] = { 0 };
+    size_t count = fuzz_frames_split (data, size, frames, sizes);
     enp_event_t *event = NULL;
     char *err = (char *) malloc (S_ERR_LEN);
     if (!err)
