@@ -195,11 +195,8 @@ int
 enp_link_connect (enp_link_t *self, const char *endpoint)
 {
     assert (self);
-    if (zsock_connect (self->socket, "%s", endpoint)) {
-        enp_log_error ("cannot connect to %s %s: %s", s_names [self->role],
-                       endpoint, zmq_strerror (zmq_errno ()));
-        return -1;
-    }
+    if (zsock_connect (self->socket, "%s", endpoint))
+        return -1;              //  The caller says what it could not do
     enp_log_info ("connecting to %s %s (CURVE %s)", s_names [self->role],
                   endpoint, self->curve? "on": "off");
     s_warn_open (self, endpoint);

@@ -68,7 +68,8 @@ const char *enp_link_name (enp_link_t *self);
 //  beyond this host. Returns the bound TCP port, 0 for other transports,
 //  or -1 (logged) on failure.
 int enp_link_bind (enp_link_t *self, const char *endpoint);
-//  Connect to endpoint, with the same warning. Returns 0, or -1 (logged).
+//  Connect to endpoint, with the same warning. Returns 0, or -1 with
+//  zmq_errno () set, unlogged: the caller says what failed.
 int enp_link_connect (enp_link_t *self, const char *endpoint);
 //  Read one event from the monitor and track the peers: only a connection
 //  that completed its handshake counts, so one that fails or is aborted

@@ -313,8 +313,18 @@ START_TEST (test_hostile_zmq_curve)
                s_refused (sample, sizeof sample, "backend", "auth"), 2, 10000));
     zsock_t *plain = s_attacker (ZMQ_PUSH, rig.front, NULL);
     s_send_forged (plain, S_FORGED_ID, "FORGED in plain text");
-    ck_assert (s_wait_metric (rig.broker_metrics,
-               s_refused (sample, sizeof sample, "frontend", "protocol"), 1, 10000));
+    //  libzmq reports a mechanism mismatch as a protocol failure, or, when
+    //  the peer gives up first, as a connection closed mid-handshake
+    int64_t deadline = enp_time_mono_ms () + 10000;
+    double refused = 0;
+    while (refused < 1 && enp_time_mono_ms () < deadline) {
+        refused = testkit_metric (rig.broker_metrics,
+                      s_refused (sample, sizeof sample, "frontend", "protocol"))
+                + testkit_metric (rig.broker_metrics,
+                      s_refused (sample, sizeof sample, "frontend", "aborted"));
+        usleep (20 * 1000);
+    }
+    ck_assert_msg (refused >= 1, "the plain client was not refused");
 
     //  Real events go through, to the real processor only
     char ids [20][37];

@@ -810,13 +810,6 @@ testkit_pipeline_start_broker_with (testkit_pipeline_t *self,
 }
 
 const char *
-testkit_pipeline_dir (testkit_pipeline_t *self)
-{
-    assert (self);
-    return self->dir;
-}
-
-const char *
 testkit_pipeline_frontend (testkit_pipeline_t *self)
 {
     assert (self);

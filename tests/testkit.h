@@ -176,8 +176,6 @@ pid_t testkit_pipeline_start_broker (testkit_pipeline_t *self);
 //  again overrides the pipeline's (e.g. "--metrics-port").
 pid_t testkit_pipeline_start_broker_with (testkit_pipeline_t *self,
                                           const char *const extra []);
-//  Return the pipeline's folder (logs, outputs; free for the test's use).
-const char *testkit_pipeline_dir (testkit_pipeline_t *self);
 //  Return the broker's frontend or backend endpoint, tcp://127.0.0.1:port.
 const char *testkit_pipeline_frontend (testkit_pipeline_t *self);
 const char *testkit_pipeline_backend (testkit_pipeline_t *self);

@@ -119,10 +119,13 @@ s_actor (zsock_t *pipe, void *arg)
         enp_log_error ("dispatcher cannot start: cannot create its sockets: %s",
                        zmq_strerror (zmq_errno ()));
     else
-    if (enp_link_connect (link, self->endpoint))
+    if (enp_link_connect (link, self->endpoint)) {
         //  A broker that is down is no error; an endpoint ZeroMQ cannot
-        //  even try is one (a typo in --broker); enp_link said which
+        //  even try is one (a typo in --broker)
+        enp_log_error ("dispatcher cannot start: cannot connect to broker %s: %s",
+                       self->endpoint, zmq_strerror (zmq_errno ()));
         enp_link_destroy (&link);
+    }
     else
         atomic_store (&self->started, true);
     //  zactor_new returns once signalled; the parent reads started then

@@ -210,8 +210,11 @@ s_parts_new (worker_t *self, s_parts_t *parts)
     if (!parts->dedup || !parts->line || !parts->limit || !parts->callback)
         return -1;
     parts->link = enp_link_new (ENP_LINK_WORKER, self->options.curve);
-    if (parts->link && enp_link_connect (parts->link, self->broker))
+    if (parts->link && enp_link_connect (parts->link, self->broker)) {
+        enp_log_error ("cannot connect to broker %s: %s", self->broker,
+                       zmq_strerror (zmq_errno ()));
         enp_link_destroy (&parts->link);
+    }
     return parts->link? 0: -1;
 }
 
