@@ -182,7 +182,7 @@ START_TEST (test_worker_usage)
 }
 END_TEST
 
-//  The line has exactly the format DESIGN.md fixes.
+//  The line has exactly the format README.md documents.
 START_TEST (test_worker_format_line_exact)
 {
     char line [512];
