@@ -4,7 +4,8 @@
 #       scripts/deps.sh build test node browser
 #   Groups: build (compile and run), test (Check, valgrind, sanitizers),
 #   node (Swagger UI, spec lint, contract test), browser (Chromium).
-set -euo pipefail
+#   Sourcing it only defines the two functions: the shell options of the
+#   script that sources it stay as that script set them.
 
 enp_packages () {
     local group
@@ -40,11 +41,13 @@ enp_install () {
     echo "Installing: ${missing[*]}" >&2
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    #   Checked here rather than by set -e, which a sourcing script may not set
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null || return 1
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
     enp_install "${@:-build}"
 fi
