@@ -121,13 +121,14 @@ s_wait_count (uint64_t (*counter) (broker_t *), broker_t *broker,
 }
 
 //  With no worker connected, send 20 messages to a broker whose queue holds
-//  5, and wait until the queue is full and has settled.
+//  5, and wait until the queue is full and the broker has paused reading
+//  (it counts the pause once it sees input waiting while full).
 static void
 s_overfill (broker_t *broker, zsock_t *push)
 {
     s_send_range (push, 20);
-    ck_assert (s_wait_count (broker_queued, broker, 5, 3000));
-    zclock_sleep (100);
+    ck_assert (s_wait_count (broker_queued, broker, 5, 10000));
+    ck_assert (s_wait_metric (broker, "broker_queue_refused_total 1\n", 10000));
 }
 
 //  Usage: start, move one message, read counters and metrics, stop.
@@ -327,7 +328,13 @@ START_TEST (test_broker_probe_is_not_a_worker)
         ck_assert_int_ge (fd, 0);
         close (fd);
     }
-    zclock_sleep (300);
+    //  A second real worker, connected after the probes: the broker sees
+    //  its connection after theirs, so once it counts 2 the probes have
+    //  been seen too, and had they counted it would say more
+    zsock_t *second = s_worker (broker, 0);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 2\n", 5000));
+    zsock_destroy (&second);
+    ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 5000));
     char *text = s_metrics (broker);
     ck_assert_msg (strstr (text, "broker_workers_connected 1\n") != NULL,
                    "one worker is connected, but the broker says:\n%s", text);
@@ -389,19 +396,22 @@ typedef struct {
     int expected;           //  messages to read
     int received;           //  messages read
     bool connected;         //  the PULL is connected
+    bool go;                //  set by the test: start reading
 } s_slow_worker_t;
 
-//  A worker thread that connects, waits, then reads everything.
+//  A worker thread that connects, waits for the test's go, then reads
+//  everything.
 static void *
 s_slow_worker (void *arg)
 {
     s_slow_worker_t *self = (s_slow_worker_t *) arg;
     zsock_t *pull = zsock_new (ZMQ_PULL);
     zsock_set_rcvhwm (pull, 5);
-    zsock_set_rcvtimeo (pull, 3000);
+    zsock_set_rcvtimeo (pull, 5000);
     zsock_connect (pull, "tcp://127.0.0.1:%d", self->port);
     __atomic_store_n (&self->connected, true, __ATOMIC_RELEASE);
-    zclock_sleep (300);
+    while (!__atomic_load_n (&self->go, __ATOMIC_ACQUIRE))
+        zclock_sleep (5);
     while (self->received < self->expected) {
         zmsg_t *msg = zmsg_recv (pull);
         if (!msg)
@@ -419,7 +429,7 @@ START_TEST (test_broker_flush_on_destroy)
 {
     broker_t *broker = broker_new (S_ANY, S_ANY, 10 * S_FLUSH_MESSAGES, 0);
     s_slow_worker_t worker = { broker_backend_port (broker), S_FLUSH_MESSAGES,
-                               0, false };
+                               0, false, false };
     pthread_t thread;
     ck_assert_int_eq (pthread_create (&thread, NULL, s_slow_worker, &worker), 0);
     ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
@@ -431,10 +441,13 @@ START_TEST (test_broker_flush_on_destroy)
         ck_assert_int_eq (zmsg_send (&msg, push), 0);
     }
     free (payload);
-    ck_assert (s_wait_count (broker_received, broker, S_FLUSH_MESSAGES, 5000));
+    ck_assert (s_wait_count (broker_received, broker, S_FLUSH_MESSAGES, 20000));
+    //  The worker has read nothing yet: some messages must still be queued
+    //  in the broker when it is told to stop, and it reads them all then
     uint64_t queued = broker_queued (broker);
     ck_assert_uint_gt (queued, 0);
     zsock_destroy (&push);
+    __atomic_store_n (&worker.go, true, __ATOMIC_RELEASE);
     broker_destroy (&broker);
     pthread_join (thread, NULL);
     ck_assert_int_eq (worker.received, worker.expected);

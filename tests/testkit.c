@@ -450,6 +450,65 @@ testkit_knocker_destroy (testkit_knocker_t **self_p)
 }
 
 //  ---------------------------------------------------------------------
+//  testkit_capture
+
+struct _testkit_capture_t {
+    int saved;                          //  the real standard error
+    char path [64];                     //  where records go meanwhile
+};
+
+testkit_capture_t *
+testkit_capture_new (void)
+{
+    testkit_capture_t *self = (testkit_capture_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf (self->path, sizeof self->path, "/tmp/enp-capture-XXXXXX");
+    int fd = mkstemp (self->path);
+    fflush (stderr);
+    self->saved = fd >= 0? dup (STDERR_FILENO): -1;
+    if (self->saved < 0 || dup2 (fd, STDERR_FILENO) < 0) {
+        if (fd >= 0) {
+            close (fd);
+            unlink (self->path);
+        }
+        if (self->saved >= 0)
+            close (self->saved);
+        free (self);
+        return NULL;
+    }
+    close (fd);
+    return self;
+}
+
+char *
+testkit_capture_end (testkit_capture_t **self_p)
+{
+    assert (self_p);
+    testkit_capture_t *self = *self_p;
+    if (!self)
+        return NULL;
+    fflush (stderr);
+    dup2 (self->saved, STDERR_FILENO);
+    close (self->saved);
+    char *text = NULL;
+    FILE *file = fopen (self->path, "r");
+    if (file) {
+        fseek (file, 0, SEEK_END);
+        long size = ftell (file);
+        rewind (file);
+        text = size >= 0? (char *) calloc (1, (size_t) size + 1): NULL;
+        if (text && fread (text, 1, (size_t) size, file) != (size_t) size)
+            text [0] = '\0';
+        fclose (file);
+    }
+    unlink (self->path);
+    free (self);
+    *self_p = NULL;
+    return text;
+}
+
+//  ---------------------------------------------------------------------
 //  testkit_logger
 
 #define S_LOGGER_CODES  8
@@ -468,7 +527,28 @@ struct _testkit_logger_t {
     char ids [S_LOGGER_IDS][64];        //  ids from the paths, in order
     testkit_request_t last;             //  what the last request carried
     int delay_ms;                       //  time taken to answer
+    int inflight;                       //  requests being answered now
+    int peak;                           //  most requests in flight at once
+    int gate;                           //  hold answers until this many are
+                                        //  in flight (0: no gate)
+    pthread_cond_t changed;             //  signalled when inflight grows
 };
+
+//  Hold a request at the gate until gate requests are in flight at once,
+//  or S_LOGGER_GATE_MS pass; then the gate opens for good. Called locked.
+#define S_LOGGER_GATE_MS 3000
+static void
+s_logger_gate (testkit_logger_t *self)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += S_LOGGER_GATE_MS / 1000;
+    while (self->gate && self->inflight < self->gate)
+        if (pthread_cond_timedwait (&self->changed, &self->mutex, &deadline) != 0)
+            break;
+    self->gate = 0;
+    pthread_cond_broadcast (&self->changed);
+}
 
 //  Answer one request with the next scripted code.
 static int
@@ -502,12 +582,20 @@ s_logger_handle (struct mg_connection *conn, void *cbdata)
               content_type? content_type: "");
     snprintf (self->last.body, sizeof self->last.body, "%s", body);
     int delay_ms = self->delay_ms;
+    self->inflight++;
+    if (self->inflight > self->peak)
+        self->peak = self->inflight;
+    pthread_cond_broadcast (&self->changed);
+    s_logger_gate (self);
     pthread_mutex_unlock (&self->mutex);
     if (delay_ms)
         usleep ((useconds_t) delay_ms * 1000);
     const char *reply = "{}";
     mg_printf (conn, "HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\n"
                "Content-Length: %zu\r\n\r\n%s", code, strlen (reply), reply);
+    pthread_mutex_lock (&self->mutex);
+    self->inflight--;
+    pthread_mutex_unlock (&self->mutex);
     return code;
 }
 
@@ -519,6 +607,7 @@ testkit_logger_new (const int *codes)
     if (!self)
         return NULL;
     pthread_mutex_init (&self->mutex, NULL);
+    pthread_cond_init (&self->changed, NULL);
     while (self->code_count < S_LOGGER_CODES && codes [self->code_count]) {
         self->codes [self->code_count] = codes [self->code_count];
         self->code_count++;
@@ -563,6 +652,7 @@ testkit_logger_destroy (testkit_logger_t **self_p)
     }
     if (self->library)
         mg_exit_library ();
+    pthread_cond_destroy (&self->changed);
     pthread_mutex_destroy (&self->mutex);
     free (self);
     *self_p = NULL;
@@ -631,6 +721,25 @@ testkit_logger_set_delay (testkit_logger_t *self, int delay_ms)
     pthread_mutex_lock (&self->mutex);
     self->delay_ms = delay_ms;
     pthread_mutex_unlock (&self->mutex);
+}
+
+void
+testkit_logger_set_gate (testkit_logger_t *self, int count)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->gate = count;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+int
+testkit_logger_peak (testkit_logger_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    int peak = self->peak;
+    pthread_mutex_unlock (&self->mutex);
+    return peak;
 }
 
 //  ---------------------------------------------------------------------
@@ -813,6 +922,31 @@ testkit_pipeline_start_processor_defaults (testkit_pipeline_t *self, int index)
     self->processors [index] = s_pipeline_spawn ("notification-processor",
         flags, NULL, self->outputs [index], log);
     return self->processors [index];
+}
+
+int
+testkit_pipeline_wait_log (testkit_pipeline_t *self, const char *name,
+                           const char *text, int timeout_ms)
+{
+    assert (self);
+    char path [512];
+    snprintf (path, sizeof path, "%s/%s", self->dir, name);
+    long deadline = s_now_ms () + timeout_ms;
+    while (true) {
+        bool found = false;
+        FILE *file = fopen (path, "r");
+        if (file) {
+            char line [1024];
+            while (!found && fgets (line, sizeof line, file))
+                found = strstr (line, text) != NULL;
+            fclose (file);
+        }
+        if (found)
+            return 0;
+        if (s_now_ms () >= deadline)
+            return -1;
+        usleep (20 * 1000);
+    }
 }
 
 void

@@ -82,6 +82,18 @@ char *testkit_capture_end (testkit_capture_t *capture);
 int testkit_wait_text (const char *path, const char *text, int timeout_ms);
 
 //  ---------------------------------------------------------------------
+//  testkit_capture - standard error sent to a temporary file, to read what
+//  a class logged (enp_log writes there).
+typedef struct _testkit_capture_t testkit_capture_t;
+
+//  Start capturing. Returns NULL if the file cannot be made. Caller owns
+//  the result and ends it with testkit_capture_end.
+testkit_capture_t *testkit_capture_new (void);
+//  Put standard error back, free the capture (nulls the caller's pointer)
+//  and return what was written, NUL-terminated (caller frees), or NULL.
+char *testkit_capture_end (testkit_capture_t **self_p);
+
+//  ---------------------------------------------------------------------
 //  testkit_knocker - a thread that connects to a loopback port every 20 ms.
 //  CivetWeb's listening thread polls with a 2 s quantum, so mg_stop takes
 //  2 s unless a connection wakes it: knock while stopping a server to keep
@@ -132,6 +144,13 @@ const char *testkit_logger_id (testkit_logger_t *self, int index, char *id,
 void testkit_logger_last (testkit_logger_t *self, testkit_request_t *request);
 //  Make each later answer take delay_ms, to play a slow logger.
 void testkit_logger_set_delay (testkit_logger_t *self, int delay_ms);
+//  Hold every answer until count requests are in flight at once, then
+//  answer them all: a client that really runs count requests concurrently
+//  passes at once, one that does not is held 3 s (the gate then opens for
+//  good) and shows it in testkit_logger_peak. Timing-free concurrency test.
+void testkit_logger_set_gate (testkit_logger_t *self, int count);
+//  Return the most requests the server was answering at the same time.
+int testkit_logger_peak (testkit_logger_t *self);
 
 //  ---------------------------------------------------------------------
 //  testkit_pipeline - the real services, started as child processes on
@@ -183,6 +202,10 @@ pid_t testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
 //  outputs as for testkit_pipeline_start_processor. Returns its PID, or -1.
 pid_t testkit_pipeline_start_processor_defaults (testkit_pipeline_t *self,
                                                  int index);
+//  Wait up to timeout_ms until the log file name (broker.log, logger.log,
+//  processor-<index>.log) of the pipeline holds text. Returns 0 or -1.
+int testkit_pipeline_wait_log (testkit_pipeline_t *self, const char *name,
+                               const char *text, int timeout_ms);
 //  SIGKILL one of the pipeline's services, reap it and forget it.
 void testkit_pipeline_kill (testkit_pipeline_t *self, pid_t pid);
 //  Stop every service still running with SIGTERM, processors first, and
