@@ -10,6 +10,8 @@
 #     ENP_BROWSER=1        require the browser test (installs Chromium)
 #     ENP_E2E=1            require the Docker end-to-end test
 #     ENP_PROMTOOL=1       install promtool so ctest checks every /metrics
+#     ENP_DOCKER_LOCK=FILE run the container test under flock FILE (a Docker
+#                          engine shared by several checkouts)
 #
 #   Stress mode: scripts/test.sh --repeat N builds, then runs the unit
 #   suites (ctest label "unit") N times in a row in the normal and the
@@ -130,8 +132,17 @@ elif [ -f api/package.json ]; then
     fi
 fi
 
+#   ENP_DOCKER_LOCK=FILE: several checkouts share one Docker engine; take
+#   turns through flock on FILE
+e2e () {
+    if [ -n "${ENP_DOCKER_LOCK:-}" ]; then
+        flock "$ENP_DOCKER_LOCK" tests/e2e/run.sh
+    else
+        tests/e2e/run.sh
+    fi
+}
 if [ -x tests/e2e/run.sh ] && docker info >/dev/null 2>&1; then
-    step "container end-to-end test" tests/e2e/run.sh
+    step "container end-to-end test" e2e
 elif [ "${ENP_E2E:-0}" = 1 ]; then
     echo "end-to-end test required but no Docker engine answers"; failed=$((failed + 1))
 else
