@@ -388,8 +388,28 @@ START_TEST (test_broker_inproc)
 }
 END_TEST
 
-#define S_FLUSH_MESSAGES 600
-#define S_FLUSH_SIZE     10000
+#define S_FLUSH_SIZE     10000  //  bytes per message
+#define S_FLUSH_RCVBUF   65536  //  the slow worker's kernel receive buffer
+
+//  How many messages the flush test sends: more than the pipe to the worker
+//  can hold, so some must still sit in the broker's queue at the stop. That
+//  pipe is the broker's kernel send buffer (which grows up to tcp_wmem's
+//  maximum), the worker's receive buffer (pinned by S_FLUSH_RCVBUF) and the
+//  two sockets' high-water marks (100 + 5 messages); 200 messages to spare.
+static int
+s_flush_messages (void)
+{
+    long wmem_max = 4194304;
+    FILE *file = fopen ("/proc/sys/net/ipv4/tcp_wmem", "r");
+    if (file) {
+        long low, initial, high;
+        if (fscanf (file, "%ld %ld %ld", &low, &initial, &high) == 3)
+            wmem_max = high;
+        fclose (file);
+    }
+    long bytes = wmem_max + 2 * S_FLUSH_RCVBUF + (100 + 5 + 200) * (long) S_FLUSH_SIZE;
+    return (int) (bytes / S_FLUSH_SIZE + 1);
+}
 
 typedef struct {
     int port;               //  backend port to connect to
@@ -407,6 +427,9 @@ s_slow_worker (void *arg)
     s_slow_worker_t *self = (s_slow_worker_t *) arg;
     zsock_t *pull = zsock_new (ZMQ_PULL);
     zsock_set_rcvhwm (pull, 5);
+    //  A fixed receive buffer: the kernel would otherwise grow it to
+    //  tcp_rmem's maximum (32 MB here) and swallow the whole test
+    zsock_set_rcvbuf (pull, S_FLUSH_RCVBUF);
     zsock_set_rcvtimeo (pull, 5000);
     zsock_connect (pull, "tcp://127.0.0.1:%d", self->port);
     __atomic_store_n (&self->connected, true, __ATOMIC_RELEASE);
@@ -427,8 +450,9 @@ s_slow_worker (void *arg)
 //  The messages are large so that socket buffers cannot absorb them all.
 START_TEST (test_broker_flush_on_destroy)
 {
-    broker_t *broker = broker_new (S_ANY, S_ANY, 10 * S_FLUSH_MESSAGES, 0);
-    s_slow_worker_t worker = { broker_backend_port (broker), S_FLUSH_MESSAGES,
+    int messages = s_flush_messages ();
+    broker_t *broker = broker_new (S_ANY, S_ANY, 2 * (size_t) messages, 0);
+    s_slow_worker_t worker = { broker_backend_port (broker), messages,
                                0, false, false };
     pthread_t thread;
     ck_assert_int_eq (pthread_create (&thread, NULL, s_slow_worker, &worker), 0);
@@ -441,11 +465,15 @@ START_TEST (test_broker_flush_on_destroy)
         ck_assert_int_eq (zmsg_send (&msg, push), 0);
     }
     free (payload);
-    ck_assert (s_wait_count (broker_received, broker, S_FLUSH_MESSAGES, 20000));
-    //  The worker has read nothing yet: some messages must still be queued
-    //  in the broker when it is told to stop, and it reads them all then
-    uint64_t queued = broker_queued (broker);
-    ck_assert_uint_gt (queued, 0);
+    ck_assert (s_wait_count (broker_received, broker, (uint64_t) messages, 20000));
+    //  The worker has read nothing yet, so more than the pipe holds is left
+    //  in the broker's queue (its count is published once per loop, just
+    //  after the receive count: wait for it) when it is told to stop, and
+    //  the worker reads them all then
+    int64_t deadline = enp_time_mono_ms () + 20000;
+    while (broker_queued (broker) == 0 && enp_time_mono_ms () < deadline)
+        zclock_sleep (5);
+    ck_assert_uint_gt (broker_queued (broker), 0);
     zsock_destroy (&push);
     __atomic_store_n (&worker.go, true, __ATOMIC_RELEASE);
     broker_destroy (&broker);
