@@ -27,11 +27,21 @@ if (EXISTS "${bundle}" AND EXISTS "${installed}"
     AND NOT "${lock}" IS_NEWER_THAN "${installed}")
     return ()
 endif ()
-message (STATUS "Fetching Swagger UI: npm ci --omit=dev in ${SOURCE}")
-#   Only the runtime dependency, exactly as locked; no install scripts (one
-#   of swagger-ui-dist's dependencies would phone home from its own)
+#   Only the runtime dependency, exactly as locked, unless the API tooling
+#   (dev dependencies, which npm marks "dev" in its copy of the lock file)
+#   was installed before: then reinstall it too rather than remove it. No
+#   install scripts: one of swagger-ui-dist's dependencies would phone home
+set (omit --omit=dev)
+if (EXISTS "${installed}")
+    file (READ "${installed}" previous)
+    string (FIND "${previous}" "\"dev\": true" dev_at)
+    if (NOT dev_at EQUAL -1)
+        set (omit "")
+    endif ()
+endif ()
+message (STATUS "Fetching Swagger UI: npm ci ${omit} in ${SOURCE}")
 execute_process (
-    COMMAND "${NPM}" ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+    COMMAND "${NPM}" ci ${omit} --ignore-scripts --no-audit --no-fund --loglevel=error
     WORKING_DIRECTORY "${SOURCE}"
     RESULT_VARIABLE status)
 if (NOT status EQUAL 0)
