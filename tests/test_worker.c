@@ -22,6 +22,7 @@
 //  A worker wired to a fake logger and, unless given a broker, to a PUSH
 //  playing the broker's backend.
 typedef struct {
+    int threads;                        //  this process's threads before
     testkit_logger_t *logger;           //  plays the event-logger
     zsock_t *push;                      //  plays the broker, or NULL
     char broker [64];                   //  the endpoint the worker pulls from
@@ -39,6 +40,17 @@ s_backend (char *endpoint, size_t size)
     zsock_set_sndtimeo (push, 5000);
     ck_assert_int_gt (testkit_bind_any (push, endpoint, size), 0);
     return push;
+}
+
+//  This process's thread count with czmq's own threads (the context's I/O
+//  and reaper threads, made with the first socket) already running.
+static int
+s_threads_before (void)
+{
+    zsock_t *probe = zsock_new (ZMQ_PAIR);
+    ck_assert_ptr_nonnull (probe);
+    zsock_destroy (&probe);
+    return testkit_threads ();
 }
 
 //  Bind a PUSH on a unique inproc endpoint, playing the broker's backend:
@@ -63,6 +75,7 @@ s_rig_start (s_rig_t *self, const int *codes, const char *broker,
              const worker_options_t *options)
 {
     memset (self, 0, sizeof *self);
+    self->threads = s_threads_before ();
     self->logger = testkit_logger_new (codes);
     ck_assert_ptr_nonnull (self->logger);
     if (broker)
@@ -88,6 +101,8 @@ s_rig_stop (s_rig_t *self)
     fclose (self->out);
     zsock_destroy (&self->push);
     testkit_logger_destroy (&self->logger);
+    //  The worker's detached actor thread has ended before the test does
+    ck_assert_int_eq (testkit_threads_settle (self->threads, 10000), 0);
 }
 
 //  Return the worker's metrics text (caller frees).
@@ -498,11 +513,14 @@ START_TEST (test_worker_bad_endpoint)
                                  .logger_url = "http://127.0.0.1:1",
                                  .dedup_size = 100, .max_retries = 2,
                                  .backoff_ms = 10, .inflight = 1 };
+    int threads = s_threads_before ();
     worker_t *worker = worker_new (&options, out);
     bool created = worker != NULL;
     worker_destroy (&worker);
     fclose (out);
     ck_assert_msg (!created, "worker_new returned a worker that cannot run");
+    //  Its actor thread ended by itself; let it finish before the process
+    ck_assert_int_eq (testkit_threads_settle (threads, 10000), 0);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
     worker use a small CivetWeb server in place of the event-logger.
 */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -447,6 +448,32 @@ testkit_knocker_destroy (testkit_knocker_t **self_p)
     pthread_join (self->thread, NULL);
     free (self);
     *self_p = NULL;
+}
+
+int
+testkit_threads (void)
+{
+    DIR *tasks = opendir ("/proc/self/task");
+    if (!tasks)
+        return -1;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (tasks)))
+        count += entry->d_name [0] != '.';
+    closedir (tasks);
+    return count;
+}
+
+int
+testkit_threads_settle (int count, int timeout_ms)
+{
+    long deadline = s_now_ms () + timeout_ms;
+    while (testkit_threads () > count) {
+        if (s_now_ms () >= deadline)
+            return -1;
+        usleep (1000);
+    }
+    return 0;
 }
 
 //  ---------------------------------------------------------------------

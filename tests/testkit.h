@@ -68,6 +68,14 @@ void testkit_response_free (testkit_response_t *response);
 char *testkit_tmpdir (void);
 //  Count the lines of a file, or -1.
 long testkit_count_lines (const char *path);
+//  Return the number of threads of this process (from /proc/self/task).
+int testkit_threads (void);
+//  Wait up to timeout_ms until this process has at most count threads.
+//  czmq runs actors on detached threads that may still be ending after
+//  their _destroy returned; a test process that exits meanwhile races
+//  their thread-exit handlers against libcrypto's exit handler (a double
+//  free under ASan). Returns 0, or -1 if threads remain.
+int testkit_threads_settle (int count, int timeout_ms);
 //  Run fn (arg) on a new thread whose stack is stack_size bytes, smaller
 //  than CivetWeb's worker threads (~100 KiB), and wait for it: code that
 //  recurses on input must pass here, not only on the main 8 MiB stack.
