@@ -480,7 +480,8 @@ START_TEST (test_broker_flush_on_destroy)
     ck_assert_uint_gt (broker_queued (broker), 0);
     zsock_destroy (&push);
     __atomic_store_n (&worker.go, true, __ATOMIC_RELEASE);
-    testkit_capture_t *capture = testkit_capture_new ();
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     broker_destroy (&broker);
     char *log = testkit_capture_end (&capture);
     pthread_join (thread, NULL);

@@ -314,8 +314,8 @@ START_TEST (test_worker_callback_backoff_bounded)
     ck_assert_ptr_nonnull (logger);
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 3, 50, NULL);
-    testkit_capture_t *capture = testkit_capture_new ();
-    ck_assert_ptr_nonnull (capture);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
     enp_status_t status = s_report (callback, S_ID);
     char *log = testkit_capture_end (&capture);
     ck_assert_ptr_nonnull (log);

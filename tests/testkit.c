@@ -477,65 +477,6 @@ testkit_threads_settle (int count, int timeout_ms)
 }
 
 //  ---------------------------------------------------------------------
-//  testkit_capture
-
-struct _testkit_capture_t {
-    int saved;                          //  the real standard error
-    char path [64];                     //  where records go meanwhile
-};
-
-testkit_capture_t *
-testkit_capture_new (void)
-{
-    testkit_capture_t *self = (testkit_capture_t *) calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    snprintf (self->path, sizeof self->path, "/tmp/enp-capture-XXXXXX");
-    int fd = mkstemp (self->path);
-    fflush (stderr);
-    self->saved = fd >= 0? dup (STDERR_FILENO): -1;
-    if (self->saved < 0 || dup2 (fd, STDERR_FILENO) < 0) {
-        if (fd >= 0) {
-            close (fd);
-            unlink (self->path);
-        }
-        if (self->saved >= 0)
-            close (self->saved);
-        free (self);
-        return NULL;
-    }
-    close (fd);
-    return self;
-}
-
-char *
-testkit_capture_end (testkit_capture_t **self_p)
-{
-    assert (self_p);
-    testkit_capture_t *self = *self_p;
-    if (!self)
-        return NULL;
-    fflush (stderr);
-    dup2 (self->saved, STDERR_FILENO);
-    close (self->saved);
-    char *text = NULL;
-    FILE *file = fopen (self->path, "r");
-    if (file) {
-        fseek (file, 0, SEEK_END);
-        long size = ftell (file);
-        rewind (file);
-        text = size >= 0? (char *) calloc (1, (size_t) size + 1): NULL;
-        if (text && fread (text, 1, (size_t) size, file) != (size_t) size)
-            text [0] = '\0';
-        fclose (file);
-    }
-    unlink (self->path);
-    free (self);
-    *self_p = NULL;
-    return text;
-}
-
-//  ---------------------------------------------------------------------
 //  testkit_logger
 
 #define S_LOGGER_CODES  8
@@ -958,22 +899,7 @@ testkit_pipeline_wait_log (testkit_pipeline_t *self, const char *name,
     assert (self);
     char path [512];
     snprintf (path, sizeof path, "%s/%s", self->dir, name);
-    long deadline = s_now_ms () + timeout_ms;
-    while (true) {
-        bool found = false;
-        FILE *file = fopen (path, "r");
-        if (file) {
-            char line [1024];
-            while (!found && fgets (line, sizeof line, file))
-                found = strstr (line, text) != NULL;
-            fclose (file);
-        }
-        if (found)
-            return 0;
-        if (s_now_ms () >= deadline)
-            return -1;
-        usleep (20 * 1000);
-    }
+    return testkit_wait_text (path, text, timeout_ms);
 }
 
 void

@@ -90,18 +90,6 @@ char *testkit_capture_end (testkit_capture_t *capture);
 int testkit_wait_text (const char *path, const char *text, int timeout_ms);
 
 //  ---------------------------------------------------------------------
-//  testkit_capture - standard error sent to a temporary file, to read what
-//  a class logged (enp_log writes there).
-typedef struct _testkit_capture_t testkit_capture_t;
-
-//  Start capturing. Returns NULL if the file cannot be made. Caller owns
-//  the result and ends it with testkit_capture_end.
-testkit_capture_t *testkit_capture_new (void);
-//  Put standard error back, free the capture (nulls the caller's pointer)
-//  and return what was written, NUL-terminated (caller frees), or NULL.
-char *testkit_capture_end (testkit_capture_t **self_p);
-
-//  ---------------------------------------------------------------------
 //  testkit_knocker - a thread that connects to a loopback port every 20 ms.
 //  CivetWeb's listening thread polls with a 2 s quantum, so mg_stop takes
 //  2 s unless a connection wakes it: knock while stopping a server to keep
