@@ -33,9 +33,9 @@ cd "$ROOT"
 
 QUICK="${BENCH_QUICK:-0}"
 if [[ "$QUICK" == 1 ]]; then
-  d_dur=3 d_lat=5 d_e2e=20000 d_rss=100000 d_broker=200000 d_peer=500 d_out=build-bench/benchmarks-quick.md
+    d_dur=3 d_lat=5 d_e2e=20000 d_rss=100000 d_broker=200000 d_peer=500 d_out=build-bench/benchmarks-quick.md
 else
-  d_dur=10 d_lat=20 d_e2e=200000 d_rss=1000000 d_broker=1000000 d_peer=5000 d_out=docs/benchmarks.md
+    d_dur=10 d_lat=20 d_e2e=200000 d_rss=1000000 d_broker=1000000 d_peer=5000 d_out=docs/benchmarks.md
 fi
 DUR="${BENCH_DURATION:-$d_dur}"
 CONNS_LIST="${BENCH_CONNS:-16 64 256}"
@@ -67,76 +67,76 @@ problem() { log "PROBLEM: $*"; PROBLEMS+=("$*"); }
 rec() { CMDS+=("$*"); }
 
 free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
 # start_bg NAME CMD...: runs CMD in the background, stdout to $WORK/NAME.out,
 # stderr to $WORK/NAME.err; sets LAST_PID
 start_bg() {
-  local name="$1"; shift
-  rec "$*"
-  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-  echo "$LAST_PID" >"$WORK/$name.pid"
+    local name="$1"; shift
+    rec "$*"
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+    echo "$LAST_PID" >"$WORK/$name.pid"
 }
 
 # stop_pid PID NAME: SIGTERM, wait up to 10 s, then SIGKILL; notes a non-zero exit
 stop_pid() {
-  local pid="$1" name="${2:-process}" i rc
-  [[ -n "${STOPPED[$pid]:-}" ]] && return 0
-  STOPPED[$pid]=1
-  if ! kill -0 "$pid" 2>/dev/null; then
-    rc=0; wait "$pid" 2>/dev/null || rc=$?
-    if [[ "$name" != sink* && "$name" != leftover ]]; then
-      problem "$name (pid $pid) had already exited (status $rc) before it was stopped (see $WORK)"
+    local pid="$1" name="${2:-process}" i rc
+    [[ -n "${STOPPED[$pid]:-}" ]] && return 0
+    STOPPED[$pid]=1
+    if ! kill -0 "$pid" 2>/dev/null; then
+        rc=0; wait "$pid" 2>/dev/null || rc=$?
+        if [[ "$name" != sink* && "$name" != leftover ]]; then
+            problem "$name (pid $pid) had already exited (status $rc) before it was stopped (see $WORK)"
+        fi
+        return 0
     fi
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    problem "$name (pid $pid) did not exit within 10 s of SIGTERM; killed"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rc=0; wait "$pid" 2>/dev/null || rc=$?
-  if [[ "$rc" != 0 && "$name" != wrk* && "$name" != sink* ]]; then
-    problem "$name exited with status $rc after SIGTERM (see $WORK)"
-  fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        problem "$name (pid $pid) did not exit within 10 s of SIGTERM; killed"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rc=0; wait "$pid" 2>/dev/null || rc=$?
+    if [[ "$rc" != 0 && "$name" != wrk* && "$name" != sink* ]]; then
+        problem "$name exited with status $rc after SIGTERM (see $WORK)"
+    fi
 }
 
 cleanup() {
-  local pid
-  set +e
-  for pid in "${PIDS[@]:-}"; do
-    [[ -n "$pid" && -z "${STOPPED[$pid]:-}" ]] && stop_pid "$pid" "leftover"
-  done
-  [[ -d "$WORK/peer" ]] && bench/peer/run_peer.sh stop "$WORK/peer"
-  log "work files kept in $WORK"
+    local pid
+    set +e
+    for pid in "${PIDS[@]:-}"; do
+        [[ -n "$pid" && -z "${STOPPED[$pid]:-}" ]] && stop_pid "$pid" "leftover"
+    done
+    [[ -d "$WORK/peer" ]] && bench/peer/run_peer.sh stop "$WORK/peer"
+    log "work files kept in $WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 wait_http() { # URL SECONDS
-  local i
-  for i in $(seq 1 $(( $2 * 10 ))); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
+    local i
+    for i in $(seq 1 $(( $2 * 10 ))); do
+        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 wait_port() { # URL SECONDS: any HTTP answer
-  local i
-  for i in $(seq 1 $(( $2 * 10 ))); do
-    curl -sS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
+    local i
+    for i in $(seq 1 $(( $2 * 10 ))); do
+        curl -sS -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 kv() { # KEY LINE -> value
-  sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"
+    sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"
 }
 
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -149,60 +149,60 @@ children_cpu() { tail -1 "$WORK/times.txt" | awk '{ n=split($0,f," "); s=0; for(
 CLK_TCK=$(getconf CLK_TCK)
 
 fmt() { # printf-ish number formatting that tolerates "n/a"
-  local f="$1" v="$2"
-  [[ "$v" =~ ^-?[0-9.]+$ ]] && printf "$f" "$v" || printf '%s' "${v:-n/a}"
+    local f="$1" v="$2"
+    [[ "$v" =~ ^-?[0-9.]+$ ]] && printf "$f" "$v" || printf '%s' "${v:-n/a}"
 }
 calc() { "$PY" -c "import sys; print($1)" 2>/dev/null || echo "n/a"; }
 
 # busy_pct SECONDS: share of all CPU time spent busy (not idle/iowait) over SECONDS
 busy_pct() {
-  local a b
-  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-  sleep "$1"
-  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); t=(y[1]-x[1])+(y[2]-x[2]); printf "%.0f", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
+    local a b
+    a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+    sleep "$1"
+    b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); t=(y[1]-x[1])+(y[2]-x[2]); printf "%.0f", (t > 0 ? 100*(y[1]-x[1])/t : 0)}'
 }
 check_quiet() { # WHEN
-  local b; b=$(busy_pct 2)
-  QUIET_LOG+=("$1: ${b}% busy")
-  if (( b > 10 )); then
-    problem "the machine was ${b}% busy $1 with none of the suite's processes running: other work competes with the measurements"
-  fi
+    local b; b=$(busy_pct 2)
+    QUIET_LOG+=("$1: ${b}% busy")
+    if (( b > 10 )); then
+        problem "the machine was ${b}% busy $1 with none of the suite's processes running: other work competes with the measurements"
+    fi
 }
 QUIET_LOG=()
 
 # --------------------------------------------------------------------- build
 BUILD_OK=1
 if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-  log "building bench tools (build-bench)"
-  rec "cmake -S bench -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench -j2"
-  cmake -S bench -B build-bench -DCMAKE_BUILD_TYPE=Release >"$WORK/build-bench.log" 2>&1
-  cmake --build build-bench -j2 >>"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log" >&2; exit 1; }
-  log "building the project (Release, build-release)"
-  rec "cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release && cmake --build build-release -j2"
-  if ! { cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >"$WORK/build-release.log" 2>&1 &&
-         cmake --build build-release -j2 >>"$WORK/build-release.log" 2>&1; }; then
-    log "full Release build failed; trying the three service targets only"
-    cmake --build build-release -j2 --target event-logger queue-broker notification-processor \
-      >>"$WORK/build-release.log" 2>&1 || true
-  fi
+    log "building bench tools (build-bench)"
+    rec "cmake -S bench -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench -j2"
+    cmake -S bench -B build-bench -DCMAKE_BUILD_TYPE=Release >"$WORK/build-bench.log" 2>&1
+    cmake --build build-bench -j2 >>"$WORK/build-bench.log" 2>&1 || { cat "$WORK/build-bench.log" >&2; exit 1; }
+    log "building the project (Release, build-release)"
+    rec "cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release && cmake --build build-release -j2"
+    if ! { cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >"$WORK/build-release.log" 2>&1 &&
+           cmake --build build-release -j2 >>"$WORK/build-release.log" 2>&1; }; then
+        log "full Release build failed; trying the three service targets only"
+        cmake --build build-release -j2 --target event-logger queue-broker notification-processor \
+          >>"$WORK/build-release.log" 2>&1 || true
+    fi
 fi
 for b in event-logger queue-broker notification-processor; do
-  if [[ ! -x "$BIN/$b" ]]; then
-    BUILD_OK=0
-    problem "$BIN/$b is missing (build failed? see $WORK/build-release.log); its figures are skipped"
-  fi
+    if [[ ! -x "$BIN/$b" ]]; then
+        BUILD_OK=0
+        problem "$BIN/$b is missing (build failed? see $WORK/build-release.log); its figures are skipped"
+    fi
 done
 # run private copies, so a rebuild of the tree during the run cannot pull them away
 if [[ "$BUILD_OK" == 1 ]]; then
-  mkdir -p "$WORK/bin"
-  cp "$BIN/event-logger" "$BIN/queue-broker" "$BIN/notification-processor" "$WORK/bin/"
-  ORIG_BIN="$BIN"
-  BIN="$WORK/bin"
+    mkdir -p "$WORK/bin"
+    cp "$BIN/event-logger" "$BIN/queue-broker" "$BIN/notification-processor" "$WORK/bin/"
+    ORIG_BIN="$BIN"
+    BIN="$WORK/bin"
 fi
 TOOLS=build-bench
 for t in ceiling loadgen broker_bench; do
-  [[ -x "$TOOLS/$t" ]] || { log "missing $TOOLS/$t"; exit 1; }
+    [[ -x "$TOOLS/$t" ]] || { log "missing $TOOLS/$t"; exit 1; }
 done
 WRK_LUA=bench/wrk/post_events.lua
 
@@ -211,58 +211,58 @@ LOGGER_FLAGS_COMMON=(--host 127.0.0.1 --threads "$THREADS" --log-level warn)
 
 # start_broker NAME -> BROKER_PID FRONT BACK
 start_broker() {
-  local fp bp; fp=$(free_port); bp=$(free_port)
-  FRONT="tcp://127.0.0.1:$fp"; BACK="tcp://127.0.0.1:$bp"
-  start_bg "$1" "$BIN/queue-broker" --frontend "$FRONT" --backend "$BACK" --metrics-port 0 --log-level warn
-  BROKER_PID=$LAST_PID
-  sleep 0.3
-  kill -0 "$BROKER_PID" 2>/dev/null || { problem "queue-broker did not start (see $WORK/$1.err)"; return 1; }
+    local fp bp; fp=$(free_port); bp=$(free_port)
+    FRONT="tcp://127.0.0.1:$fp"; BACK="tcp://127.0.0.1:$bp"
+    start_bg "$1" "$BIN/queue-broker" --frontend "$FRONT" --backend "$BACK" --metrics-port 0 --log-level warn
+    BROKER_PID=$LAST_PID
+    sleep 0.3
+    kill -0 "$BROKER_PID" 2>/dev/null || { problem "queue-broker did not start (see $WORK/$1.err)"; return 1; }
 }
 
 # start_logger NAME EXTRA_FLAGS... -> LOGGER_PID LOGGER_URL
 start_logger() {
-  local name="$1"; shift
-  local p; p=$(free_port)
-  LOGGER_URL="http://127.0.0.1:$p"
-  start_bg "$name" "$BIN/event-logger" "${LOGGER_FLAGS_COMMON[@]}" --port "$p" --broker "$FRONT" "$@"
-  LOGGER_PID=$LAST_PID
-  if ! wait_http "$LOGGER_URL/healthz" 15; then
-    problem "event-logger did not answer /healthz within 15 s (see $WORK/$name.err)"
-    return 1
-  fi
-  if ! wait_http "$LOGGER_URL/readyz" 10; then
-    problem "event-logger /readyz not 200 within 10 s of start with a running broker"
-  fi
+    local name="$1"; shift
+    local p; p=$(free_port)
+    LOGGER_URL="http://127.0.0.1:$p"
+    start_bg "$name" "$BIN/event-logger" "${LOGGER_FLAGS_COMMON[@]}" --port "$p" --broker "$FRONT" "$@"
+    LOGGER_PID=$LAST_PID
+    if ! wait_http "$LOGGER_URL/healthz" 15; then
+        problem "event-logger did not answer /healthz within 15 s (see $WORK/$name.err)"
+        return 1
+    fi
+    if ! wait_http "$LOGGER_URL/readyz" 10; then
+        problem "event-logger /readyz not 200 within 10 s of start with a running broker"
+    fi
 }
 
 # start_processors N NAME -> PROC_PIDS
 start_processors() {
-  local n="$1" name="$2" i
-  PROC_PIDS=()
-  for i in $(seq 1 "$n"); do
-    start_bg "$name-$i" "$BIN/notification-processor" --broker "$BACK" --logger-url "$LOGGER_URL" \
-      --metrics-port 0 --log-level warn
-    PROC_PIDS+=("$LAST_PID")
-  done
-  sleep 0.5
-  for i in "${PROC_PIDS[@]}"; do
-    kill -0 "$i" 2>/dev/null || problem "a notification-processor exited at start (see $WORK/$name-*.err)"
-  done
+    local n="$1" name="$2" i
+    PROC_PIDS=()
+    for i in $(seq 1 "$n"); do
+        start_bg "$name-$i" "$BIN/notification-processor" --broker "$BACK" --logger-url "$LOGGER_URL" \
+          --metrics-port 0 --log-level warn
+        PROC_PIDS+=("$LAST_PID")
+    done
+    sleep 0.5
+    for i in "${PROC_PIDS[@]}"; do
+        kill -0 "$i" 2>/dev/null || problem "a notification-processor exited at start (see $WORK/$name-*.err)"
+    done
 }
 
 metric() { # URL NAME -> summed value of the metric lines
-  curl -fsS "$1/metrics" 2>/dev/null | awk -v m="$2" '$1==m || index($1, m"{")==1 {s+=$NF} END {printf "%.0f", s+0}'
+    curl -fsS "$1/metrics" 2>/dev/null | awk -v m="$2" '$1==m || index($1, m"{")==1 {s+=$NF} END {printf "%.0f", s+0}'
 }
 
 run_wrk() { # NAME CONNS URL -> WRK_LINE
-  local name="$1" c="$2" url="$3"
-  rec "wrk -t2 -c$c -d${DUR}s -s $WRK_LUA $url"
-  timeout $(( DUR + 30 )) wrk -t2 -c"$c" -d"${DUR}s" -s "$WRK_LUA" "$url" >"$WORK/$name.wrk" 2>&1 || true
-  WRK_LINE="$(grep '^WRK_RESULT' "$WORK/$name.wrk" || echo 'WRK_RESULT rps=n/a')"
-  local errs; errs=$(kv errors "$WRK_LINE")
-  if [[ -n "$errs" && "$errs" != 0 ]]; then
-    NOTES+=("wrk $name: $errs errors ($(kv status_errors "$WRK_LINE") with status >= 400)")
-  fi
+    local name="$1" c="$2" url="$3"
+    rec "wrk -t2 -c$c -d${DUR}s -s $WRK_LUA $url"
+    timeout $(( DUR + 30 )) wrk -t2 -c"$c" -d"${DUR}s" -s "$WRK_LUA" "$url" >"$WORK/$name.wrk" 2>&1 || true
+    WRK_LINE="$(grep '^WRK_RESULT' "$WORK/$name.wrk" || echo 'WRK_RESULT rps=n/a')"
+    local errs; errs=$(kv errors "$WRK_LINE")
+    if [[ -n "$errs" && "$errs" != 0 ]]; then
+        NOTES+=("wrk $name: $errs errors ($(kv status_errors "$WRK_LINE") with status >= 400)")
+    fi
 }
 
 check_quiet "before the measurements"
@@ -279,12 +279,12 @@ start_bg ceiling "$TOOLS/ceiling" "$CP" "$THREADS"
 CEIL_PID=$LAST_PID
 wait_port "http://127.0.0.1:$CP/" 10 || problem "ceiling did not start"
 for c in $CONNS_LIST; do
-  t0=$(cpu_ticks "$CEIL_PID")
-  run_wrk "ceiling-c$c" "$c" "http://127.0.0.1:$CP"
-  t1=$(cpu_ticks "$CEIL_PID")
-  CEIL[$c]=$(kv rps "$WRK_LINE"); CEIL_P99[$c]=$(kv p99_ms "$WRK_LINE")
-  CEIL_CPU[$c]=$(calc "round(($t1-$t0)/$CLK_TCK*1e6/max(1,$(kv requests "$WRK_LINE")),1)")
-  log "   ceiling c=$c: ${CEIL[$c]} req/s"
+    t0=$(cpu_ticks "$CEIL_PID")
+    run_wrk "ceiling-c$c" "$c" "http://127.0.0.1:$CP"
+    t1=$(cpu_ticks "$CEIL_PID")
+    CEIL[$c]=$(kv rps "$WRK_LINE"); CEIL_P99[$c]=$(kv p99_ms "$WRK_LINE")
+    CEIL_CPU[$c]=$(calc "round(($t1-$t0)/$CLK_TCK*1e6/max(1,$(kv requests "$WRK_LINE")),1)")
+    log "   ceiling c=$c: ${CEIL[$c]} req/s"
 done
 stop_pid "$CEIL_PID" ceiling
 CEIL64="${CEIL[64]:-}"
@@ -294,115 +294,115 @@ if [[ "$BUILD_OK" == 1 ]]; then
 # ------------------------------------------------------- 2. logger create
 log "2. event-logger create throughput (broker + discarding sink, no processors)"
 for c in $CONNS_LIST; do
-  start_broker "broker-create-c$c" || continue
-  start_bg "sink-create-c$c" "$TOOLS/broker_bench" sink --backend "$BACK" --seconds $(( DUR + 120 ))
-  SINK_PID=$LAST_PID
-  if start_logger "logger-create-c$c" --visibility-timeout 3600 --max-events 2000000; then
-    t0=$(cpu_ticks "$LOGGER_PID")
-    run_wrk "logger-c$c" "$c" "$LOGGER_URL"
-    t1=$(cpu_ticks "$LOGGER_PID")
-    LOG[$c]=$(kv rps "$WRK_LINE"); LOG_P99[$c]=$(kv p99_ms "$WRK_LINE")
-    LOG_CPU[$c]=$(calc "round(($t1-$t0)/$CLK_TCK*1e6/max(1,$(kv requests "$WRK_LINE")),1)")
-    created=$(metric "$LOGGER_URL" events_created_total)
-    log "   logger c=$c: ${LOG[$c]} req/s (events_created_total=$created)"
-    if [[ "${LOG[$c]}" =~ ^[0-9]+$ ]] && (( LOG[$c] > PEAK )); then PEAK=${LOG[$c]}; fi
-  fi
-  stop_pid "$LOGGER_PID" "event-logger"
-  stop_pid "$BROKER_PID" "queue-broker"
-  stop_pid "$SINK_PID" sink
+    start_broker "broker-create-c$c" || continue
+    start_bg "sink-create-c$c" "$TOOLS/broker_bench" sink --backend "$BACK" --seconds $(( DUR + 120 ))
+    SINK_PID=$LAST_PID
+    if start_logger "logger-create-c$c" --visibility-timeout 3600 --max-events 2000000; then
+        t0=$(cpu_ticks "$LOGGER_PID")
+        run_wrk "logger-c$c" "$c" "$LOGGER_URL"
+        t1=$(cpu_ticks "$LOGGER_PID")
+        LOG[$c]=$(kv rps "$WRK_LINE"); LOG_P99[$c]=$(kv p99_ms "$WRK_LINE")
+        LOG_CPU[$c]=$(calc "round(($t1-$t0)/$CLK_TCK*1e6/max(1,$(kv requests "$WRK_LINE")),1)")
+        created=$(metric "$LOGGER_URL" events_created_total)
+        log "   logger c=$c: ${LOG[$c]} req/s (events_created_total=$created)"
+        if [[ "${LOG[$c]}" =~ ^[0-9]+$ ]] && (( LOG[$c] > PEAK )); then PEAK=${LOG[$c]}; fi
+    fi
+    stop_pid "$LOGGER_PID" "event-logger"
+    stop_pid "$BROKER_PID" "queue-broker"
+    stop_pid "$SINK_PID" sink
 done
 
 # ------------------------------------------------------- 3. create latency
 LAT_LINE=""
 if (( PEAK > 0 )); then
-  HALF=$(( PEAK / 2 ))
-  log "3. create latency at half the peak: $HALF req/s over $LAT_CONNS conns for ${LAT_DUR}s"
-  start_broker broker-lat || true
-  start_bg sink-lat "$TOOLS/broker_bench" sink --backend "$BACK" --seconds $(( LAT_DUR + 120 ))
-  SINK_PID=$LAST_PID
-  if start_logger logger-lat --visibility-timeout 3600 --max-events 2000000; then
-    rec "$TOOLS/loadgen rate --url $LOGGER_URL --rate $HALF --conns $LAT_CONNS --duration $LAT_DUR --warmup 2 --timeline"
-    timeout $(( LAT_DUR + 60 )) "$TOOLS/loadgen" rate --url "$LOGGER_URL" --rate "$HALF" --conns "$LAT_CONNS" \
-      --duration "$LAT_DUR" --warmup 2 --timeline >"$WORK/latency.txt" 2>&1 || true
-    LAT_LINE="$(grep '^RESULT' "$WORK/latency.txt" || true)"
-    log "   $(grep 'latency from' "$WORK/latency.txt" || echo 'no result')"
-  fi
-  stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"; stop_pid "$SINK_PID" sink
+    HALF=$(( PEAK / 2 ))
+    log "3. create latency at half the peak: $HALF req/s over $LAT_CONNS conns for ${LAT_DUR}s"
+    start_broker broker-lat || true
+    start_bg sink-lat "$TOOLS/broker_bench" sink --backend "$BACK" --seconds $(( LAT_DUR + 120 ))
+    SINK_PID=$LAST_PID
+    if start_logger logger-lat --visibility-timeout 3600 --max-events 2000000; then
+        rec "$TOOLS/loadgen rate --url $LOGGER_URL --rate $HALF --conns $LAT_CONNS --duration $LAT_DUR --warmup 2 --timeline"
+        timeout $(( LAT_DUR + 60 )) "$TOOLS/loadgen" rate --url "$LOGGER_URL" --rate "$HALF" --conns "$LAT_CONNS" \
+          --duration "$LAT_DUR" --warmup 2 --timeline >"$WORK/latency.txt" 2>&1 || true
+        LAT_LINE="$(grep '^RESULT' "$WORK/latency.txt" || true)"
+        log "   $(grep 'latency from' "$WORK/latency.txt" || echo 'no result')"
+    fi
+    stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"; stop_pid "$SINK_PID" sink
 fi
 
 # ------------------------------------------------------- 4. end to end
 for n in $E2E_PROCS; do
-  log "4. end to end: $E2E_EVENTS events with $n processor(s)"
-  start_broker "broker-e2e-$n" || continue
-  if start_logger "logger-e2e-$n" --visibility-timeout "$VISIBILITY" --max-events 2000000; then
-    start_processors "$n" "proc-e2e-$n"
-    cl0=$(cpu_ticks "$LOGGER_PID"); cb0=$(cpu_ticks "$BROKER_PID"); cp0=$(cpu_ticks_sum "${PROC_PIDS[@]}"); snap_children; cg0=$(children_cpu)
-    rec "$TOOLS/loadgen burst --url $LOGGER_URL --events $E2E_EVENTS --conns $E2E_CONNS --timeout 300"
-    timeout 330 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events "$E2E_EVENTS" --conns "$E2E_CONNS" \
-      --timeout 300 >"$WORK/e2e-$n.txt" 2>&1 || true
-    line="$(grep '^RESULT' "$WORK/e2e-$n.txt" || echo 'RESULT e2e_rate=n/a')"
-    cl1=$(cpu_ticks "$LOGGER_PID"); cb1=$(cpu_ticks "$BROKER_PID"); cp1=$(cpu_ticks_sum "${PROC_PIDS[@]}"); snap_children; cg1=$(children_cpu)
-    ndone=$(kv processed "$line"); ndone=${ndone:-0}
-    if (( ndone > 0 )); then
-      E2E_CPU[$n]="$(calc "round(($cl1-$cl0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cb1-$cb0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cp1-$cp0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cg1-$cg0)*1e6/$ndone,1)")"
+    log "4. end to end: $E2E_EVENTS events with $n processor(s)"
+    start_broker "broker-e2e-$n" || continue
+    if start_logger "logger-e2e-$n" --visibility-timeout "$VISIBILITY" --max-events 2000000; then
+        start_processors "$n" "proc-e2e-$n"
+        cl0=$(cpu_ticks "$LOGGER_PID"); cb0=$(cpu_ticks "$BROKER_PID"); cp0=$(cpu_ticks_sum "${PROC_PIDS[@]}"); snap_children; cg0=$(children_cpu)
+        rec "$TOOLS/loadgen burst --url $LOGGER_URL --events $E2E_EVENTS --conns $E2E_CONNS --timeout 300"
+        timeout 330 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events "$E2E_EVENTS" --conns "$E2E_CONNS" \
+          --timeout 300 >"$WORK/e2e-$n.txt" 2>&1 || true
+        line="$(grep '^RESULT' "$WORK/e2e-$n.txt" || echo 'RESULT e2e_rate=n/a')"
+        cl1=$(cpu_ticks "$LOGGER_PID"); cb1=$(cpu_ticks "$BROKER_PID"); cp1=$(cpu_ticks_sum "${PROC_PIDS[@]}"); snap_children; cg1=$(children_cpu)
+        ndone=$(kv processed "$line"); ndone=${ndone:-0}
+        if (( ndone > 0 )); then
+            E2E_CPU[$n]="$(calc "round(($cl1-$cl0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cb1-$cb0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cp1-$cp0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cg1-$cg0)*1e6/$ndone,1)")"
+        fi
+        redeliv=$(metric "$LOGGER_URL" events_redelivered_total)
+        failed=$(metric "$LOGGER_URL" events_failed_total)
+        for p in "${PROC_PIDS[@]}"; do stop_pid "$p" "notification-processor"; done
+        lines=$(cat "$WORK"/proc-e2e-"$n"-*.out 2>/dev/null | grep -c '^Event ' || true)
+        E2E[$n]="$line lines=$lines redelivered=$redeliv failed_metric=$failed"
+        log "   $(grep -E '^(burst|  processed|  create)' "$WORK/e2e-$n.txt" | tr -s ' \n' ' ')"
+        log "   processor stdout lines: $lines; events_redelivered_total=$redeliv"
+        nproc_done=$(kv processed "$line"); nproc_done=${nproc_done:-0}
+        if [[ "$lines" =~ ^[0-9]+$ ]] && (( lines < nproc_done )); then
+            problem "e2e with $n processor(s): only $lines notification lines for $nproc_done processed events"
+        fi
+        if [[ "$(kv processed "$line")" != "$E2E_EVENTS" ]]; then
+            problem "e2e with $n processor(s): $(kv processed "$line") of $E2E_EVENTS events processed before the timeout"
+        fi
+        r=$(kv e2e_rate "$line")
+        if [[ "$r" =~ ^[0-9]+$ ]] && (( r > BEST_E2E )); then BEST_E2E=$r; BEST_E2E_N=$n; fi
     fi
-    redeliv=$(metric "$LOGGER_URL" events_redelivered_total)
-    failed=$(metric "$LOGGER_URL" events_failed_total)
-    for p in "${PROC_PIDS[@]}"; do stop_pid "$p" "notification-processor"; done
-    lines=$(cat "$WORK"/proc-e2e-"$n"-*.out 2>/dev/null | grep -c '^Event ' || true)
-    E2E[$n]="$line lines=$lines redelivered=$redeliv failed_metric=$failed"
-    log "   $(grep -E '^(burst|  processed|  create)' "$WORK/e2e-$n.txt" | tr -s ' \n' ' ')"
-    log "   processor stdout lines: $lines; events_redelivered_total=$redeliv"
-    nproc_done=$(kv processed "$line"); nproc_done=${nproc_done:-0}
-    if [[ "$lines" =~ ^[0-9]+$ ]] && (( lines < nproc_done )); then
-      problem "e2e with $n processor(s): only $lines notification lines for $nproc_done processed events"
-    fi
-    if [[ "$(kv processed "$line")" != "$E2E_EVENTS" ]]; then
-      problem "e2e with $n processor(s): $(kv processed "$line") of $E2E_EVENTS events processed before the timeout"
-    fi
-    r=$(kv e2e_rate "$line")
-    if [[ "$r" =~ ^[0-9]+$ ]] && (( r > BEST_E2E )); then BEST_E2E=$r; BEST_E2E_N=$n; fi
-  fi
-  stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"
+    stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"
 done
 
 # ------------------------------------------------------- 5. memory per event
 log "5. logger memory: $RSS_EVENTS events held (broker, no processors)"
 if start_broker broker-rss && start_logger logger-rss --visibility-timeout 3600 --max-events $(( RSS_EVENTS + RSS_EVENTS / 10 + 20000 )); then
-  # warm up: threads, connections, first allocations
-  timeout 60 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events 10000 --conns 64 --post-only \
-    --body "$RSS_BODY" --timeout 50 >"$WORK/rss-warm.txt" 2>&1 || true
-  sleep 1
-  RSS0=$(rss_kb "$LOGGER_PID")
-  rec "$TOOLS/loadgen burst --url $LOGGER_URL --events $RSS_EVENTS --conns 64 --post-only --body '$RSS_BODY'"
-  timeout 300 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events "$RSS_EVENTS" --conns 64 --post-only \
-    --body "$RSS_BODY" --timeout 280 >"$WORK/rss.txt" 2>&1 || true
-  sleep 2
-  RSS1=$(rss_kb "$LOGGER_PID")
-  POSTED=$(kv posted "$(grep '^RESULT' "$WORK/rss.txt" || echo x)")
-  POSTED=${POSTED:-0}
-  if (( POSTED > 0 )); then
-    PER_EVENT=$(calc "round(($RSS1-$RSS0)*1024/$POSTED,1)")
-    BEYOND=$(calc "round(($RSS1-$RSS0)*1024/$POSTED - $STRING_BYTES,1)")
-  else
-    PER_EVENT=n/a; BEYOND=n/a
-  fi
-  RSS_LINE="before=${RSS0} after=${RSS1} posted=$POSTED"
-  BROKER_RSS=$(rss_kb "$BROKER_PID")
-  log "   RSS $RSS0 kB -> $RSS1 kB for $POSTED events: $PER_EVENT B/event, $BEYOND beyond $STRING_BYTES string bytes"
-  [[ "$POSTED" == "$RSS_EVENTS" ]] || problem "memory run: only $POSTED of $RSS_EVENTS events accepted"
+    # warm up: threads, connections, first allocations
+    timeout 60 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events 10000 --conns 64 --post-only \
+      --body "$RSS_BODY" --timeout 50 >"$WORK/rss-warm.txt" 2>&1 || true
+    sleep 1
+    RSS0=$(rss_kb "$LOGGER_PID")
+    rec "$TOOLS/loadgen burst --url $LOGGER_URL --events $RSS_EVENTS --conns 64 --post-only --body '$RSS_BODY'"
+    timeout 300 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events "$RSS_EVENTS" --conns 64 --post-only \
+      --body "$RSS_BODY" --timeout 280 >"$WORK/rss.txt" 2>&1 || true
+    sleep 2
+    RSS1=$(rss_kb "$LOGGER_PID")
+    POSTED=$(kv posted "$(grep '^RESULT' "$WORK/rss.txt" || echo x)")
+    POSTED=${POSTED:-0}
+    if (( POSTED > 0 )); then
+        PER_EVENT=$(calc "round(($RSS1-$RSS0)*1024/$POSTED,1)")
+        BEYOND=$(calc "round(($RSS1-$RSS0)*1024/$POSTED - $STRING_BYTES,1)")
+    else
+        PER_EVENT=n/a; BEYOND=n/a
+    fi
+    RSS_LINE="before=${RSS0} after=${RSS1} posted=$POSTED"
+    BROKER_RSS=$(rss_kb "$BROKER_PID")
+    log "   RSS $RSS0 kB -> $RSS1 kB for $POSTED events: $PER_EVENT B/event, $BEYOND beyond $STRING_BYTES string bytes"
+    [[ "$POSTED" == "$RSS_EVENTS" ]] || problem "memory run: only $POSTED of $RSS_EVENTS events accepted"
 fi
 stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"
 
 # ------------------------------------------------------- 6. broker alone
 log "6. queue-broker alone: $BROKER_MSGS messages PUSH -> broker -> PULL"
 if start_broker broker-alone; then
-  rec "$TOOLS/broker_bench through --frontend $FRONT --backend $BACK --messages $BROKER_MSGS"
-  timeout 150 "$TOOLS/broker_bench" through --frontend "$FRONT" --backend "$BACK" --messages "$BROKER_MSGS" \
-    --timeout 120 >"$WORK/broker.txt" 2>&1 || true
-  BROKER_LINE="$(grep '^RESULT' "$WORK/broker.txt" || echo 'RESULT rate=n/a')"
-  stop_pid "$BROKER_PID" "queue-broker"
-  log "   $(head -1 "$WORK/broker.txt")"
+    rec "$TOOLS/broker_bench through --frontend $FRONT --backend $BACK --messages $BROKER_MSGS"
+    timeout 150 "$TOOLS/broker_bench" through --frontend "$FRONT" --backend "$BACK" --messages "$BROKER_MSGS" \
+      --timeout 120 >"$WORK/broker.txt" 2>&1 || true
+    BROKER_LINE="$(grep '^RESULT' "$WORK/broker.txt" || echo 'RESULT rate=n/a')"
+    stop_pid "$BROKER_PID" "queue-broker"
+    log "   $(head -1 "$WORK/broker.txt")"
 fi
 fi # BUILD_OK
 
@@ -413,31 +413,31 @@ SELF_LINE="$(grep '^RESULT' "$WORK/broker-self.txt" || echo 'RESULT rate=n/a')"
 # ------------------------------------------------------- 7. the peer
 PEER_E2E_LINE=""
 if [[ "$PEER" == 1 ]]; then
-  log "7. peer (FastAPI + uvicorn + Celery/Redis): create throughput and end to end ($PEER_EVENTS events)"
-  for c in $CONNS_LIST; do
+    log "7. peer (FastAPI + uvicorn + Celery/Redis): create throughput and end to end ($PEER_EVENTS events)"
+    for c in $CONNS_LIST; do
+        PP=$(free_port)
+        rec "PEER_WORKER=0 bench/peer/run_peer.sh start $PP"
+        if PEER_WORKER=0 bench/peer/run_peer.sh start "$PP" "$WORK/peer" >"$WORK/peer-start.txt" 2>&1; then
+            run_wrk "peer-c$c" "$c" "http://127.0.0.1:$PP"
+            PEER_RPS[$c]=$(kv rps "$WRK_LINE"); PEER_P99[$c]=$(kv p99_ms "$WRK_LINE")
+            log "   peer c=$c: ${PEER_RPS[$c]} req/s"
+        else
+            problem "the peer did not start: $(cat "$WORK/peer-start.txt")"
+        fi
+        bench/peer/run_peer.sh stop "$WORK/peer"
+    done
     PP=$(free_port)
-    rec "PEER_WORKER=0 bench/peer/run_peer.sh start $PP"
-    if PEER_WORKER=0 bench/peer/run_peer.sh start "$PP" "$WORK/peer" >"$WORK/peer-start.txt" 2>&1; then
-      run_wrk "peer-c$c" "$c" "http://127.0.0.1:$PP"
-      PEER_RPS[$c]=$(kv rps "$WRK_LINE"); PEER_P99[$c]=$(kv p99_ms "$WRK_LINE")
-      log "   peer c=$c: ${PEER_RPS[$c]} req/s"
+    rec "bench/peer/run_peer.sh start $PP"
+    if bench/peer/run_peer.sh start "$PP" "$WORK/peer" >"$WORK/peer-start.txt" 2>&1; then
+        rec "$TOOLS/loadgen burst --url http://127.0.0.1:$PP --events $PEER_EVENTS --conns $E2E_CONNS --timeout 240"
+        timeout 270 "$TOOLS/loadgen" burst --url "http://127.0.0.1:$PP" --events "$PEER_EVENTS" --conns "$E2E_CONNS" \
+          --timeout 240 >"$WORK/peer-e2e.txt" 2>&1 || true
+        PEER_E2E_LINE="$(grep '^RESULT' "$WORK/peer-e2e.txt" || true)"
+        log "   $(grep -E '^  processed' "$WORK/peer-e2e.txt" || echo 'no result')"
     else
-      problem "the peer did not start: $(cat "$WORK/peer-start.txt")"
+        problem "the peer did not start: $(cat "$WORK/peer-start.txt")"
     fi
     bench/peer/run_peer.sh stop "$WORK/peer"
-  done
-  PP=$(free_port)
-  rec "bench/peer/run_peer.sh start $PP"
-  if bench/peer/run_peer.sh start "$PP" "$WORK/peer" >"$WORK/peer-start.txt" 2>&1; then
-    rec "$TOOLS/loadgen burst --url http://127.0.0.1:$PP --events $PEER_EVENTS --conns $E2E_CONNS --timeout 240"
-    timeout 270 "$TOOLS/loadgen" burst --url "http://127.0.0.1:$PP" --events "$PEER_EVENTS" --conns "$E2E_CONNS" \
-      --timeout 240 >"$WORK/peer-e2e.txt" 2>&1 || true
-    PEER_E2E_LINE="$(grep '^RESULT' "$WORK/peer-e2e.txt" || true)"
-    log "   $(grep -E '^  processed' "$WORK/peer-e2e.txt" || echo 'no result')"
-  else
-    problem "the peer did not start: $(cat "$WORK/peer-start.txt")"
-  fi
-  bench/peer/run_peer.sh stop "$WORK/peer"
 fi
 
 # ------------------------------------------------------- report
@@ -446,21 +446,21 @@ SUITE_SECS=$(( $(date +%s) - SUITE_START ))
 log "writing $OUT (suite took ${SUITE_SECS}s)"
 
 verdict() { # VALUE OP TARGET
-  [[ "$1" =~ ^[0-9.]+$ ]] || { echo "not measured"; return; }
-  if "$PY" -c "import sys; sys.exit(0 if $1 $2 $3 else 1)"; then echo "yes"; else echo "**no**"; fi
+    [[ "$1" =~ ^[0-9.]+$ ]] || { echo "not measured"; return; }
+    if "$PY" -c "import sys; sys.exit(0 if $1 $2 $3 else 1)"; then echo "yes"; else echo "**no**"; fi
 }
 
 CPU_MODEL="$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
 MEM_TOTAL="$(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 HEAD_REF="unknown"
 if [[ -f .git/HEAD ]]; then
-  ref="$(cat .git/HEAD)"
-  if [[ "$ref" == ref:* ]]; then
-    ref="${ref#ref: }"
-    HEAD_REF="$(cat ".git/$ref" 2>/dev/null || awk -v r="$ref" '$2==r{print $1}' .git/packed-refs 2>/dev/null || echo unknown)"
-  else
-    HEAD_REF="$ref"
-  fi
+    ref="$(cat .git/HEAD)"
+    if [[ "$ref" == ref:* ]]; then
+        ref="${ref#ref: }"
+        HEAD_REF="$(cat ".git/$ref" 2>/dev/null || awk -v r="$ref" '$2==r{print $1}' .git/packed-refs 2>/dev/null || echo unknown)"
+    else
+        HEAD_REF="$ref"
+    fi
 fi
 pkgv() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 
@@ -477,158 +477,158 @@ mkdir -p "$(dirname "$OUT")"
 # keep a section other tools maintain in the same file (bench/soak.sh --write)
 SOAK_SECTION=""
 if [[ -f "$OUT" ]] && grep -q '<!-- soak:begin -->' "$OUT"; then
-  SOAK_SECTION="$(sed -n '/<!-- soak:begin -->/,/<!-- soak:end -->/p' "$OUT")"
+    SOAK_SECTION="$(sed -n '/<!-- soak:begin -->/,/<!-- soak:end -->/p' "$OUT")"
 fi
 {
-  echo "# Benchmarks"
-  echo
-  if [[ "$QUICK" == 1 ]]; then
-    echo "> **Quick smoke run** (BENCH_QUICK=1): short durations and small counts; the figures are indicative only."
+    echo "# Benchmarks"
     echo
-  fi
-  echo "Generated by \`bench/run.sh\` — do not edit by hand; run it again instead."
-  echo
-  echo "## Machine"
-  echo
-  echo "| | |"
-  echo "| --- | --- |"
-  echo "| date (UTC) | $(date -u '+%Y-%m-%d %H:%M') |"
-  echo "| CPU | $CPU_MODEL |"
-  echo "| cores (nproc) | $(nproc) |"
-  echo "| memory | $MEM_TOTAL |"
-  echo "| kernel | $(uname -sr) |"
-  echo "| OS | $(. /etc/os-release; echo "$PRETTY_NAME") |"
-  echo "| commit | \`${HEAD_REF:0:12}\` (work tree may differ) |"
-  echo "| libraries | CivetWeb $(pkgv libcivetweb1), libzmq $(pkgv libzmq5), czmq $(pkgv libczmq4), libcurl $(pkgv libcurl4), jansson $(pkgv libjansson4) |"
-  echo "| tools | $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), gcc $(gcc -dumpfullversion), Python $($PY -c 'import platform; print(platform.python_version())') (peer: FastAPI $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null), uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)' 2>/dev/null), Celery $($PY -c 'import celery; print(celery.__version__)' 2>/dev/null), Redis $(pkgv redis-server)) |"
-  echo "| suite wall time | ${SUITE_SECS} s |"
-  echo "| background load (2 s samples, nothing of the suite running) | $(printf '%s; ' "${QUIET_LOG[@]}" | sed 's/; $//') |"
-  echo
-  echo "Everything runs on this one machine over 127.0.0.1: the load generator competes with the"
-  echo "services for the same $(nproc) cores, so every figure is a whole-machine figure."
-  echo
-  echo "## Targets"
-  echo
-  echo "| target | measured | goal | met |"
-  echo "| --- | --- | --- | --- |"
-  echo "| create throughput at 64 connections, share of the CivetWeb ceiling | $(fmt '%s' "${LOG[64]:-n/a}") req/s = $(fmt '%s' "$C64_RATIO") % of $(fmt '%s' "$CEIL64") | ≥ 60 % | $(verdict "$C64_RATIO" '>=' 60) |"
-  echo "| end to end (best of ${E2E_PROCS// /\/} processors), share of the ceiling at 64 | $(fmt '%s' "$BEST_E2E") events/s = $(fmt '%s' "$E2E_RATIO") % | ≥ 40 % | $(verdict "$E2E_RATIO" '>=' 40) |"
-  echo "| create p99 latency at half the peak (${HALF:-n/a} req/s) | $(fmt '%s' "${LAT_P99:-n/a}") ms | < 2 ms | $(verdict "${LAT_P99:-x}" '<' 2) |"
-  echo "| logger memory per held event beyond its strings | $(fmt '%s' "${BEYOND:-n/a}") bytes | ≤ 400 bytes | $(verdict "${BEYOND:-x}" '<=' 400) |"
-  echo "| end to end vs the FastAPI/Celery peer | $(fmt '%s' "$PEER_X")× ($(fmt '%s' "$BEST_E2E") vs $(fmt '%s' "${PEER_E2E:-n/a}") events/s) | ≥ 50× | $(verdict "${PEER_X}" '>=' 50) |"
-  echo
-  echo "## Create throughput (POST /events, wrk, ${DUR} s per run)"
-  echo
-  echo "The ceiling is a bare CivetWeb server (\`bench/ceiling/ceiling.c\`) answering POST /events with a"
-  echo "fixed 201 body, same \`num_threads\` ($THREADS), \`tcp_nodelay=1\`, one \`mg_write\` per response. The"
-  echo "logger runs with a queue-broker and a discarding sink on the broker's backend (no processors, so"
-  echo "no PATCH traffic competes), \`--visibility-timeout 3600\`, \`--threads $THREADS\`, \`--log-level warn\`."
-  echo "CPU µs/req is the server's own user+system CPU time divided by the requests served."
-  echo
-  echo "| connections | ceiling req/s | ceiling p99 ms | ceiling CPU µs/req | logger req/s | logger p99 ms | logger CPU µs/req | logger / ceiling | peer req/s | peer p99 ms |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-  for c in $CONNS_LIST; do
-    ratio=$(calc "round(100.0*${LOG[$c]:-0}/${CEIL[$c]:-1},1)")
-    [[ -n "${LOG[$c]:-}" ]] || ratio=n/a
-    echo "| $c | ${CEIL[$c]:-n/a} | ${CEIL_P99[$c]:-n/a} | ${CEIL_CPU[$c]:-n/a} | ${LOG[$c]:-n/a} | ${LOG_P99[$c]:-n/a} | ${LOG_CPU[$c]:-n/a} | ${ratio} % | ${PEER_RPS[$c]:-n/a} | ${PEER_P99[$c]:-n/a} |"
-  done
-  echo
-  echo "## Create latency at a constant rate"
-  echo
-  echo "\`loadgen rate\`: ${HALF:-n/a} req/s offered (half the logger's peak of ${PEAK:-n/a} req/s) over $LAT_CONNS"
-  echo "keep-alive connections for $LAT_DUR s (first 2 s discarded), latency measured from each request's"
-  echo "*scheduled* send time, so a stall counts for every request it delays (coordinated omission corrected)."
-  echo
-  echo "| offered req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-  STALLS="$(awk '/timeline/{t=1; next} t && NF==4 && $3+0 > 10 {printf "%s%d s: %.0f ms (%d requests over 10 ms)", sep, $1, $3, $4; sep="; "}' "$WORK/latency.txt" 2>/dev/null || true)"
-  echo "| $(kv offered "$LAT_LINE") | $(kv achieved "$LAT_LINE") | $(kv p50_ms "$LAT_LINE") | $(kv p90_ms "$LAT_LINE") | $(kv p99_ms "$LAT_LINE") | $(kv p999_ms "$LAT_LINE") | $(kv max_ms "$LAT_LINE") | $(kv errors "$LAT_LINE")/$(kv non2xx "$LAT_LINE") non-2xx |"
-  echo
-  if [[ -n "${STALLS:-}" ]]; then
-    echo "Seconds of the run (from its start, as scheduled) whose worst request took over 10 ms — at"
-    echo "${HALF:-?} req/s the logger holds about ${HALF:-?} × t events at second t: ${STALLS}."
+    if [[ "$QUICK" == 1 ]]; then
+        echo "> **Quick smoke run** (BENCH_QUICK=1): short durations and small counts; the figures are indicative only."
+        echo
+    fi
+    echo "Generated by \`bench/run.sh\` — do not edit by hand; run it again instead."
     echo
-  fi
-  echo "## End to end"
-  echo
-  echo "\`loadgen burst\`: $E2E_EVENTS events posted as fast as accepted over $E2E_CONNS connections into"
-  echo "logger → broker → N processors → PATCH back; total time is from the first POST to the last"
-  echo "\`updated_at\`; latency is \`updated_at - created_at\` of every event (read back with"
-  echo "\`GET /events?status=processed&limit=1000&after=...\`). Logger \`--visibility-timeout $VISIBILITY\` so a"
-  echo "queue that is long for a moment is not re-sent; processors print to a file. In a burst the"
-  echo "latency is mostly time spent queued behind earlier events, so it measures the backlog, not one"
-  echo "event's path."
-  echo
-  echo "| system | processors | events | posting events/s | total s | end-to-end events/s | latency p50 ms | p99 ms | p99.9 ms | max ms | redelivered | notification lines |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-  for n in $E2E_PROCS; do
-    l="${E2E[$n]:-}"
-    echo "| C | $n | $(kv processed "$l")/$(kv events "$l") | $(kv post_rate "$l") | $(kv e2e_s "$l") | $(kv e2e_rate "$l") | $(kv lat_p50_ms "$l") | $(kv lat_p99_ms "$l") | $(kv lat_p999_ms "$l") | $(kv lat_max_ms "$l") | $(kv redelivered "$l") | $(kv lines "$l") |"
-  done
-  if [[ -n "$PEER_E2E_LINE" ]]; then
-    l="$PEER_E2E_LINE"
-    echo "| peer | Celery ×${PEER_CONCURRENCY:-$(nproc)} | $(kv processed "$l")/$(kv events "$l") | $(kv post_rate "$l") | $(kv e2e_s "$l") | $(kv e2e_rate "$l") | $(kv lat_p50_ms "$l") | $(kv lat_p99_ms "$l") | $(kv lat_p999_ms "$l") | $(kv lat_max_ms "$l") | – | – |"
-  fi
-  echo
-  if [[ "${PEER_E2E:-}" =~ ^[0-9]+$ ]] && (( PEER_E2E > 0 )); then
-    echo "CPU time per event during the C runs (user + system, µs; the logger's share includes serving the"
-  echo "read-back pages, and the load generator's includes reading them):"
-  echo
-  echo "| processors | logger / broker / processors (all) / loadgen µs per event |"
-  echo "| --- | --- |"
-  for n in $E2E_PROCS; do echo "| $n | ${E2E_CPU[$n]:-n/a} |"; done
-  echo
-  echo "The peer gets only $PEER_EVENTS events because it is slow: at its rate $E2E_EVENTS would take"
-    echo "about $(( E2E_EVENTS / PEER_E2E )) s. Its events/s is a rate, so the ratio is like for like; its total time is not."
-  fi
-  echo
-  echo "## Memory per held event"
-  echo
-  echo "A logger with a broker and no processors (so events stay \`queued\`/\`pending\`) is sent 10,000 warm-up"
-  echo "events, then $RSS_EVENTS more with body \`$RSS_BODY\`. Bytes per event = ΔRSS / events; the"
-  echo "strings are user_id + description ($STRING_BYTES bytes), everything else (id, status, times,"
-  echo "indexes, allocator overhead) counts as beyond."
-  echo
-  echo "| events | RSS before | RSS after | bytes/event | beyond strings | broker RSS |"
-  echo "| --- | --- | --- | --- | --- | --- |"
-  echo "| ${POSTED:-n/a} | $(kv before "$RSS_LINE") kB | $(kv after "$RSS_LINE") kB | ${PER_EVENT:-n/a} | ${BEYOND:-n/a} | ${BROKER_RSS:-n/a} kB |"
-  echo
-  echo "## Broker alone"
-  echo
-  echo "\`broker_bench\`: one thread PUSHes $BROKER_MSGS six-frame version-1 event messages into the broker's"
-  echo "frontend, another PULLs them from its backend; messages/s from the first send to the last receive."
-  echo "\"libzmq proxy\" is the same through an in-process \`zmq_proxy\` (the floor the broker is built on)."
-  echo
-  echo "| path | messages | seconds | messages/s |"
-  echo "| --- | --- | --- | --- |"
-  echo "| queue-broker | $(kv received "${BROKER_LINE:-}")/$(kv messages "${BROKER_LINE:-}") | $(kv seconds "${BROKER_LINE:-}") | $(kv rate "${BROKER_LINE:-}") |"
-  echo "| libzmq proxy | $(kv received "$SELF_LINE")/$(kv messages "$SELF_LINE") | $(kv seconds "$SELF_LINE") | $(kv rate "$SELF_LINE") |"
-  echo
-  echo "## The peer"
-  echo
-  echo "\`bench/peer/\`: the same API in FastAPI $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null) on uvicorn (one process, uvloop + httptools,"
-  echo "access log off), an in-memory dict, each event sent to a Celery task on Redis; the Celery worker"
-  echo "(prefork, concurrency ${PEER_CONCURRENCY:-$(nproc)} = nproc, Celery's default) prints the line and PATCHes the status back"
-  echo "with requests. For its create figures the worker is not running (tasks wait in Redis), as the"
-  echo "C logger's create figures have no processors."
-  echo
-  echo "## Commands"
-  echo
-  echo "Ports are picked free at run time. Services also get \`--log-level warn\` (no per-event log lines)."
-  echo
-  echo '```'
-  printf '%s\n' "${CMDS[@]}" | sed -e "s#$WORK/bin#${ORIG_BIN:-$BIN}#g" -e "s#$ROOT/##g"
-  echo '```'
-  echo
-  if (( ${#PROBLEMS[@]} + ${#NOTES[@]} > 0 )); then
-    echo "## Problems seen during the run"
+    echo "## Machine"
     echo
-    for p in "${PROBLEMS[@]:-}" "${NOTES[@]:-}"; do [[ -n "$p" ]] && echo "- ${p//$WORK/<work dir>}"; done
+    echo "| | |"
+    echo "| --- | --- |"
+    echo "| date (UTC) | $(date -u '+%Y-%m-%d %H:%M') |"
+    echo "| CPU | $CPU_MODEL |"
+    echo "| cores (nproc) | $(nproc) |"
+    echo "| memory | $MEM_TOTAL |"
+    echo "| kernel | $(uname -sr) |"
+    echo "| OS | $(. /etc/os-release; echo "$PRETTY_NAME") |"
+    echo "| commit | \`${HEAD_REF:0:12}\` (work tree may differ) |"
+    echo "| libraries | CivetWeb $(pkgv libcivetweb1), libzmq $(pkgv libzmq5), czmq $(pkgv libczmq4), libcurl $(pkgv libcurl4), jansson $(pkgv libjansson4) |"
+    echo "| tools | $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), gcc $(gcc -dumpfullversion), Python $($PY -c 'import platform; print(platform.python_version())') (peer: FastAPI $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null), uvicorn $($PY -c 'import uvicorn; print(uvicorn.__version__)' 2>/dev/null), Celery $($PY -c 'import celery; print(celery.__version__)' 2>/dev/null), Redis $(pkgv redis-server)) |"
+    echo "| suite wall time | ${SUITE_SECS} s |"
+    echo "| background load (2 s samples, nothing of the suite running) | $(printf '%s; ' "${QUIET_LOG[@]}" | sed 's/; $//') |"
     echo
-  fi
-  if [[ -n "$SOAK_SECTION" ]]; then
-    printf '%s\n' "$SOAK_SECTION"
-  fi
+    echo "Everything runs on this one machine over 127.0.0.1: the load generator competes with the"
+    echo "services for the same $(nproc) cores, so every figure is a whole-machine figure."
+    echo
+    echo "## Targets"
+    echo
+    echo "| target | measured | goal | met |"
+    echo "| --- | --- | --- | --- |"
+    echo "| create throughput at 64 connections, share of the CivetWeb ceiling | $(fmt '%s' "${LOG[64]:-n/a}") req/s = $(fmt '%s' "$C64_RATIO") % of $(fmt '%s' "$CEIL64") | ≥ 60 % | $(verdict "$C64_RATIO" '>=' 60) |"
+    echo "| end to end (best of ${E2E_PROCS// /\/} processors), share of the ceiling at 64 | $(fmt '%s' "$BEST_E2E") events/s = $(fmt '%s' "$E2E_RATIO") % | ≥ 40 % | $(verdict "$E2E_RATIO" '>=' 40) |"
+    echo "| create p99 latency at half the peak (${HALF:-n/a} req/s) | $(fmt '%s' "${LAT_P99:-n/a}") ms | < 2 ms | $(verdict "${LAT_P99:-x}" '<' 2) |"
+    echo "| logger memory per held event beyond its strings | $(fmt '%s' "${BEYOND:-n/a}") bytes | ≤ 400 bytes | $(verdict "${BEYOND:-x}" '<=' 400) |"
+    echo "| end to end vs the FastAPI/Celery peer | $(fmt '%s' "$PEER_X")× ($(fmt '%s' "$BEST_E2E") vs $(fmt '%s' "${PEER_E2E:-n/a}") events/s) | ≥ 50× | $(verdict "${PEER_X}" '>=' 50) |"
+    echo
+    echo "## Create throughput (POST /events, wrk, ${DUR} s per run)"
+    echo
+    echo "The ceiling is a bare CivetWeb server (\`bench/ceiling/ceiling.c\`) answering POST /events with a"
+    echo "fixed 201 body, same \`num_threads\` ($THREADS), \`tcp_nodelay=1\`, one \`mg_write\` per response. The"
+    echo "logger runs with a queue-broker and a discarding sink on the broker's backend (no processors, so"
+    echo "no PATCH traffic competes), \`--visibility-timeout 3600\`, \`--threads $THREADS\`, \`--log-level warn\`."
+    echo "CPU µs/req is the server's own user+system CPU time divided by the requests served."
+    echo
+    echo "| connections | ceiling req/s | ceiling p99 ms | ceiling CPU µs/req | logger req/s | logger p99 ms | logger CPU µs/req | logger / ceiling | peer req/s | peer p99 ms |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    for c in $CONNS_LIST; do
+        ratio=$(calc "round(100.0*${LOG[$c]:-0}/${CEIL[$c]:-1},1)")
+        [[ -n "${LOG[$c]:-}" ]] || ratio=n/a
+        echo "| $c | ${CEIL[$c]:-n/a} | ${CEIL_P99[$c]:-n/a} | ${CEIL_CPU[$c]:-n/a} | ${LOG[$c]:-n/a} | ${LOG_P99[$c]:-n/a} | ${LOG_CPU[$c]:-n/a} | ${ratio} % | ${PEER_RPS[$c]:-n/a} | ${PEER_P99[$c]:-n/a} |"
+    done
+    echo
+    echo "## Create latency at a constant rate"
+    echo
+    echo "\`loadgen rate\`: ${HALF:-n/a} req/s offered (half the logger's peak of ${PEAK:-n/a} req/s) over $LAT_CONNS"
+    echo "keep-alive connections for $LAT_DUR s (first 2 s discarded), latency measured from each request's"
+    echo "*scheduled* send time, so a stall counts for every request it delays (coordinated omission corrected)."
+    echo
+    echo "| offered req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    STALLS="$(awk '/timeline/{t=1; next} t && NF==4 && $3+0 > 10 {printf "%s%d s: %.0f ms (%d requests over 10 ms)", sep, $1, $3, $4; sep="; "}' "$WORK/latency.txt" 2>/dev/null || true)"
+    echo "| $(kv offered "$LAT_LINE") | $(kv achieved "$LAT_LINE") | $(kv p50_ms "$LAT_LINE") | $(kv p90_ms "$LAT_LINE") | $(kv p99_ms "$LAT_LINE") | $(kv p999_ms "$LAT_LINE") | $(kv max_ms "$LAT_LINE") | $(kv errors "$LAT_LINE")/$(kv non2xx "$LAT_LINE") non-2xx |"
+    echo
+    if [[ -n "${STALLS:-}" ]]; then
+        echo "Seconds of the run (from its start, as scheduled) whose worst request took over 10 ms — at"
+        echo "${HALF:-?} req/s the logger holds about ${HALF:-?} × t events at second t: ${STALLS}."
+        echo
+    fi
+    echo "## End to end"
+    echo
+    echo "\`loadgen burst\`: $E2E_EVENTS events posted as fast as accepted over $E2E_CONNS connections into"
+    echo "logger → broker → N processors → PATCH back; total time is from the first POST to the last"
+    echo "\`updated_at\`; latency is \`updated_at - created_at\` of every event (read back with"
+    echo "\`GET /events?status=processed&limit=1000&after=...\`). Logger \`--visibility-timeout $VISIBILITY\` so a"
+    echo "queue that is long for a moment is not re-sent; processors print to a file. In a burst the"
+    echo "latency is mostly time spent queued behind earlier events, so it measures the backlog, not one"
+    echo "event's path."
+    echo
+    echo "| system | processors | events | posting events/s | total s | end-to-end events/s | latency p50 ms | p99 ms | p99.9 ms | max ms | redelivered | notification lines |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    for n in $E2E_PROCS; do
+        l="${E2E[$n]:-}"
+        echo "| C | $n | $(kv processed "$l")/$(kv events "$l") | $(kv post_rate "$l") | $(kv e2e_s "$l") | $(kv e2e_rate "$l") | $(kv lat_p50_ms "$l") | $(kv lat_p99_ms "$l") | $(kv lat_p999_ms "$l") | $(kv lat_max_ms "$l") | $(kv redelivered "$l") | $(kv lines "$l") |"
+    done
+    if [[ -n "$PEER_E2E_LINE" ]]; then
+        l="$PEER_E2E_LINE"
+        echo "| peer | Celery ×${PEER_CONCURRENCY:-$(nproc)} | $(kv processed "$l")/$(kv events "$l") | $(kv post_rate "$l") | $(kv e2e_s "$l") | $(kv e2e_rate "$l") | $(kv lat_p50_ms "$l") | $(kv lat_p99_ms "$l") | $(kv lat_p999_ms "$l") | $(kv lat_max_ms "$l") | – | – |"
+    fi
+    echo
+    if [[ "${PEER_E2E:-}" =~ ^[0-9]+$ ]] && (( PEER_E2E > 0 )); then
+        echo "CPU time per event during the C runs (user + system, µs; the logger's share includes serving the"
+    echo "read-back pages, and the load generator's includes reading them):"
+    echo
+    echo "| processors | logger / broker / processors (all) / loadgen µs per event |"
+    echo "| --- | --- |"
+    for n in $E2E_PROCS; do echo "| $n | ${E2E_CPU[$n]:-n/a} |"; done
+    echo
+    echo "The peer gets only $PEER_EVENTS events because it is slow: at its rate $E2E_EVENTS would take"
+        echo "about $(( E2E_EVENTS / PEER_E2E )) s. Its events/s is a rate, so the ratio is like for like; its total time is not."
+    fi
+    echo
+    echo "## Memory per held event"
+    echo
+    echo "A logger with a broker and no processors (so events stay \`queued\`/\`pending\`) is sent 10,000 warm-up"
+    echo "events, then $RSS_EVENTS more with body \`$RSS_BODY\`. Bytes per event = ΔRSS / events; the"
+    echo "strings are user_id + description ($STRING_BYTES bytes), everything else (id, status, times,"
+    echo "indexes, allocator overhead) counts as beyond."
+    echo
+    echo "| events | RSS before | RSS after | bytes/event | beyond strings | broker RSS |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| ${POSTED:-n/a} | $(kv before "$RSS_LINE") kB | $(kv after "$RSS_LINE") kB | ${PER_EVENT:-n/a} | ${BEYOND:-n/a} | ${BROKER_RSS:-n/a} kB |"
+    echo
+    echo "## Broker alone"
+    echo
+    echo "\`broker_bench\`: one thread PUSHes $BROKER_MSGS six-frame version-1 event messages into the broker's"
+    echo "frontend, another PULLs them from its backend; messages/s from the first send to the last receive."
+    echo "\"libzmq proxy\" is the same through an in-process \`zmq_proxy\` (the floor the broker is built on)."
+    echo
+    echo "| path | messages | seconds | messages/s |"
+    echo "| --- | --- | --- | --- |"
+    echo "| queue-broker | $(kv received "${BROKER_LINE:-}")/$(kv messages "${BROKER_LINE:-}") | $(kv seconds "${BROKER_LINE:-}") | $(kv rate "${BROKER_LINE:-}") |"
+    echo "| libzmq proxy | $(kv received "$SELF_LINE")/$(kv messages "$SELF_LINE") | $(kv seconds "$SELF_LINE") | $(kv rate "$SELF_LINE") |"
+    echo
+    echo "## The peer"
+    echo
+    echo "\`bench/peer/\`: the same API in FastAPI $($PY -c 'import fastapi; print(fastapi.__version__)' 2>/dev/null) on uvicorn (one process, uvloop + httptools,"
+    echo "access log off), an in-memory dict, each event sent to a Celery task on Redis; the Celery worker"
+    echo "(prefork, concurrency ${PEER_CONCURRENCY:-$(nproc)} = nproc, Celery's default) prints the line and PATCHes the status back"
+    echo "with requests. For its create figures the worker is not running (tasks wait in Redis), as the"
+    echo "C logger's create figures have no processors."
+    echo
+    echo "## Commands"
+    echo
+    echo "Ports are picked free at run time. Services also get \`--log-level warn\` (no per-event log lines)."
+    echo
+    echo '```'
+    printf '%s\n' "${CMDS[@]}" | sed -e "s#$WORK/bin#${ORIG_BIN:-$BIN}#g" -e "s#$ROOT/##g"
+    echo '```'
+    echo
+    if (( ${#PROBLEMS[@]} + ${#NOTES[@]} > 0 )); then
+        echo "## Problems seen during the run"
+        echo
+        for p in "${PROBLEMS[@]:-}" "${NOTES[@]:-}"; do [[ -n "$p" ]] && echo "- ${p//$WORK/<work dir>}"; done
+        echo
+    fi
+    if [[ -n "$SOAK_SECTION" ]]; then
+        printf '%s\n' "$SOAK_SECTION"
+    fi
 } >"$OUT"
 log "done: $OUT"
 cat "$OUT" | sed -n '/## Targets/,/## Create throughput/p' >&2

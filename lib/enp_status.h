@@ -17,7 +17,7 @@ typedef enum {
 //  Return a short, static, human-readable name for a status.
 const char *enp_status_str (enp_status_t status);
 //  Format an explanation into err, the caller-supplied buffer that parsers
-//  fill (see STYLE.md); does nothing when err is NULL or err_len is 0.
+//  fill (every parser takes err, err_len); does nothing when err is NULL or err_len is 0.
 void enp_status_explain (char *err, size_t err_len, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 

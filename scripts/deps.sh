@@ -2,9 +2,11 @@
 #   Install the Debian/Ubuntu packages the named groups need, only when
 #   missing. Sourced by run.sh and test.sh; usable alone:
 #       scripts/deps.sh build test node browser
-#   Groups: build (compile and run), test (Check, valgrind, sanitizers),
+#   Groups: build (compile and run), test (Check, valgrind, sanitizers,
+#   systemd-analyze for the unit files),
 #   node (Swagger UI, spec lint, contract test), browser (Chromium).
-set -euo pipefail
+#   Sourcing it only defines the two functions: the shell options of the
+#   script that sources it stay as that script set them.
 
 enp_packages () {
     local group
@@ -13,7 +15,7 @@ enp_packages () {
             build)   echo build-essential cmake pkg-config libcivetweb-dev civetweb \
                           libzmq3-dev libczmq-dev uuid-dev libjansson-dev \
                           libcurl4-openssl-dev curl ca-certificates ;;
-            test)    echo check valgrind clang libclang-rt-14-dev ;;
+            test)    echo check valgrind clang libclang-rt-14-dev systemd python3 ;;
             node)    echo nodejs npm ;;
             browser) echo chromium ;;
             metrics) echo prometheus ;;
@@ -40,11 +42,13 @@ enp_install () {
     echo "Installing: ${missing[*]}" >&2
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    #   Checked here rather than by set -e, which a sourcing script may not set
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null || return 1
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
     enp_install "${@:-build}"
 fi

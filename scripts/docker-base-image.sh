@@ -18,8 +18,8 @@ FORCE=0
 log() { printf '[docker-base-image] %s\n' "$*" >&2; }
 
 if [[ $FORCE == 0 ]] && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-  log "$BASE_IMAGE already present"
-  exit 0
+    log "$BASE_IMAGE already present"
+    exit 0
 fi
 
 command -v debootstrap >/dev/null || { log "debootstrap is not installed"; exit 1; }
@@ -29,32 +29,32 @@ command -v debootstrap >/dev/null || { log "debootstrap is not installed"; exit 
 SOURCES=/etc/apt/sources.list.d/debian.sources
 MIRROR=""
 if [[ -r $SOURCES ]]; then
-  MIRROR=$(awk '/^URIs:/ { print $2; exit }' "$SOURCES")
+    MIRROR=$(awk '/^URIs:/ { print $2; exit }' "$SOURCES")
 fi
 if [[ -z $MIRROR && -r /etc/apt/sources.list ]]; then
-  MIRROR=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' /etc/apt/sources.list)
+    MIRROR=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' /etc/apt/sources.list)
 fi
 [[ -n $MIRROR ]] || { log "no Debian mirror found in $SOURCES"; exit 1; }
 
 DIR=$(mktemp -d /tmp/debootstrap-XXXXXX)
 cleanup() {
-  # debootstrap mounts proc/sys inside the target; a failed run may leave them.
-  for m in "$DIR/proc" "$DIR/sys" "$DIR/dev/pts"; do
-    mountpoint -q "$m" 2>/dev/null && umount -l "$m" || true
-  done
-  rm -rf --one-file-system "$DIR"
+    # debootstrap mounts proc/sys inside the target; a failed run may leave them.
+    for m in "$DIR/proc" "$DIR/sys" "$DIR/dev/pts"; do
+        mountpoint -q "$m" 2>/dev/null && umount -l "$m" || true
+    done
+    rm -rf --one-file-system "$DIR"
 }
 trap cleanup EXIT
 
 log "debootstrap --variant=minbase $SUITE into $DIR"
 debootstrap --variant=minbase "$SUITE" "$DIR" "$MIRROR" >"$DIR.log" 2>&1 || {
-  tail -n 30 "$DIR.log" >&2; rm -f "$DIR.log"; exit 1; }
+    tail -n 30 "$DIR.log" >&2; rm -f "$DIR.log"; exit 1; }
 rm -f "$DIR.log"
 
 # Same apt sources as the host (main + updates + security), so images get fixes.
 if [[ -r $SOURCES ]]; then
-  rm -f "$DIR/etc/apt/sources.list"
-  cp "$SOURCES" "$DIR/etc/apt/sources.list.d/debian.sources"
+    rm -f "$DIR/etc/apt/sources.list"
+    cp "$SOURCES" "$DIR/etc/apt/sources.list.d/debian.sources"
 fi
 
 # Extra CA certificates of this machine (TLS-inspecting egress); they become
@@ -62,7 +62,7 @@ fi
 mkdir -p "$DIR/usr/local/share/ca-certificates"
 shopt -s nullglob
 for crt in /usr/local/share/ca-certificates/*.crt; do
-  cp "$crt" "$DIR/usr/local/share/ca-certificates/"
+    cp "$crt" "$DIR/usr/local/share/ca-certificates/"
 done
 shopt -u nullglob
 

@@ -10,9 +10,25 @@
 #     ENP_BROWSER=1        require the browser test (installs Chromium)
 #     ENP_E2E=1            require the Docker end-to-end test
 #     ENP_PROMTOOL=1       install promtool so ctest checks every /metrics
+#     ENP_DOCKER_LOCK=FILE run the container test under flock FILE (a Docker
+#                          engine shared by several checkouts)
+#
+#   Stress mode: scripts/test.sh --repeat N builds, then runs the unit
+#   suites (ctest label "unit") N times in a row in the normal and the
+#   sanitizer build, stopping at the first failure, to catch flaky tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 . scripts/deps.sh
+
+repeat=0
+case "${1:-}" in
+    --repeat)
+        repeat=${2:-}
+        [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [--repeat N]" >&2; exit 2; } ;;
+    "") ;;
+    *)  echo "usage: $0 [--repeat N]" >&2; exit 2 ;;
+esac
 
 jobs=$(nproc 2>/dev/null || echo 2)
 groups=(build test node)
@@ -49,6 +65,17 @@ ctest_in () {
     (cd "$1" && ctest --output-on-failure -j"$jobs")
 }
 
+repeat_units () {  # repeat_units DIR N
+    (cd "$1" && ctest --output-on-failure -j"$jobs" -L unit --repeat until-fail:"$2")
+}
+
+#   The API checks run the logger of the normal build with the Swagger UI
+#   files that build assembled
+api_check () {  # api_check NPM_SCRIPT
+    (cd api && LOGGER_BIN="$root/build/bin/event-logger" \
+        DOCS_DIR="$root/build/share/event-logger/docs" npm run --silent "$1")
+}
+
 #   Unit suites only: the integration and fault suites run real services,
 #   which valgrind would slow past their timeouts
 valgrind_units () {
@@ -66,6 +93,17 @@ valgrind_units () {
 
 step "npm ci (api/)" npm_ci
 step "build" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENP_BUILD_TESTS=ON
+if [ "$repeat" -gt 0 ]; then
+    step "unit suites x$repeat" repeat_units build "$repeat"
+    if [ "${ENP_SKIP_ASAN:-0}" != 1 ]; then
+        step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DENP_SANITIZE=ON -DENP_BUILD_TESTS=ON
+        step "unit suites x$repeat with ASan+UBSan" repeat_units build-asan "$repeat"
+    fi
+    echo
+    echo "test.sh --repeat $repeat: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
 step "ctest" ctest_in build
 if [ "${ENP_SKIP_ASAN:-0}" != 1 ]; then
     step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DENP_SANITIZE=ON -DENP_BUILD_TESTS=ON
@@ -83,10 +121,10 @@ if [ -f api/package.json ] && ! node_ok; then
         echo "=== API checks skipped: they need Node.js >= 20 (found $(node --version 2>&1))"
     fi
 elif [ -f api/package.json ]; then
-    step "OpenAPI lint" bash -c "cd api && npm run --silent lint"
-    step "contract test" bash -c "cd api && LOGGER_BIN=$PWD/build/bin/event-logger DOCS_DIR=$PWD/build/docs-ui npm run --silent test:contract"
+    step "OpenAPI lint" api_check lint
+    step "contract test" api_check test:contract
     if [ -x /usr/bin/chromium ]; then
-        step "browser test" bash -c "cd api && LOGGER_BIN=$PWD/build/bin/event-logger DOCS_DIR=$PWD/build/docs-ui npm run --silent test:browser"
+        step "browser test" api_check test:browser
     elif [ "${ENP_BROWSER:-0}" = 1 ]; then
         echo "browser test required but /usr/bin/chromium is missing"; failed=$((failed + 1))
     else
@@ -94,8 +132,17 @@ elif [ -f api/package.json ]; then
     fi
 fi
 
+#   ENP_DOCKER_LOCK=FILE: several checkouts share one Docker engine; take
+#   turns through flock on FILE
+e2e () {
+    if [ -n "${ENP_DOCKER_LOCK:-}" ]; then
+        flock "$ENP_DOCKER_LOCK" tests/e2e/run.sh
+    else
+        tests/e2e/run.sh
+    fi
+}
 if [ -x tests/e2e/run.sh ] && docker info >/dev/null 2>&1; then
-    step "container end-to-end test" tests/e2e/run.sh
+    step "container end-to-end test" e2e
 elif [ "${ENP_E2E:-0}" = 1 ]; then
     echo "end-to-end test required but no Docker engine answers"; failed=$((failed + 1))
 else

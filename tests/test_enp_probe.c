@@ -150,7 +150,9 @@ START_TEST (test_enp_probe_unknown_path)
 }
 END_TEST
 
-//  enp_probe_check: 0 for 2xx, -1 for 404 and for a closed port, quickly.
+//  enp_probe_check: 0 for 2xx, -1 for 404 and for a closed port, at once:
+//  the closed port is tried with a 60 s timeout, so a check that waited for
+//  it instead of failing on the refused connection hits the case timeout.
 START_TEST (test_enp_probe_check)
 {
     mg_init_library (0);
@@ -167,9 +169,7 @@ START_TEST (test_enp_probe_check)
     int port = testkit_free_port ();
     ck_assert_int_gt (port, 0);
     snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz", port);
-    int64_t start = enp_time_mono_ms ();
-    ck_assert_int_eq (enp_probe_check (url, 2000), -1);
-    ck_assert_int_lt (enp_time_mono_ms () - start, 2500);
+    ck_assert_int_eq (enp_probe_check (url, 60000), -1);
     ck_assert_int_eq (enp_probe_check ("not a url", 500), -1);
     mg_exit_library ();
 }

@@ -91,18 +91,31 @@ START_TEST (test_enp_time_format_far_years)
 }
 END_TEST
 
-//  The wall clock agrees with time(2).
+//  Milliseconds of CLOCK_REALTIME, read directly.
+static int64_t
+s_realtime_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  The wall clock is CLOCK_REALTIME in milliseconds: read between two
+//  direct readings, it lies between them. (Comparing with time(2) instead
+//  failed now and then: time(2) reads the coarse clock, which lags by up
+//  to a tick, and the precise reading can be in the next second.)
 START_TEST (test_enp_time_now_matches_wall_clock)
 {
-    int64_t before = (int64_t) time (NULL) * 1000;
+    int64_t before = s_realtime_ms ();
     int64_t now = enp_time_now_ms ();
-    int64_t after = (int64_t) time (NULL) * 1000 + 1000;
+    int64_t after = s_realtime_ms ();
     ck_assert_int_ge (now, before);
     ck_assert_int_le (now, after);
 }
 END_TEST
 
-//  The monotonic clock never goes back and measures a sleep.
+//  The monotonic clock never goes back and measures at least a sleep
+//  (no upper bound: a busy machine or valgrind may take any longer).
 START_TEST (test_enp_time_mono_advances)
 {
     int64_t last = enp_time_mono_ms ();
@@ -113,9 +126,7 @@ START_TEST (test_enp_time_mono_advances)
     }
     int64_t start = enp_time_mono_ms ();
     usleep (20 * 1000);
-    int64_t elapsed = enp_time_mono_ms () - start;
-    ck_assert_int_ge (elapsed, 20);
-    ck_assert_int_lt (elapsed, 2000);
+    ck_assert_int_ge (enp_time_mono_ms () - start, 20);
 }
 END_TEST
 

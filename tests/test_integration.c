@@ -128,8 +128,10 @@ START_TEST (test_integration_thousand_events_two_processors)
     char url [128];
     snprintf (url, sizeof url, "%s/readyz", base);
     ck_assert_msg (testkit_wait_http (url, 10000) == 0, "logger never ready");
-    //  Let both workers finish connecting so the broker can share the load
-    usleep (300 * 1000);
+    //  Both workers connected (the broker logs each), so it shares the load
+    ck_assert_msg (testkit_pipeline_wait_log (pipeline, "broker.log",
+                   "worker connected (2 now)", 20000) == 0,
+                   "the broker never saw both processors");
 
     s_poster_t posters [S_THREADS];
     pthread_t threads [S_THREADS];

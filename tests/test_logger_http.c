@@ -2,7 +2,7 @@
 
     Starts the real event-logger binary on a free loopback port (with no
     broker listening, so events stay pending and readyz reports why) and
-    checks each success and each error of DESIGN.md over real HTTP.
+    checks each success and each error of api/openapi.yaml over real HTTP.
 */
 #include <check.h>
 #include <stdbool.h>

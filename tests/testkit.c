@@ -6,6 +6,7 @@
     worker use a small CivetWeb server in place of the event-logger.
 */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -482,6 +483,32 @@ testkit_knocker_destroy (testkit_knocker_t **self_p)
     *self_p = NULL;
 }
 
+int
+testkit_threads (void)
+{
+    DIR *tasks = opendir ("/proc/self/task");
+    if (!tasks)
+        return -1;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (tasks)))
+        count += entry->d_name [0] != '.';
+    closedir (tasks);
+    return count;
+}
+
+int
+testkit_threads_settle (int count, int timeout_ms)
+{
+    long deadline = s_now_ms () + timeout_ms;
+    while (testkit_threads () > count) {
+        if (s_now_ms () >= deadline)
+            return -1;
+        usleep (1000);
+    }
+    return 0;
+}
+
 //  ---------------------------------------------------------------------
 //  testkit_logger
 
@@ -501,7 +528,28 @@ struct _testkit_logger_t {
     char ids [S_LOGGER_IDS][64];        //  ids from the paths, in order
     testkit_request_t last;             //  what the last request carried
     int delay_ms;                       //  time taken to answer
+    int inflight;                       //  requests being answered now
+    int peak;                           //  most requests in flight at once
+    int gate;                           //  hold answers until this many are
+                                        //  in flight (0: no gate)
+    pthread_cond_t changed;             //  signalled when inflight grows
 };
+
+//  Hold a request at the gate until gate requests are in flight at once,
+//  or S_LOGGER_GATE_MS pass; then the gate opens for good. Called locked.
+#define S_LOGGER_GATE_MS 3000
+static void
+s_logger_gate (testkit_logger_t *self)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += S_LOGGER_GATE_MS / 1000;
+    while (self->gate && self->inflight < self->gate)
+        if (pthread_cond_timedwait (&self->changed, &self->mutex, &deadline) != 0)
+            break;
+    self->gate = 0;
+    pthread_cond_broadcast (&self->changed);
+}
 
 //  Answer one request with the next scripted code.
 static int
@@ -535,12 +583,20 @@ s_logger_handle (struct mg_connection *conn, void *cbdata)
               content_type? content_type: "");
     snprintf (self->last.body, sizeof self->last.body, "%s", body);
     int delay_ms = self->delay_ms;
+    self->inflight++;
+    if (self->inflight > self->peak)
+        self->peak = self->inflight;
+    pthread_cond_broadcast (&self->changed);
+    s_logger_gate (self);
     pthread_mutex_unlock (&self->mutex);
     if (delay_ms)
         usleep ((useconds_t) delay_ms * 1000);
     const char *reply = "{}";
     mg_printf (conn, "HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\n"
                "Content-Length: %zu\r\n\r\n%s", code, strlen (reply), reply);
+    pthread_mutex_lock (&self->mutex);
+    self->inflight--;
+    pthread_mutex_unlock (&self->mutex);
     return code;
 }
 
@@ -552,6 +608,7 @@ testkit_logger_new (const int *codes)
     if (!self)
         return NULL;
     pthread_mutex_init (&self->mutex, NULL);
+    pthread_cond_init (&self->changed, NULL);
     while (self->code_count < S_LOGGER_CODES && codes [self->code_count]) {
         self->codes [self->code_count] = codes [self->code_count];
         self->code_count++;
@@ -596,6 +653,7 @@ testkit_logger_destroy (testkit_logger_t **self_p)
     }
     if (self->library)
         mg_exit_library ();
+    pthread_cond_destroy (&self->changed);
     pthread_mutex_destroy (&self->mutex);
     free (self);
     *self_p = NULL;
@@ -664,6 +722,25 @@ testkit_logger_set_delay (testkit_logger_t *self, int delay_ms)
     pthread_mutex_lock (&self->mutex);
     self->delay_ms = delay_ms;
     pthread_mutex_unlock (&self->mutex);
+}
+
+void
+testkit_logger_set_gate (testkit_logger_t *self, int count)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->gate = count;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+int
+testkit_logger_peak (testkit_logger_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    int peak = self->peak;
+    pthread_mutex_unlock (&self->mutex);
+    return peak;
 }
 
 //  ---------------------------------------------------------------------
@@ -867,6 +944,16 @@ testkit_pipeline_start_processor_defaults (testkit_pipeline_t *self, int index)
     self->processors [index] = s_pipeline_spawn ("notification-processor",
         flags, NULL, self->outputs [index], log);
     return self->processors [index];
+}
+
+int
+testkit_pipeline_wait_log (testkit_pipeline_t *self, const char *name,
+                           const char *text, int timeout_ms)
+{
+    assert (self);
+    char path [512];
+    snprintf (path, sizeof path, "%s/%s", self->dir, name);
+    return testkit_wait_text (path, text, timeout_ms);
 }
 
 void

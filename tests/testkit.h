@@ -69,6 +69,14 @@ void testkit_response_free (testkit_response_t *response);
 char *testkit_tmpdir (void);
 //  Count the lines of a file, or -1.
 long testkit_count_lines (const char *path);
+//  Return the number of threads of this process (from /proc/self/task).
+int testkit_threads (void);
+//  Wait up to timeout_ms until this process has at most count threads.
+//  czmq runs actors on detached threads that may still be ending after
+//  their _destroy returned; a test process that exits meanwhile races
+//  their thread-exit handlers against libcrypto's exit handler (a double
+//  free under ASan). Returns 0, or -1 if threads remain.
+int testkit_threads_settle (int count, int timeout_ms);
 //  Run fn (arg) on a new thread whose stack is stack_size bytes, smaller
 //  than CivetWeb's worker threads (~100 KiB), and wait for it: code that
 //  recurses on input must pass here, not only on the main 8 MiB stack.
@@ -139,6 +147,13 @@ const char *testkit_logger_id (testkit_logger_t *self, int index, char *id,
 void testkit_logger_last (testkit_logger_t *self, testkit_request_t *request);
 //  Make each later answer take delay_ms, to play a slow logger.
 void testkit_logger_set_delay (testkit_logger_t *self, int delay_ms);
+//  Hold every answer until count requests are in flight at once, then
+//  answer them all: a client that really runs count requests concurrently
+//  passes at once, one that does not is held 3 s (the gate then opens for
+//  good) and shows it in testkit_logger_peak. Timing-free concurrency test.
+void testkit_logger_set_gate (testkit_logger_t *self, int count);
+//  Return the most requests the server was answering at the same time.
+int testkit_logger_peak (testkit_logger_t *self);
 
 //  ---------------------------------------------------------------------
 //  testkit_pipeline - the real services, started as child processes on
@@ -197,6 +212,10 @@ pid_t testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
 //  outputs as for testkit_pipeline_start_processor. Returns its PID, or -1.
 pid_t testkit_pipeline_start_processor_defaults (testkit_pipeline_t *self,
                                                  int index);
+//  Wait up to timeout_ms until the log file name (broker.log, logger.log,
+//  processor-<index>.log) of the pipeline holds text. Returns 0 or -1.
+int testkit_pipeline_wait_log (testkit_pipeline_t *self, const char *name,
+                               const char *text, int timeout_ms);
 //  SIGKILL one of the pipeline's services, reap it and forget it.
 void testkit_pipeline_kill (testkit_pipeline_t *self, pid_t pid);
 //  Stop every service still running with SIGTERM, processors first, and

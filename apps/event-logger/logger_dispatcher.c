@@ -40,6 +40,7 @@ struct _logger_dispatcher_t {
     atomic_bool backpressure;   //  last send was refused
     atomic_uint_fast64_t sent;  //  messages sent
     atomic_bool started;        //  the actor made its socket and connected
+    atomic_uint_fast64_t refused;   //  sends the broker refused (down or full)
     zactor_t *actor;            //  the thread that owns the socket
 };
 
@@ -69,8 +70,10 @@ s_drain (logger_dispatcher_t *self, zsock_t *push)
                                         "redelivering, attempt %u",
                                         enp_event_attempts (event) + 1);
             }
-            else
+            else {
                 refused = true;
+                atomic_fetch_add (&self->refused, 1);
+            }
             zmsg_destroy (&msg);
             enp_event_destroy (&batch [index]);
         }
@@ -232,6 +235,12 @@ uint64_t
 logger_dispatcher_sent (logger_dispatcher_t *self)
 {
     return atomic_load (&self->sent);
+}
+
+uint64_t
+logger_dispatcher_refused (logger_dispatcher_t *self)
+{
+    return atomic_load (&self->refused);
 }
 
 //  Wake the actor; at most one write per wake-up.

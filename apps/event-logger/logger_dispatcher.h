@@ -29,6 +29,9 @@ bool logger_dispatcher_connected (logger_dispatcher_t *self);
 bool logger_dispatcher_backpressure (logger_dispatcher_t *self);
 //  Return the number of messages sent to the broker so far.
 uint64_t logger_dispatcher_sent (logger_dispatcher_t *self);
+//  Return the number of sends the broker refused so far (no broker link,
+//  or its queue full): each one left an event pending to try again.
+uint64_t logger_dispatcher_refused (logger_dispatcher_t *self);
 //  Tell the dispatcher new events wait. Cheap, safe from any thread: it
 //  makes a system call only when the dispatcher is not already awake.
 void logger_dispatcher_wake (logger_dispatcher_t *self);

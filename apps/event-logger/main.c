@@ -12,6 +12,7 @@
 #include "logger_api.h"
 #include "logger_dispatcher.h"
 #include "logger_metrics.h"
+#include "logger_paths.h"
 
 //  Declare every option with its default.
 static enp_config_t *
@@ -41,8 +42,8 @@ s_config_new (void)
     ||  enp_config_option (config, "keep-alive-timeout", "10000",
                            "ms an idle keep-alive connection is kept")
     ||  enp_config_option (config, "docs-dir", "",
-                           "folder of Swagger UI files served at /docs (empty: the"
-                           " folder this build assembled)")
+                           "folder of Swagger UI files served at /docs (empty:"
+                           " ../share/event-logger/docs from the binary's folder)")
     ||  enp_app_declare (config))
         enp_config_destroy (&config);
     return config;
@@ -131,14 +132,16 @@ main (int argc, char *argv [])
     if (rc == 0) {
         enp_app_start ("event-logger");
         const char *docs_dir = enp_config_get (config, "docs-dir");
+        char *docs_default = logger_paths_beside_exe (ENP_DOCS_DIR);
         logger_api_options_t options = {
             .host = enp_config_get (config, "host"), .port = (int) port,
             .threads = (int) threads, .max_body = (size_t) max_body,
             .status_token = enp_config_get (config, "status-token"),
-            .docs_dir = *docs_dir? docs_dir: ENP_DOCS_DIR,
+            .docs_dir = *docs_dir? docs_dir: docs_default? docs_default: "",
             .request_timeout_ms = request_timeout, .keep_alive_ms = keep_alive
         };
         status = s_run (config, &options, visibility, attempts, max_events);
+        free (docs_default);
         enp_app_stop ();
     }
     enp_config_destroy (&config);

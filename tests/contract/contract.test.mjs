@@ -1,4 +1,4 @@
-// contract.test.mjs - the live event-logger against api/openapi.yaml and DESIGN.md.
+// contract.test.mjs - the live event-logger against api/openapi.yaml and README's API rules.
 //
 // Run (after `npm ci` in api/ and a build of the logger):
 //   cd api && LOGGER_BIN=../build/bin/event-logger npm run test:contract

@@ -3,7 +3,7 @@
 // Run: cd api && npm ci && node --test ../tests/contract/spec.test.mjs
 //
 // The Redocly lint (npm run lint) checks the document's form; these tests check
-// that it says what DESIGN.md says, with the same ajv the live tests use.
+// that it says what README.md's API section says, with the same ajv the live tests use.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { apiDir, loadSpec, SpecChecker, HTTP_METHODS } from './harness.mjs';
 const spec = loadSpec();
 const checker = new SpecChecker(spec);
 
-// What DESIGN.md (and the API brief) fixes: method, path, operationId, status codes.
+// What README.md's API table fixes: method, path, operationId, status codes.
 const CONTRACT = [
     ['post', '/events', 'createEvent', ['201', '400', '405', '413', '415', '422', '503']],
     ['get', '/events', 'listEvents', ['200', '405', '422']],
