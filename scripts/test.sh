@@ -82,6 +82,7 @@ valgrind_units () {
     local suite status=0
     for suite in build/tests/test_enp_* build/tests/test_broker* \
                  build/tests/test_worker* build/tests/test_logger_metrics \
+                 build/tests/test_logger_store \
                  build/tests/test_logger_dispatcher; do
         [ -x "$suite" ] || continue
         CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <czmq.h>
 #include "logger_dispatcher.h"
-#include "enp_store.h"
+#include "logger_store.h"
 #include "enp_time.h"
 #include "enp_wire.h"
 #include "testkit.h"
@@ -29,9 +29,22 @@ s_broker (char *endpoint, size_t size, int hwm)
     return pull;
 }
 
+//  A memory store with these limits.
+static logger_store_t *
+s_store_new (size_t max_events, int64_t visibility_ms, uint32_t max_attempts)
+{
+    logger_store_options_t options = {
+        .max_events = max_events, .max_bytes = SIZE_MAX,
+        .visibility_ms = visibility_ms, .max_attempts = max_attempts
+    };
+    logger_store_t *store = logger_store_new ("memory", &options);
+    ck_assert_ptr_nonnull (store);
+    return store;
+}
+
 //  Insert count new events of a user; write their ids into ids.
 static void
-s_insert (enp_store_t *store, int count, char (*ids) [ENP_UUID_LEN + 1])
+s_insert (logger_store_t *store, int count, char (*ids) [ENP_UUID_LEN + 1])
 {
     for (int index = 0; index < count; index++) {
         char description [32];
@@ -40,7 +53,7 @@ s_insert (enp_store_t *store, int count, char (*ids) [ENP_UUID_LEN + 1])
         ck_assert_ptr_nonnull (event);
         if (ids)
             snprintf (ids [index], ENP_UUID_LEN + 1, "%s", enp_event_id (event));
-        ck_assert_int_eq (enp_store_insert (store, &event), ENP_OK);
+        ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
     }
 }
 
@@ -89,10 +102,10 @@ s_wait_connected (logger_dispatcher_t *dispatcher, bool connected, int timeout_m
 
 //  Return the attempts of an event in the store, checking its status.
 static uint32_t
-s_stored (enp_store_t *store, const char *id, const char *status)
+s_stored (logger_store_t *store, const char *id, const char *status)
 {
     enp_event_t *event = NULL;
-    ck_assert_int_eq (enp_store_get (store, id, &event), ENP_OK);
+    ck_assert_int_eq (logger_store_get (store, id, &event), ENP_OK);
     ck_assert_str_eq (enp_event_status (event), status);
     uint32_t attempts = enp_event_attempts (event);
     enp_event_destroy (&event);
@@ -102,13 +115,13 @@ s_stored (enp_store_t *store, const char *id, const char *status)
 //  Wait until an event has a status and attempts: the dispatcher records a
 //  send just after it, so a test can read the message first.
 static bool
-s_wait_stored (enp_store_t *store, const char *id, const char *status,
+s_wait_stored (logger_store_t *store, const char *id, const char *status,
                uint32_t attempts, int timeout_ms)
 {
     int64_t deadline = enp_time_mono_ms () + timeout_ms;
     while (true) {
         enp_event_t *event = NULL;
-        bool match = enp_store_get (store, id, &event) == ENP_OK
+        bool match = logger_store_get (store, id, &event) == ENP_OK
                   && enp_event_status_is (event, status)
                   && enp_event_attempts (event) == attempts;
         enp_event_destroy (&event);
@@ -136,7 +149,7 @@ START_TEST (test_logger_dispatcher_usage)
 {
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
-    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_store_t *store = s_store_new (100, 30000, 5);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert_ptr_nonnull (dispatcher);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
@@ -148,14 +161,14 @@ START_TEST (test_logger_dispatcher_usage)
         ck_assert (s_wait_stored (store, ids [index], ENP_STATUS_QUEUED, 1, 2000));
     ck_assert (s_wait_sent (dispatcher, 3, 2000));
     ck_assert (!logger_dispatcher_backpressure (dispatcher));
-    enp_store_stats_t stats;
-    enp_store_stats (store, &stats);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
     ck_assert_uint_eq (stats.queued, 3);
     ck_assert_uint_eq (stats.pending, 0);
     logger_dispatcher_destroy (&dispatcher);
     ck_assert_ptr_null (dispatcher);
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     zsock_destroy (&pull);
 }
 END_TEST
@@ -165,13 +178,13 @@ START_TEST (test_logger_dispatcher_sends_backlog)
 {
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
-    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_store_t *store = s_store_new (100, 30000, 5);
     char ids [5][ENP_UUID_LEN + 1];
     s_insert (store, 5, ids);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     s_receive_ids (pull, ids, 5, 1);
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     zsock_destroy (&pull);
 }
 END_TEST
@@ -190,14 +203,14 @@ s_wait_refused (logger_dispatcher_t *dispatcher, uint64_t floor, int timeout_ms)
 
 //  Wait until the store holds failed events.
 static bool
-s_wait_failed (enp_store_t *store, size_t failed, int timeout_ms)
+s_wait_failed (logger_store_t *store, size_t failed, int timeout_ms)
 {
     int64_t deadline = enp_time_mono_ms () + timeout_ms;
-    enp_store_stats_t stats;
-    enp_store_stats (store, &stats);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
     while (stats.failed != failed && enp_time_mono_ms () < deadline) {
         zclock_sleep (10);
-        enp_store_stats (store, &stats);
+        logger_store_stats (store, &stats);
     }
     return stats.failed == failed;
 }
@@ -210,7 +223,7 @@ START_TEST (test_logger_dispatcher_redelivers)
 {
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
-    enp_store_t *store = enp_store_new (100, 300, 3);
+    logger_store_t *store = s_store_new (100, 300, 3);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     char ids [2][ENP_UUID_LEN + 1];
@@ -236,14 +249,14 @@ START_TEST (test_logger_dispatcher_redelivers)
     ck_assert (s_wait_failed (store, 2, 10000));
     //  Failed for good: the six sends were all there were
     ck_assert_uint_eq (logger_dispatcher_sent (dispatcher), 6);
-    enp_store_stats_t stats;
-    enp_store_stats (store, &stats);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
     ck_assert_uint_eq (stats.redelivered_total, 4);
     ck_assert_uint_eq (stats.failed_total, 2);
     for (int index = 0; index < 2; index++)
         ck_assert_uint_eq (s_stored (store, ids [index], ENP_STATUS_FAILED), 3);
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     zsock_destroy (&pull);
 }
 END_TEST
@@ -253,7 +266,7 @@ START_TEST (test_logger_dispatcher_fails_after_max_attempts)
 {
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
-    enp_store_t *store = enp_store_new (100, 150, 2);
+    logger_store_t *store = s_store_new (100, 150, 2);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     char ids [2][ENP_UUID_LEN + 1];
@@ -268,14 +281,14 @@ START_TEST (test_logger_dispatcher_fails_after_max_attempts)
     //  Once both are failed nothing is due, so the four sends stay four
     ck_assert (s_wait_failed (store, 2, 10000));
     ck_assert_uint_eq (logger_dispatcher_sent (dispatcher), 4);
-    enp_store_stats_t stats;
-    enp_store_stats (store, &stats);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
     ck_assert_uint_eq (stats.failed_total, 2);
     ck_assert_uint_eq (stats.queued, 0);
     for (int index = 0; index < 2; index++)
         ck_assert_uint_eq (s_stored (store, ids [index], ENP_STATUS_FAILED), 2);
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     zsock_destroy (&pull);
 }
 END_TEST
@@ -287,7 +300,7 @@ START_TEST (test_logger_dispatcher_broker_late)
     ck_assert_int_gt (port, 0);
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_store_t *store = s_store_new (100, 30000, 5);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert_ptr_nonnull (dispatcher);
     char ids [3][ENP_UUID_LEN + 1];
@@ -298,8 +311,8 @@ START_TEST (test_logger_dispatcher_broker_late)
     ck_assert (!logger_dispatcher_connected (dispatcher));
     ck_assert (!logger_dispatcher_backpressure (dispatcher));
     ck_assert_uint_eq (logger_dispatcher_sent (dispatcher), 0);
-    enp_store_stats_t stats;
-    enp_store_stats (store, &stats);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
     ck_assert_uint_eq (stats.pending, 3);
     ck_assert_uint_eq (stats.queued, 0);
     for (int index = 0; index < 3; index++)
@@ -314,7 +327,7 @@ START_TEST (test_logger_dispatcher_broker_late)
         ck_assert (s_wait_stored (store, ids [index], ENP_STATUS_QUEUED, 1, 2000));
     ck_assert (s_wait_sent (dispatcher, 3, 2000));
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     zsock_destroy (&pull);
 }
 END_TEST
@@ -324,7 +337,7 @@ START_TEST (test_logger_dispatcher_link_state)
 {
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
-    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_store_t *store = s_store_new (100, 30000, 5);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     zsock_destroy (&pull);
@@ -346,7 +359,7 @@ START_TEST (test_logger_dispatcher_link_state)
     enp_event_destroy (&event);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     zsock_destroy (&pull);
 }
 END_TEST
@@ -359,7 +372,7 @@ START_TEST (test_logger_dispatcher_backpressure)
 {
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 10);
-    enp_store_t *store = enp_store_new (S_FLOOD, 300000, 5);
+    logger_store_t *store = s_store_new (S_FLOOD, 300000, 5);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert (s_wait_connected (dispatcher, true, 3000));
     //  Large descriptions so that socket buffers fill up quickly
@@ -368,7 +381,7 @@ START_TEST (test_logger_dispatcher_backpressure)
     description [ENP_DESCRIPTION_MAX] = '\0';
     for (int index = 0; index < S_FLOOD; index++) {
         enp_event_t *event = enp_event_create ("flood", description);
-        ck_assert_int_eq (enp_store_insert (store, &event), ENP_OK);
+        ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
     }
     free (description);
     logger_dispatcher_wake (dispatcher);
@@ -377,8 +390,8 @@ START_TEST (test_logger_dispatcher_backpressure)
        &&  enp_time_mono_ms () < deadline)
         zclock_sleep (10);
     ck_assert (logger_dispatcher_backpressure (dispatcher));
-    enp_store_stats_t stats;
-    enp_store_stats (store, &stats);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
     ck_assert_uint_gt (stats.pending, 0);
     ck_assert_uint_lt (logger_dispatcher_sent (dispatcher), S_FLOOD);
 
@@ -393,7 +406,7 @@ START_TEST (test_logger_dispatcher_backpressure)
     }
     zhashx_destroy (&seen);
     ck_assert (s_wait_sent (dispatcher, S_FLOOD, 2000));
-    enp_store_stats (store, &stats);
+    logger_store_stats (store, &stats);
     ck_assert_uint_eq (stats.pending, 0);
     ck_assert_uint_eq (stats.queued, S_FLOOD);
     deadline = enp_time_mono_ms () + 2000;
@@ -402,7 +415,7 @@ START_TEST (test_logger_dispatcher_backpressure)
         zclock_sleep (10);
     ck_assert (!logger_dispatcher_backpressure (dispatcher));
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     zsock_destroy (&pull);
 }
 END_TEST
@@ -415,17 +428,17 @@ START_TEST (test_logger_dispatcher_destroy_without_broker)
     int port = testkit_free_port ();
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_store_t *store = s_store_new (100, 30000, 5);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     s_insert (store, 10, NULL);
     logger_dispatcher_wake (dispatcher);
     ck_assert (s_wait_refused (dispatcher, 0, 10000));
     ck_assert_uint_eq (logger_dispatcher_sent (dispatcher), 0);
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_stats_t stats;
-    enp_store_stats (store, &stats);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
     ck_assert_uint_eq (stats.pending, 10);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
 }
 END_TEST
 
@@ -433,7 +446,7 @@ END_TEST
 //  forever while events it can never send pile up as pending.
 START_TEST (test_logger_dispatcher_bad_endpoint)
 {
-    enp_store_t *store = enp_store_new (100, 30000, 5);
+    logger_store_t *store = s_store_new (100, 30000, 5);
     const char *endpoints [] = { "nonsense", "tcp://", "nope://127.0.0.1:1" };
     for (size_t index = 0; index < sizeof endpoints / sizeof endpoints [0]; index++) {
         logger_dispatcher_t *dispatcher = logger_dispatcher_new (store,
@@ -448,7 +461,7 @@ START_TEST (test_logger_dispatcher_bad_endpoint)
     ck_assert_ptr_nonnull (dispatcher);
     ck_assert (!logger_dispatcher_connected (dispatcher));
     logger_dispatcher_destroy (&dispatcher);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
 }
 END_TEST
 

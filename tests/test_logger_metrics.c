@@ -213,7 +213,7 @@ START_TEST (test_logger_metrics_snapshot)
                    .failed = 4, .other = 5, .max_events = 1000,
                    .created_total = 100, .processed_total = 90,
                    .failed_total = 6, .redelivered_total = 7,
-                   .evicted_total = 8 },
+                   .evicted_processed_total = 8 },
         .broker_connected = true, .broker_sent = 123
     };
     char *text = s_print_with (metrics, &snapshot);

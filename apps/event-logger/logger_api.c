@@ -45,7 +45,7 @@ extern const size_t logger_openapi_yaml_size;
 
 struct _logger_api_t {
     enp_http_t *http;               //  the server
-    enp_store_t *store;             //  borrowed
+    logger_store_t *store;          //  borrowed
     logger_dispatcher_t *dispatcher;    //  borrowed
     logger_metrics_t *metrics;      //  borrowed
     size_t max_body;                //  request body limit
@@ -138,7 +138,7 @@ s_create (logger_api_t *self, struct mg_connection *conn,
     char *json = enp_event_encode (event, &json_size);
     char location [S_EVENTS_PREFIX_LEN + ENP_UUID_LEN + 1] = S_EVENTS_PREFIX;
     memcpy (location + S_EVENTS_PREFIX_LEN, enp_event_id (event), ENP_UUID_LEN + 1);
-    status = json? enp_store_insert (self->store, &event): ENP_ENOMEM;
+    status = json? logger_store_insert (self->store, &event, NULL, NULL): ENP_ENOMEM;
     enp_event_destroy (&event);     //  Still ours only if the insert failed
     if (status != ENP_OK) {
         free (json);
@@ -171,7 +171,7 @@ s_query_param (const struct mg_request_info *request, const char *name,
 
 //  Parse the listing parameters; append errors for bad ones.
 static void
-s_parse_query (const struct mg_request_info *request, enp_store_query_t *query,
+s_parse_query (const struct mg_request_info *request, logger_store_query_t *query,
                char *status, char *user_id, char *after, json_t *errors)
 {
     char limit [S_LIMIT_TEXT_MAX];
@@ -217,7 +217,7 @@ static int
 s_list (logger_api_t *self, struct mg_connection *conn,
         const struct mg_request_info *request)
 {
-    enp_store_query_t query = { 0 };
+    logger_store_query_t query = { 0 };
     char status [ENP_STATUS_MAX + 1], user_id [ENP_USER_ID_MAX + 1];
     char after [ENP_UUID_LEN + 1], next [ENP_UUID_LEN + 1];
     json_t *errors = json_array ();
@@ -230,7 +230,7 @@ s_list (logger_api_t *self, struct mg_connection *conn,
     if (!items)
         return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
     size_t count = 0;
-    enp_status_t rc = enp_store_list (self->store, &query, items, &count, next);
+    enp_status_t rc = logger_store_list (self->store, &query, items, &count, next);
     //  {"items":[...],"next":...} written directly, like single events
     static const char head [] = "{\"items\":[";
     static const char tail [] = "],\"next\":\"\"}";
@@ -314,7 +314,7 @@ s_read (logger_api_t *self, struct mg_connection *conn,
     if (sent)
         return sent;
     enp_event_t *event = NULL;
-    enp_status_t status = enp_store_get (self->store, event_id, &event);
+    enp_status_t status = logger_store_get (self->store, event_id, &event);
     if (status != ENP_OK)
         return s_store_problem (conn, status, "no event has this id");
     int code = s_send_event (conn, 200, event);
@@ -354,7 +354,7 @@ s_update (logger_api_t *self, struct mg_connection *conn,
     }
     free (body);
     enp_event_t *event = NULL;
-    rc = enp_store_set_status (self->store, event_id, status, &event);
+    rc = logger_store_set_status (self->store, event_id, status, &event);
     if (rc != ENP_OK)
         return s_store_problem (conn, rc, "no event has this id");
     if (strcmp (status, ENP_STATUS_PENDING) == 0)
@@ -382,18 +382,13 @@ s_readyz (void *arg, struct mg_connection *conn,
 {
     (void) request;
     logger_api_t *self = (logger_api_t *) arg;
-    enp_store_stats_t stats;
-    enp_store_stats (self->store, &stats);
-    const char *why = NULL;
-    if (!logger_dispatcher_connected (self->dispatcher))
+    const char *why = logger_store_problem (self->store);
+    if (!why && !logger_dispatcher_connected (self->dispatcher))
         why = "broker link is down; new events are kept as pending";
     else
-    if (logger_dispatcher_backpressure (self->dispatcher))
+    if (!why && logger_dispatcher_backpressure (self->dispatcher))
         why = "broker is not accepting events (full); new events are kept"
               " as pending";
-    else
-    if (stats.total >= stats.max_events && stats.processed == 0)
-        why = "event store is full of unprocessed events";
     if (why) {
         enp_http_response_t extra = { .retry_after = S_RETRY_AFTER_S };
         return enp_http_problem (conn, 503, why, NULL, &extra);
@@ -409,7 +404,7 @@ s_metrics (void *arg, struct mg_connection *conn,
     (void) request;
     logger_api_t *self = (logger_api_t *) arg;
     logger_metrics_snapshot_t snapshot;
-    enp_store_stats (self->store, &snapshot.store);
+    logger_store_stats (self->store, &snapshot.store);
     snapshot.broker_connected = logger_dispatcher_connected (self->dispatcher);
     snapshot.broker_sent = logger_dispatcher_sent (self->dispatcher);
     char *text = NULL;
@@ -576,7 +571,7 @@ logger_api_http_status (enp_status_t status)
 
 //  Start serving.
 logger_api_t *
-logger_api_new (const logger_api_options_t *options, enp_store_t *store,
+logger_api_new (const logger_api_options_t *options, logger_store_t *store,
                 logger_dispatcher_t *dispatcher, logger_metrics_t *metrics)
 {
     logger_api_t *self = (logger_api_t *) calloc (1, sizeof (logger_api_t));

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 #include "enp_status.h"
-#include "enp_store.h"
+#include "logger_store.h"
 #include "logger_dispatcher.h"
 #include "logger_metrics.h"
 
@@ -27,7 +27,7 @@ typedef struct _logger_api_t logger_api_t;
 //  response is counted in metrics. Returns NULL (and logs why) when the
 //  port cannot be bound or memory runs out.
 logger_api_t *logger_api_new (const logger_api_options_t *options,
-                              enp_store_t *store,
+                              logger_store_t *store,
                               logger_dispatcher_t *dispatcher,
                               logger_metrics_t *metrics);
 //  Stop serving, waiting for requests in progress; nulls the pointer.

@@ -31,7 +31,7 @@
 #define S_BATCH_MS          1   //  after a drain, let events gather this long
 
 struct _logger_dispatcher_t {
-    enp_store_t *store;         //  borrowed
+    logger_store_t *store;      //  borrowed
     char *endpoint;             //  broker frontend, e.g. tcp://127.0.0.1:5557
     enp_curve_t *curve;         //  borrowed; NULL: CURVE off
     int wake_fd;                //  eventfd that handlers write to
@@ -45,39 +45,40 @@ struct _logger_dispatcher_t {
 };
 
 //  Send every due event the broker takes. Returns the number sent, or -1
-//  when the broker refused one (down or full).
+//  when the broker refused one (down or full) or the store failed.
 static int
 s_drain (logger_dispatcher_t *self, zsock_t *push)
 {
     enp_event_t *batch [S_BATCH];
     int total = 0;
     while (true) {
-        int64_t now = enp_time_mono_ms ();
-        size_t count = enp_store_due (self->store, now, batch, S_BATCH);
+        size_t count = 0;
+        if (logger_store_claim (self->store, batch, S_BATCH, &count) != ENP_OK)
+            return -1;
         if (count == 0)
             return total;
-        size_t index = 0;
+        size_t sent = 0;
         bool refused = false;
-        for (; index < count && !refused; index++) {
-            enp_event_t *event = batch [index];
+        for (; sent < count && !refused; sent++) {
+            enp_event_t *event = batch [sent];
             zmsg_t *msg = enp_wire_encode (event, enp_event_attempts (event) + 1);
-            if (msg && zmsg_send (&msg, push) == 0) {
-                enp_store_mark_sent (self->store, enp_event_id (event), now);
-                atomic_fetch_add (&self->sent, 1);
-                total++;
-                if (enp_event_attempts (event) > 0)
-                    enp_log_event_warn (enp_event_id (event),
-                                        "redelivering, attempt %u",
-                                        enp_event_attempts (event) + 1);
-            }
-            else {
-                refused = true;
-                atomic_fetch_add (&self->refused, 1);
-            }
+            refused = !msg || zmsg_send (&msg, push) != 0;
             zmsg_destroy (&msg);
-            enp_event_destroy (&batch [index]);
+            if (refused) {
+                atomic_fetch_add (&self->refused, 1);
+                break;
+            }
+            if (enp_event_attempts (event) > 0)
+                enp_log_event_warn (enp_event_id (event),
+                                    "redelivering, attempt %u",
+                                    enp_event_attempts (event) + 1);
         }
-        for (; index < count; index++)
+        //  One call each for what went and what the broker refused
+        logger_store_mark_sent (self->store, batch, sent);
+        logger_store_release (self->store, batch + sent, count - sent);
+        atomic_fetch_add (&self->sent, sent);
+        total += (int) sent;
+        for (size_t index = 0; index < count; index++)
             enp_event_destroy (&batch [index]);
         atomic_store (&self->backpressure, refused && atomic_load (&self->connected));
         if (refused)
@@ -93,10 +94,7 @@ s_wait_ms (logger_dispatcher_t *self, bool refused)
 {
     if (refused)
         return S_BLOCKED_WAIT_MS;
-    int64_t due = enp_store_next_due (self->store);
-    int64_t wait = due == INT64_MAX? S_IDLE_WAIT_MS: due - enp_time_mono_ms ();
-    if (wait < 0)
-        wait = 0;
+    int64_t wait = logger_store_next_due (self->store);
     return (int) (wait > S_IDLE_WAIT_MS? S_IDLE_WAIT_MS: wait);
 }
 
@@ -182,7 +180,7 @@ s_actor (zsock_t *pipe, void *arg)
 
 //  Start the dispatcher actor.
 logger_dispatcher_t *
-logger_dispatcher_new (enp_store_t *store, const char *endpoint,
+logger_dispatcher_new (logger_store_t *store, const char *endpoint,
                        enp_curve_t *curve)
 {
     logger_dispatcher_t *self =

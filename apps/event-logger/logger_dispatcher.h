@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "enp_curve.h"
-#include "enp_store.h"
+#include "logger_store.h"
 
 typedef struct _logger_dispatcher_t logger_dispatcher_t;
 
@@ -17,7 +17,7 @@ typedef struct _logger_dispatcher_t logger_dispatcher_t;
 //  logger_dispatcher_connected says false. Returns NULL (and logs why)
 //  when the dispatcher cannot start: the endpoint is one ZeroMQ cannot
 //  connect to at all (malformed), or its thread or sockets cannot be made.
-logger_dispatcher_t *logger_dispatcher_new (enp_store_t *store,
+logger_dispatcher_t *logger_dispatcher_new (logger_store_t *store,
                                             const char *endpoint,
                                             enp_curve_t *curve);
 //  Stop the actor, after a short best-effort flush of pending events;

@@ -115,7 +115,7 @@ logger_metrics_observe (logger_metrics_t *self, const char *method,
 static void
 s_print_snapshot (const logger_metrics_snapshot_t *snapshot, FILE *out)
 {
-    const enp_store_stats_t *stats = &snapshot->store;
+    const logger_store_stats_t *stats = &snapshot->store;
     fprintf (out,
         "# HELP events_created_total Events accepted (answered 201).\n"
         "# TYPE events_created_total counter\nevents_created_total %llu\n"
@@ -144,7 +144,7 @@ s_print_snapshot (const logger_metrics_snapshot_t *snapshot, FILE *out)
         (unsigned long long) stats->processed_total,
         (unsigned long long) stats->failed_total,
         (unsigned long long) stats->redelivered_total,
-        (unsigned long long) stats->evicted_total,
+        (unsigned long long) stats->evicted_processed_total,
         stats->pending, stats->queued, stats->processed, stats->failed,
         stats->other, stats->max_events, snapshot->broker_connected? 1: 0,
         (unsigned long long) snapshot->broker_sent);

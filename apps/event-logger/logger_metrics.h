@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "enp_store.h"
+#include "logger_store.h"
 
 //  Route templates: labels stay bounded whatever paths clients send.
 typedef enum {
@@ -24,7 +24,7 @@ typedef enum {
 //  The logger's state at one moment, as /metrics shows it. A copy, so the
 //  store behind it can be any engine.
 typedef struct {
-    enp_store_stats_t store;    //  the store's counts and counters
+    logger_store_stats_t store; //  the store's counts and counters
     bool broker_connected;      //  the link to the broker is up
     uint64_t broker_sent;       //  messages handed to the broker
 } logger_metrics_snapshot_t;

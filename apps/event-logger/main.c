@@ -8,11 +8,11 @@
 #include "enp_config.h"
 #include "enp_curve.h"
 #include "enp_log.h"
-#include "enp_store.h"
 #include "logger_api.h"
 #include "logger_dispatcher.h"
 #include "logger_metrics.h"
 #include "logger_paths.h"
+#include "logger_store.h"
 
 //  Declare every option with its default.
 static enp_config_t *
@@ -33,6 +33,9 @@ s_config_new (void)
                            "seconds before a queued event is sent again")
     ||  enp_config_option (config, "max-attempts", "5",
                            "deliveries before an event becomes failed")
+    ||  enp_config_option (config, "store", "memory",
+                           "where events live: 'memory', or a PostgreSQL URI"
+                           " (postgresql://user:password@host/database)")
     ||  enp_config_option (config, "max-events", "1000000", "events held in the store")
     ||  enp_config_option (config, "max-body", "16384", "bytes of request body")
     ||  enp_config_option (config, "threads", "512",
@@ -52,17 +55,15 @@ s_config_new (void)
 //  Create the store, the metrics and the dispatcher. Returns 0, or -1
 //  after logging which one failed and why (the dispatcher says why itself).
 static int
-s_start_parts (enp_config_t *config, enp_curve_t *curve, long visibility,
-               long attempts, long max_events, enp_store_t **store_p,
-               logger_metrics_t **metrics_p, logger_dispatcher_t **dispatcher_p)
+s_start_parts (enp_config_t *config, enp_curve_t *curve,
+               const logger_store_options_t *store_options,
+               logger_store_t **store_p, logger_metrics_t **metrics_p,
+               logger_dispatcher_t **dispatcher_p)
 {
-    *store_p = enp_store_new ((size_t) max_events, visibility * 1000,
-                              (uint32_t) attempts);
-    if (!*store_p) {
-        enp_log_error ("cannot create the event store (%ld events): out of"
-                       " memory", max_events);
+    //  The store says itself why it cannot start
+    *store_p = logger_store_new (enp_config_get (config, "store"), store_options);
+    if (!*store_p)
         return -1;
-    }
     *metrics_p = logger_metrics_new ();
     if (!*metrics_p) {
         enp_log_error ("cannot create the request metrics: out of memory");
@@ -76,21 +77,23 @@ s_start_parts (enp_config_t *config, enp_curve_t *curve, long visibility,
 //  Create the classes, serve until a signal, destroy in reverse order.
 static int
 s_run (enp_config_t *config, const logger_api_options_t *options,
-       long visibility, long attempts, long max_events)
+       const logger_store_options_t *store_options)
 {
     enp_curve_t *curve = NULL;
     if (enp_curve_client_from_config (config, &curve))
         return EXIT_FAILURE;
-    enp_store_t *store = NULL;
+    logger_store_t *store = NULL;
     logger_metrics_t *metrics = NULL;
     logger_dispatcher_t *dispatcher = NULL;
-    logger_api_t *api = s_start_parts (config, curve, visibility, attempts,
-                                       max_events, &store, &metrics, &dispatcher) == 0
+    logger_api_t *api = s_start_parts (config, curve, store_options, &store,
+                                       &metrics, &dispatcher) == 0
         ? logger_api_new (options, store, dispatcher, metrics): NULL;
     if (api) {
-        enp_log_info ("started: broker %s, visibility timeout %lds, max attempts"
-                      " %ld, max events %ld, auth %s", enp_config_get (config, "broker"),
-                      visibility, attempts, max_events,
+        enp_log_info ("started: %s store, broker %s, visibility timeout %llds,"
+                      " max attempts %u, max events %zu, auth %s",
+                      logger_store_engine (store), enp_config_get (config, "broker"),
+                      (long long) store_options->visibility_ms / 1000,
+                      store_options->max_attempts, store_options->max_events,
                       *options->status_token? "on": "off");
         enp_app_wait ();
         enp_log_info ("stopping: no new requests, handing pending events to the broker");
@@ -100,7 +103,7 @@ s_run (enp_config_t *config, const logger_api_options_t *options,
     enp_log_debug ("HTTP server stopped");
     logger_dispatcher_destroy (&dispatcher);
     logger_metrics_destroy (&metrics);
-    enp_store_destroy (&store);
+    logger_store_destroy (&store);
     enp_curve_destroy (&curve);
     if (rc == EXIT_SUCCESS)
         enp_log_info ("stopped");
@@ -140,7 +143,13 @@ main (int argc, char *argv [])
             .docs_dir = *docs_dir? docs_dir: docs_default? docs_default: "",
             .request_timeout_ms = request_timeout, .keep_alive_ms = keep_alive
         };
-        status = s_run (config, &options, visibility, attempts, max_events);
+        logger_store_options_t store_options = {
+            .max_events = (size_t) max_events,
+            .visibility_ms = (int64_t) visibility * 1000,
+            .max_attempts = (uint32_t) attempts,
+            .timeout_ms = request_timeout
+        };
+        status = s_run (config, &options, &store_options);
         free (docs_default);
         enp_app_stop ();
     }

@@ -1,0 +1,1111 @@
+/*  test_logger_store - the store interface, every case on every engine
+
+    One test case (Check's TCase) per engine: each runs the same cases
+    through the logger_store interface, opened with that engine's URL by
+    the case's fixture. Cases that depend on what only one engine does
+    (exact deadlines, eviction of a bounded memory) are listed for it only.
+
+    Nothing sleeps: a case that needs a queued event to fall due uses a
+    visibility timeout of 0, and one that needs it not to uses an hour.
+*/
+#include <check.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "logger_store.h"
+#include "testkit.h"
+
+#define S_HOUR_MS   3600000     //  a visibility timeout no case outlives
+
+//  The URL the running case opens, set by its engine's fixture.
+static const char *s_url = "memory";
+
+//  Make a pending event with a predictable id: 00000000-0000-4000-8000-<n>.
+static enp_event_t *
+s_event (unsigned long number, const char *user_id)
+{
+    char id [ENP_UUID_LEN + 1];
+    snprintf (id, sizeof id, "00000000-0000-4000-8000-%012lx", number);
+    char description [64];
+    snprintf (description, sizeof description, "event %lu", number);
+    enp_event_t *event = enp_event_new (id, user_id, description,
+                                        1700000000000LL + (int64_t) number);
+    ck_assert_ptr_nonnull (event);
+    return event;
+}
+
+//  Write the id s_event gives number into id.
+static const char *
+s_id (unsigned long number, char *id)
+{
+    snprintf (id, ENP_UUID_LEN + 1, "00000000-0000-4000-8000-%012lx", number);
+    return id;
+}
+
+//  Open the case's engine with these options.
+static logger_store_t *
+s_store_with (const logger_store_options_t *options)
+{
+    logger_store_t *store = logger_store_new (s_url, options);
+    ck_assert_ptr_nonnull (store);
+    return store;
+}
+
+//  Open the case's engine with these limits.
+static logger_store_t *
+s_store (size_t max_events, int64_t visibility_ms, uint32_t max_attempts)
+{
+    logger_store_options_t options = {
+        .max_events = max_events, .max_bytes = SIZE_MAX,
+        .visibility_ms = visibility_ms, .max_attempts = max_attempts,
+        .timeout_ms = 10000, .connections = 2
+    };
+    return s_store_with (&options);
+}
+
+//  Insert event n, which must succeed.
+static void
+s_insert (logger_store_t *store, unsigned long number, const char *user_id)
+{
+    enp_event_t *event = s_event (number, user_id);
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    ck_assert_ptr_null (event);
+}
+
+//  Return the status of an event (copied into status).
+static const char *
+s_status (logger_store_t *store, unsigned long number, char *status)
+{
+    char id [ENP_UUID_LEN + 1];
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (logger_store_get (store, s_id (number, id), &event), ENP_OK);
+    snprintf (status, ENP_STATUS_MAX + 1, "%s", enp_event_status (event));
+    enp_event_destroy (&event);
+    return status;
+}
+
+//  Return the attempts of an event.
+static uint32_t
+s_attempts (logger_store_t *store, unsigned long number)
+{
+    char id [ENP_UUID_LEN + 1];
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (logger_store_get (store, s_id (number, id), &event), ENP_OK);
+    uint32_t attempts = enp_event_attempts (event);
+    enp_event_destroy (&event);
+    return attempts;
+}
+
+//  Set an event's status, which must succeed.
+static void
+s_set (logger_store_t *store, unsigned long number, const char *status)
+{
+    char id [ENP_UUID_LEN + 1];
+    ck_assert_int_eq (logger_store_set_status (store, s_id (number, id), status,
+                                               NULL), ENP_OK);
+}
+
+//  Destroy count events of an array.
+static void
+s_destroy_all (enp_event_t **items, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        enp_event_destroy (&items [index]);
+}
+
+//  Claim what is due, up to max, into out; return how many.
+static size_t
+s_claim (logger_store_t *store, enp_event_t **out, size_t max)
+{
+    size_t count = 99;
+    ck_assert_int_eq (logger_store_claim (store, out, max, &count), ENP_OK);
+    ck_assert_uint_le (count, max);
+    return count;
+}
+
+//  Claim everything due and record it sent, as the dispatcher does when
+//  the broker takes it all. Returns how many were sent.
+static size_t
+s_deliver (logger_store_t *store)
+{
+    enp_event_t *due [64];
+    size_t count = s_claim (store, due, 64);
+    ck_assert_int_eq (logger_store_mark_sent (store, due, count), ENP_OK);
+    s_destroy_all (due, count);
+    return count;
+}
+
+//  Return the number of items of one listing page.
+static size_t
+s_list_count (logger_store_t *store, const logger_store_query_t *query,
+              char *next)
+{
+    enp_event_t *items [64];
+    size_t count = 0;
+    ck_assert_uint_le (query->limit, 64);
+    ck_assert_int_eq (logger_store_list (store, query, items, &count, next),
+                      ENP_OK);
+    s_destroy_all (items, count);
+    return count;
+}
+
+//  Usage: every method once.
+START_TEST (test_logger_store_usage)
+{
+    logger_store_t *store = s_store (10, S_HOUR_MS, 3);
+    enp_event_t *event = s_event (1, "alice");
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    ck_assert_ptr_null (event);
+    char id [ENP_UUID_LEN + 1];
+    s_id (1, id);
+
+    enp_event_t *copy = NULL;
+    ck_assert_int_eq (logger_store_get (store, id, &copy), ENP_OK);
+    ck_assert_str_eq (enp_event_id (copy), id);
+    ck_assert_str_eq (enp_event_user_id (copy), "alice");
+    ck_assert_str_eq (enp_event_description (copy), "event 1");
+    ck_assert_str_eq (enp_event_status (copy), ENP_STATUS_PENDING);
+    ck_assert_int_eq (enp_event_created_at (copy), 1700000000001LL);
+    enp_event_destroy (&copy);
+
+    ck_assert_int_eq (logger_store_next_due (store), 0);
+    enp_event_t *due [4];
+    ck_assert_uint_eq (s_claim (store, due, 4), 1);
+    ck_assert_str_eq (enp_event_id (due [0]), id);
+    ck_assert_int_eq (logger_store_mark_sent (store, due, 1), ENP_OK);
+    enp_event_destroy (&due [0]);
+    ck_assert_int_gt (logger_store_next_due (store), 0);
+
+    ck_assert_int_eq (logger_store_set_status (store, id, ENP_STATUS_PROCESSED,
+                                               &copy), ENP_OK);
+    ck_assert_str_eq (enp_event_status (copy), ENP_STATUS_PROCESSED);
+    ck_assert_uint_eq (enp_event_attempts (copy), 1);
+    enp_event_destroy (&copy);
+
+    logger_store_query_t query = { .limit = 10 };
+    enp_event_t *items [10];
+    size_t count = 0;
+    char next [ENP_UUID_LEN + 1];
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (next, "");
+    s_destroy_all (items, count);
+
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 1);
+    ck_assert_uint_eq (stats.processed, 1);
+    ck_assert_uint_eq (stats.created_total, 1);
+    ck_assert_uint_eq (stats.processed_total, 1);
+    ck_assert_ptr_null (logger_store_problem (store));
+    ck_assert_ptr_nonnull (logger_store_engine (store));
+    logger_store_destroy (&store);
+    ck_assert_ptr_null (store);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A fresh store is empty, its counters are zero, nothing is due.
+START_TEST (test_logger_store_empty)
+{
+    logger_store_t *store = s_store (5, 1000, 3);
+    logger_store_stats_t stats;
+    memset (&stats, 0xff, sizeof stats);
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 0);
+    ck_assert_uint_eq (stats.pending + stats.queued + stats.processed
+                       + stats.failed + stats.other, 0);
+    ck_assert_uint_eq (stats.created_total + stats.processed_total
+                       + stats.failed_total + stats.redelivered_total
+                       + stats.evicted_processed_total
+                       + stats.evicted_failed_total, 0);
+    enp_event_t *due [2];
+    ck_assert_uint_eq (s_claim (store, due, 2), 0);
+    ck_assert_int_gt (logger_store_next_due (store), 0);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  Unknown ids: get and set_status say ENP_ENOTFOUND.
+START_TEST (test_logger_store_unknown_id)
+{
+    logger_store_t *store = s_store (5, 1000, 3);
+    s_insert (store, 1, "alice");
+    char id [ENP_UUID_LEN + 1];
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (logger_store_get (store, s_id (2, id), &event),
+                      ENP_ENOTFOUND);
+    ck_assert_ptr_null (event);
+    ck_assert_int_eq (logger_store_set_status (store, id, ENP_STATUS_PROCESSED,
+                                               &event), ENP_ENOTFOUND);
+    ck_assert_ptr_null (event);
+    ck_assert_int_eq (logger_store_set_status (store, id, ENP_STATUS_PROCESSED,
+                                               NULL), ENP_ENOTFOUND);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 1);
+    ck_assert_uint_eq (stats.processed_total, 0);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  get returns a copy: changing or freeing it leaves the store alone.
+START_TEST (test_logger_store_get_returns_copy)
+{
+    logger_store_t *store = s_store (5, 1000, 3);
+    s_insert (store, 1, "alice");
+    char id [ENP_UUID_LEN + 1];
+    enp_event_t *first = NULL, *second = NULL;
+    ck_assert_int_eq (logger_store_get (store, s_id (1, id), &first), ENP_OK);
+    enp_event_set_status (first, "tampered", 1);
+    ck_assert_int_eq (logger_store_get (store, id, &second), ENP_OK);
+    ck_assert_ptr_ne (first, second);
+    ck_assert_str_eq (enp_event_status (second), ENP_STATUS_PENDING);
+    enp_event_destroy (&first);
+    enp_event_destroy (&second);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  Strings survive the store byte for byte: UTF-8, quotes, controls.
+START_TEST (test_logger_store_strings)
+{
+    logger_store_t *store = s_store (5, 1000, 3);
+    const char *user = "\xc3\xa9l\xc3\xa8ve \"O'Brien\"";
+    const char *description = "line\nnext\ttab \\ back \x01 \xe2\x82\xac end";
+    enp_event_t *event = enp_event_new ("00000000-0000-4000-8000-0000000000aa",
+                                        user, description, 1700000000123LL);
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    ck_assert_int_eq (logger_store_get (store, "00000000-0000-4000-8000-0000000000aa",
+                                        &event), ENP_OK);
+    ck_assert_str_eq (enp_event_user_id (event), user);
+    ck_assert_str_eq (enp_event_description (event), description);
+    ck_assert_int_eq (enp_event_created_at (event), 1700000000123LL);
+    enp_event_destroy (&event);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  set_status: statuses, counters and the returned copy.
+START_TEST (test_logger_store_set_status)
+{
+    logger_store_t *store = s_store (10, 1000, 3);
+    for (unsigned long number = 1; number <= 4; number++)
+        s_insert (store, number, "alice");
+    char id [ENP_UUID_LEN + 1];
+    char status [ENP_STATUS_MAX + 1];
+    enp_event_t *copy = NULL;
+    ck_assert_int_eq (logger_store_set_status (store, s_id (1, id),
+                                               ENP_STATUS_PROCESSED, &copy),
+                      ENP_OK);
+    ck_assert_str_eq (enp_event_status (copy), ENP_STATUS_PROCESSED);
+    ck_assert_int_ge (enp_event_updated_at (copy), enp_event_created_at (copy));
+    enp_event_destroy (&copy);
+    //  Processed twice counts once
+    s_set (store, 1, ENP_STATUS_PROCESSED);
+    s_set (store, 2, "archived");
+    ck_assert_str_eq (s_status (store, 2, status), "archived");
+    s_set (store, 3, ENP_STATUS_FAILED);
+
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 4);
+    ck_assert_uint_eq (stats.pending, 1);
+    ck_assert_uint_eq (stats.processed, 1);
+    ck_assert_uint_eq (stats.failed, 1);
+    ck_assert_uint_eq (stats.other, 1);
+    ck_assert_uint_eq (stats.queued, 0);
+    ck_assert_uint_eq (stats.processed_total, 1);
+
+    //  A failed event a worker reports after all leaves "failed"
+    s_set (store, 3, ENP_STATUS_PROCESSED);
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.failed, 0);
+    ck_assert_uint_eq (stats.processed, 2);
+    ck_assert_uint_eq (stats.processed_total, 2);
+    ck_assert_uint_eq (stats.pending + stats.queued + stats.processed
+                       + stats.failed + stats.other, stats.total);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  Listing is oldest first; the cursor pages through everything once.
+START_TEST (test_logger_store_list_paging)
+{
+    logger_store_t *store = s_store (100, 1000, 3);
+    for (unsigned long number = 1; number <= 25; number++)
+        s_insert (store, number, number % 2? "alice": "bob");
+    enp_event_t *items [10];
+    char next [ENP_UUID_LEN + 1] = "";
+    char after [ENP_UUID_LEN + 1] = "";
+    unsigned long expected = 1;
+    int pages = 0;
+    do {
+        logger_store_query_t query = { .limit = 10, .after = pages? after: NULL };
+        size_t count = 0;
+        ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                          ENP_OK);
+        ck_assert_uint_eq (count, pages < 2? 10: 5);
+        for (size_t index = 0; index < count; index++) {
+            char id [ENP_UUID_LEN + 1];
+            ck_assert_str_eq (enp_event_id (items [index]), s_id (expected, id));
+            expected++;
+        }
+        if (next [0])
+            ck_assert_str_eq (next, enp_event_id (items [count - 1]));
+        s_destroy_all (items, count);
+        snprintf (after, sizeof after, "%s", next);
+        pages++;
+    } while (next [0] && pages < 10);
+    ck_assert_int_eq (pages, 3);
+    ck_assert_uint_eq (expected, 26);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  When the last page is exactly full, no empty page follows.
+START_TEST (test_logger_store_list_exact_pages)
+{
+    logger_store_t *store = s_store (100, 1000, 3);
+    for (unsigned long number = 1; number <= 20; number++)
+        s_insert (store, number, "alice");
+    char next [ENP_UUID_LEN + 1];
+    logger_store_query_t query = { .limit = 10 };
+    ck_assert_uint_eq (s_list_count (store, &query, next), 10);
+    ck_assert_str_ne (next, "");
+    char after [ENP_UUID_LEN + 1];
+    snprintf (after, sizeof after, "%s", next);
+    query.after = after;
+    ck_assert_uint_eq (s_list_count (store, &query, next), 10);
+    ck_assert_str_eq (next, "");
+    //  After the newest event: an empty page and no cursor
+    char id [ENP_UUID_LEN + 1];
+    query.after = s_id (20, id);
+    ck_assert_uint_eq (s_list_count (store, &query, next), 0);
+    ck_assert_str_eq (next, "");
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  Filters by status and user, alone and together, with paging.
+START_TEST (test_logger_store_list_filters)
+{
+    logger_store_t *store = s_store (100, 1000, 3);
+    char id [ENP_UUID_LEN + 1];
+    for (unsigned long number = 1; number <= 12; number++) {
+        s_insert (store, number, number % 3 == 0? "bob": "alice");
+        if (number % 2 == 0)
+            s_set (store, number, ENP_STATUS_PROCESSED);
+    }
+    enp_event_t *items [20];
+    char next [ENP_UUID_LEN + 1];
+    size_t count = 0;
+
+    logger_store_query_t query = { .status = ENP_STATUS_PROCESSED, .limit = 20 };
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 6);
+    for (size_t index = 0; index < count; index++)
+        ck_assert_str_eq (enp_event_status (items [index]), ENP_STATUS_PROCESSED);
+    s_destroy_all (items, count);
+
+    query = (logger_store_query_t) { .user_id = "bob", .limit = 20 };
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 4);          //  3, 6, 9, 12
+    ck_assert_str_eq (enp_event_id (items [0]), s_id (3, id));
+    ck_assert_str_eq (enp_event_id (items [3]), s_id (12, id));
+    ck_assert_str_eq (next, "");
+    s_destroy_all (items, count);
+
+    query = (logger_store_query_t) { .user_id = "bob",
+                                     .status = ENP_STATUS_PROCESSED, .limit = 20 };
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 2);          //  6, 12
+    ck_assert_str_eq (enp_event_id (items [0]), s_id (6, id));
+    ck_assert_str_eq (enp_event_id (items [1]), s_id (12, id));
+    s_destroy_all (items, count);
+
+    query = (logger_store_query_t) { .user_id = "nobody", .limit = 20 };
+    ck_assert_uint_eq (s_list_count (store, &query, next), 0);
+    ck_assert_str_eq (next, "");
+
+    //  Filtered paging, two at a time, collects alice's pending events
+    unsigned long seen [12];
+    size_t total = 0;
+    char after [ENP_UUID_LEN + 1] = "";
+    int pages = 0;
+    do {
+        query = (logger_store_query_t) { .user_id = "alice",
+                                         .status = ENP_STATUS_PENDING, .limit = 2,
+                                         .after = after [0]? after: NULL };
+        ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                          ENP_OK);
+        ck_assert_uint_le (count, 2);
+        for (size_t index = 0; index < count && total < 12; index++) {
+            ck_assert_str_eq (enp_event_user_id (items [index]), "alice");
+            seen [total++] = strtoul (enp_event_id (items [index]) + 24, NULL, 16);
+        }
+        s_destroy_all (items, count);
+        snprintf (after, sizeof after, "%s", next);
+    } while (next [0] && ++pages < 20);
+    ck_assert_uint_eq (total, 4);           //  1, 5, 7, 11
+    ck_assert_uint_eq (seen [0], 1);
+    ck_assert_uint_eq (seen [1], 5);
+    ck_assert_uint_eq (seen [2], 7);
+    ck_assert_uint_eq (seen [3], 11);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A cursor that names no event is ENP_ENOTFOUND.
+START_TEST (test_logger_store_list_unknown_cursor)
+{
+    logger_store_t *store = s_store (10, 1000, 3);
+    s_insert (store, 1, "alice");
+    char id [ENP_UUID_LEN + 1];
+    logger_store_query_t query = { .limit = 10, .after = s_id (99, id) };
+    enp_event_t *items [10];
+    size_t count = 7;
+    char next [ENP_UUID_LEN + 1] = "junk";
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_ENOTFOUND);
+    ck_assert_uint_eq (count, 0);
+    ck_assert_str_eq (next, "");
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  claim: pending events in order, then queued ones whose timeout passed.
+START_TEST (test_logger_store_claim_order)
+{
+    logger_store_t *store = s_store (10, 0, 5);
+    char id [ENP_UUID_LEN + 1];
+    enp_event_t *due [10];
+    for (unsigned long number = 1; number <= 3; number++)
+        s_insert (store, number, "alice");
+    size_t count = s_claim (store, due, 10);
+    ck_assert_uint_eq (count, 3);
+    for (size_t index = 0; index < count; index++) {
+        ck_assert_str_eq (enp_event_id (due [index]), s_id (index + 1, id));
+        ck_assert_str_eq (enp_event_status (due [index]), ENP_STATUS_PENDING);
+        ck_assert_uint_eq (enp_event_attempts (due [index]), 0);
+    }
+    ck_assert_int_eq (logger_store_mark_sent (store, due, count), ENP_OK);
+    s_destroy_all (due, count);
+    //  With a visibility timeout of 0 they are due again at once, as
+    //  queued events on their second attempt
+    count = s_claim (store, due, 10);
+    ck_assert_uint_eq (count, 3);
+    for (size_t index = 0; index < count; index++) {
+        ck_assert_str_eq (enp_event_id (due [index]), s_id (index + 1, id));
+        ck_assert_str_eq (enp_event_status (due [index]), ENP_STATUS_QUEUED);
+        ck_assert_uint_eq (enp_event_attempts (due [index]), 1);
+    }
+    s_destroy_all (due, count);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A claimed event is leased: not claimed again until sent or released;
+//  a released one is due again at once, as it was.
+START_TEST (test_logger_store_claim_lease)
+{
+    logger_store_t *store = s_store (10, S_HOUR_MS, 5);
+    for (unsigned long number = 1; number <= 4; number++)
+        s_insert (store, number, "alice");
+    enp_event_t *first [4], *second [4];
+    //  max bounds the answer
+    ck_assert_uint_eq (s_claim (store, first, 2), 2);
+    ck_assert_uint_eq (s_claim (store, second, 4), 2);
+    char id [ENP_UUID_LEN + 1];
+    ck_assert_str_eq (enp_event_id (second [0]), s_id (3, id));
+    ck_assert_str_eq (enp_event_id (second [1]), s_id (4, id));
+    enp_event_t *none [4];
+    ck_assert_uint_eq (s_claim (store, none, 4), 0);
+    //  Claimed events still read as pending
+    char status [ENP_STATUS_MAX + 1];
+    ck_assert_str_eq (s_status (store, 1, status), ENP_STATUS_PENDING);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.pending, 4);
+
+    //  The broker refused 3 and 4: released, they come back as they were
+    ck_assert_int_eq (logger_store_mark_sent (store, first, 2), ENP_OK);
+    ck_assert_int_eq (logger_store_release (store, second, 2), ENP_OK);
+    s_destroy_all (first, 2);
+    s_destroy_all (second, 2);
+    ck_assert_int_eq (logger_store_next_due (store), 0);
+    ck_assert_uint_eq (s_claim (store, second, 4), 2);
+    ck_assert_str_eq (enp_event_id (second [0]), s_id (3, id));
+    ck_assert_str_eq (enp_event_status (second [0]), ENP_STATUS_PENDING);
+    ck_assert_uint_eq (enp_event_attempts (second [0]), 0);
+    ck_assert_int_eq (logger_store_release (store, second, 2), ENP_OK);
+    s_destroy_all (second, 2);
+    ck_assert_uint_eq (s_attempts (store, 3), 0);
+    ck_assert_str_eq (s_status (store, 3, status), ENP_STATUS_PENDING);
+    ck_assert_str_eq (s_status (store, 1, status), ENP_STATUS_QUEUED);
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.pending, 2);
+    ck_assert_uint_eq (stats.queued, 2);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A released redelivery keeps its attempts and is due again at once.
+START_TEST (test_logger_store_release_queued)
+{
+    logger_store_t *store = s_store (10, 0, 5);
+    s_insert (store, 1, "alice");
+    ck_assert_uint_eq (s_deliver (store), 1);
+    enp_event_t *due [2];
+    ck_assert_uint_eq (s_claim (store, due, 2), 1);
+    ck_assert_str_eq (enp_event_status (due [0]), ENP_STATUS_QUEUED);
+    ck_assert_int_eq (logger_store_release (store, due, 1), ENP_OK);
+    enp_event_destroy (&due [0]);
+    ck_assert_uint_eq (s_attempts (store, 1), 1);
+    ck_assert_uint_eq (s_claim (store, due, 2), 1);
+    ck_assert_uint_eq (enp_event_attempts (due [0]), 1);
+    ck_assert_int_eq (logger_store_mark_sent (store, due, 1), ENP_OK);
+    enp_event_destroy (&due [0]);
+    ck_assert_uint_eq (s_attempts (store, 1), 2);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.redelivered_total, 1);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  mark_sent counts attempts; every send after the first is a redelivery.
+START_TEST (test_logger_store_mark_sent_counts)
+{
+    logger_store_t *store = s_store (10, 0, 10);
+    s_insert (store, 1, "alice");
+    char status [ENP_STATUS_MAX + 1];
+    ck_assert_uint_eq (s_deliver (store), 1);
+    ck_assert_uint_eq (s_attempts (store, 1), 1);
+    ck_assert_str_eq (s_status (store, 1, status), ENP_STATUS_QUEUED);
+    ck_assert_uint_eq (s_deliver (store), 1);
+    ck_assert_uint_eq (s_deliver (store), 1);
+    ck_assert_uint_eq (s_attempts (store, 1), 3);
+    s_insert (store, 2, "alice");
+    ck_assert_uint_eq (s_deliver (store), 2);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.redelivered_total, 3);
+    ck_assert_uint_eq (stats.queued, 2);
+    ck_assert_uint_eq (stats.pending, 0);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  After max_attempts sends without a report an event fails for good.
+START_TEST (test_logger_store_max_attempts_fail)
+{
+    logger_store_t *store = s_store (10, 0, 2);
+    s_insert (store, 1, "alice");
+    s_insert (store, 2, "alice");
+    char id [ENP_UUID_LEN + 1];
+    char status [ENP_STATUS_MAX + 1];
+    ck_assert_uint_eq (s_deliver (store), 2);
+    //  Event 2 is reported in time; event 1 comes back for attempt 2
+    s_set (store, 2, ENP_STATUS_PROCESSED);
+    enp_event_t *due [4];
+    size_t count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (enp_event_id (due [0]), s_id (1, id));
+    ck_assert_int_eq (logger_store_mark_sent (store, due, count), ENP_OK);
+    s_destroy_all (due, count);
+    //  Its timeout passes again: it has had its two attempts
+    ck_assert_uint_eq (s_claim (store, due, 4), 0);
+    ck_assert_str_eq (s_status (store, 1, status), ENP_STATUS_FAILED);
+    ck_assert_uint_eq (s_attempts (store, 1), 2);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.failed, 1);
+    ck_assert_uint_eq (stats.failed_total, 1);
+    ck_assert_uint_eq (stats.queued, 0);
+    ck_assert_uint_eq (stats.processed, 1);
+    ck_assert_uint_eq (stats.redelivered_total, 1);
+    //  Failed events are never due again
+    ck_assert_uint_eq (s_claim (store, due, 4), 0);
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.failed_total, 1);
+    //  The dead letters can be listed
+    logger_store_query_t query = { .status = ENP_STATUS_FAILED, .limit = 10 };
+    enp_event_t *items [10];
+    char next [ENP_UUID_LEN + 1];
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (enp_event_id (items [0]), s_id (1, id));
+    s_destroy_all (items, count);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A processed event is not redelivered, and a late mark_sent keeps it so.
+START_TEST (test_logger_store_processed_not_redelivered)
+{
+    logger_store_t *store = s_store (10, 0, 5);
+    s_insert (store, 1, "alice");
+    char status [ENP_STATUS_MAX + 1];
+    enp_event_t *due [4];
+    size_t count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    //  The worker reports before the dispatcher records the send
+    s_set (store, 1, ENP_STATUS_PROCESSED);
+    ck_assert_int_eq (logger_store_mark_sent (store, due, count), ENP_OK);
+    s_destroy_all (due, count);
+    ck_assert_str_eq (s_status (store, 1, status), ENP_STATUS_PROCESSED);
+    //  The send did happen, so it counts; the status stays processed
+    ck_assert_uint_eq (s_attempts (store, 1), 1);
+    ck_assert_uint_eq (s_claim (store, due, 4), 0);
+
+    //  The usual order: sent, then reported
+    s_insert (store, 2, "alice");
+    ck_assert_uint_eq (s_deliver (store), 1);
+    s_set (store, 2, ENP_STATUS_PROCESSED);
+    ck_assert_uint_eq (s_claim (store, due, 4), 0);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.processed_total, 2);
+    ck_assert_uint_eq (stats.redelivered_total, 0);
+    ck_assert_uint_eq (stats.queued + stats.pending, 0);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  Setting "pending" again makes an event due at once.
+START_TEST (test_logger_store_set_pending_requeues)
+{
+    logger_store_t *store = s_store (10, S_HOUR_MS, 5);
+    s_insert (store, 1, "alice");
+    enp_event_t *due [4];
+    ck_assert_uint_eq (s_deliver (store), 1);
+    ck_assert_uint_eq (s_claim (store, due, 4), 0);
+    s_set (store, 1, ENP_STATUS_PENDING);
+    ck_assert_int_eq (logger_store_next_due (store), 0);
+    size_t count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (enp_event_status (due [0]), ENP_STATUS_PENDING);
+    ck_assert_uint_eq (enp_event_attempts (due [0]), 1);
+    s_destroy_all (due, count);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  Only a change to "pending" bumps the delivery generation: sending,
+//  redelivery after the visibility timeout and other statuses keep it.
+START_TEST (test_logger_store_requeue_bumps_generation)
+{
+    logger_store_t *store = s_store (10, 0, 50);
+    s_insert (store, 1, "alice");
+    char id [ENP_UUID_LEN + 1];
+    s_id (1, id);
+    enp_event_t *due [4];
+    size_t count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_uint_eq (enp_event_generation (due [0]), 0);
+    ck_assert_int_eq (logger_store_mark_sent (store, due, count), ENP_OK);
+    s_destroy_all (due, count);
+    //  Timed out (a visibility timeout of 0): the same generation
+    count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_uint_eq (enp_event_generation (due [0]), 0);
+    ck_assert_int_eq (logger_store_mark_sent (store, due, count), ENP_OK);
+    s_destroy_all (due, count);
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (logger_store_set_status (store, id, ENP_STATUS_PROCESSED,
+                                               &event), ENP_OK);
+    ck_assert_uint_eq (enp_event_generation (event), 0);
+    enp_event_destroy (&event);
+    ck_assert_int_eq (logger_store_set_status (store, id, ENP_STATUS_PENDING,
+                                               &event), ENP_OK);
+    ck_assert_uint_eq (enp_event_generation (event), 1);
+    enp_event_destroy (&event);
+    count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_uint_eq (enp_event_generation (due [0]), 1);
+    ck_assert_int_eq (logger_store_release (store, due, count), ENP_OK);
+    s_destroy_all (due, count);
+    s_set (store, 1, ENP_STATUS_PENDING);
+    s_set (store, 1, "archived");
+    ck_assert_int_eq (logger_store_get (store, id, &event), ENP_OK);
+    ck_assert_uint_eq (enp_event_generation (event), 2);
+    enp_event_destroy (&event);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  Idempotency-Key: the same key and body gives back the first event and
+//  adds nothing; the same key with another body is ENP_EINVAL.
+START_TEST (test_logger_store_idempotency_key)
+{
+    logger_store_t *store = s_store (10, S_HOUR_MS, 5);
+    enp_event_t *event = s_event (1, "alice");
+    enp_event_t *replay = NULL;
+    ck_assert_int_eq (logger_store_insert (store, &event, "order-1", &replay),
+                      ENP_OK);
+    ck_assert_ptr_null (event);
+    ck_assert_ptr_null (replay);
+    s_set (store, 1, ENP_STATUS_PROCESSED);
+
+    //  A retry: another id, same body, same key
+    event = enp_event_new ("00000000-0000-4000-8000-0000000000f1", "alice",
+                           "event 1", 1700000009999LL);
+    ck_assert_int_eq (logger_store_insert (store, &event, "order-1", &replay),
+                      ENP_OK);
+    ck_assert_ptr_nonnull (event);          //  still the caller's
+    ck_assert_ptr_nonnull (replay);
+    char id [ENP_UUID_LEN + 1];
+    ck_assert_str_eq (enp_event_id (replay), s_id (1, id));
+    ck_assert_str_eq (enp_event_status (replay), ENP_STATUS_PROCESSED);
+    enp_event_destroy (&replay);
+
+    //  The same key with a different body
+    enp_event_t *other = enp_event_new ("00000000-0000-4000-8000-0000000000f2",
+                                        "alice", "something else", 1);
+    ck_assert_int_eq (logger_store_insert (store, &other, "order-1", &replay),
+                      ENP_EINVAL);
+    ck_assert_ptr_nonnull (other);
+    ck_assert_ptr_null (replay);
+    enp_event_destroy (&other);
+
+    //  Keys are independent of each other and of key-less events
+    ck_assert_int_eq (logger_store_insert (store, &event, "order-2", &replay),
+                      ENP_OK);
+    ck_assert_ptr_null (event);
+    ck_assert_ptr_null (replay);
+    s_insert (store, 3, "alice");
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 3);
+    ck_assert_uint_eq (stats.created_total, 3);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  The same id twice is refused; the caller keeps the second event.
+START_TEST (test_logger_store_duplicate_id)
+{
+    logger_store_t *store = s_store (10, 1000, 5);
+    s_insert (store, 1, "alice");
+    enp_event_t *event = s_event (1, "mallory");
+    ck_assert_int_ne (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    ck_assert_ptr_nonnull (event);
+    enp_event_destroy (&event);
+    char id [ENP_UUID_LEN + 1];
+    ck_assert_int_eq (logger_store_get (store, s_id (1, id), &event), ENP_OK);
+    ck_assert_str_eq (enp_event_user_id (event), "alice");
+    enp_event_destroy (&event);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 1);
+    ck_assert_uint_eq (stats.created_total, 1);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A full store makes room by evicting the oldest processed event.
+START_TEST (test_logger_store_eviction)
+{
+    logger_store_t *store = s_store (3, 1000, 5);
+    char id [ENP_UUID_LEN + 1];
+    for (unsigned long number = 1; number <= 3; number++)
+        s_insert (store, number, "alice");
+    //  2 is processed before 1, so 2 is the oldest processed
+    s_set (store, 2, ENP_STATUS_PROCESSED);
+    s_set (store, 1, ENP_STATUS_PROCESSED);
+    s_insert (store, 4, "alice");
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (logger_store_get (store, s_id (2, id), &event),
+                      ENP_ENOTFOUND);
+    ck_assert_int_eq (logger_store_get (store, s_id (1, id), &event), ENP_OK);
+    enp_event_destroy (&event);
+    s_insert (store, 5, "alice");
+    ck_assert_int_eq (logger_store_get (store, s_id (1, id), &event),
+                      ENP_ENOTFOUND);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 3);
+    ck_assert_uint_eq (stats.evicted_processed_total, 2);
+    ck_assert_uint_eq (stats.processed, 0);
+    ck_assert_uint_eq (stats.created_total, 5);
+
+    //  The listing and a cursor naming an evicted event reflect it
+    enp_event_t *items [5];
+    size_t count = 0;
+    char next [ENP_UUID_LEN + 1];
+    logger_store_query_t query = { .limit = 5 };
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 3);
+    ck_assert_str_eq (enp_event_id (items [0]), s_id (3, id));
+    ck_assert_str_eq (enp_event_id (items [1]), s_id (4, id));
+    ck_assert_str_eq (enp_event_id (items [2]), s_id (5, id));
+    s_destroy_all (items, count);
+    query.after = s_id (1, id);
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_ENOTFOUND);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  With nothing processed, a full store refuses and the caller keeps the event.
+START_TEST (test_logger_store_full)
+{
+    logger_store_t *store = s_store (2, 1000, 5);
+    char id [ENP_UUID_LEN + 1];
+    s_insert (store, 1, "alice");
+    s_insert (store, 2, "alice");
+    ck_assert_uint_eq (s_deliver (store), 2);
+    s_set (store, 2, "archived");
+    enp_event_t *event = s_event (3, "alice");
+    enp_event_t *kept = event;
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_EFULL);
+    ck_assert_ptr_eq (event, kept);
+    ck_assert_str_eq (enp_event_id (event), s_id (3, id));
+    enp_event_destroy (&event);
+    ck_assert_int_eq (logger_store_get (store, id, &event), ENP_ENOTFOUND);
+    ck_assert_ptr_nonnull (logger_store_problem (store));
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 2);
+    ck_assert_uint_eq (stats.created_total, 2);
+    ck_assert_uint_eq (stats.evicted_processed_total, 0);
+    //  Once one is processed, there is room again
+    s_set (store, 1, ENP_STATUS_PROCESSED);
+    ck_assert_ptr_null (logger_store_problem (store));
+    s_insert (store, 3, "alice");
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.evicted_processed_total, 1);
+    ck_assert_uint_eq (stats.total, 2);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  next_due: 0 with a pending event, else the ms to the earliest deadline
+//  (within the visibility timeout), else INT64_MAX.
+START_TEST (test_logger_store_next_due)
+{
+    logger_store_t *store = s_store (10, S_HOUR_MS, 5);
+    ck_assert_int_eq (logger_store_next_due (store), INT64_MAX);
+    s_insert (store, 1, "alice");
+    ck_assert_int_eq (logger_store_next_due (store), 0);
+    ck_assert_uint_eq (s_deliver (store), 1);
+    int64_t due = logger_store_next_due (store);
+    ck_assert_int_gt (due, 0);
+    ck_assert_int_le (due, S_HOUR_MS);
+    s_insert (store, 2, "alice");
+    ck_assert_int_eq (logger_store_next_due (store), 0);
+    ck_assert_uint_eq (s_deliver (store), 1);
+    ck_assert_int_le (logger_store_next_due (store), due);
+    s_set (store, 1, ENP_STATUS_PROCESSED);
+    s_set (store, 2, ENP_STATUS_PROCESSED);
+    ck_assert_int_eq (logger_store_next_due (store), INT64_MAX);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+#define S_THREADS   8
+
+typedef struct {
+    logger_store_t *store;
+    unsigned long thread;
+    unsigned long per_thread;
+    int errors;
+    unsigned long processed;
+} s_worker_arg_t;
+
+//  One writer: insert, read back and update its own events.
+static void *
+s_writer (void *arg)
+{
+    s_worker_arg_t *self = (s_worker_arg_t *) arg;
+    for (unsigned long index = 0; index < self->per_thread; index++) {
+        unsigned long number = self->thread * 1000000 + index;
+        char id [ENP_UUID_LEN + 1];
+        s_id (number, id);
+        enp_event_t *event = enp_event_new (id, "user", "concurrent", 0);
+        if (!event
+        ||  logger_store_insert (self->store, &event, NULL, NULL) != ENP_OK) {
+            self->errors++;
+            enp_event_destroy (&event);
+            continue;
+        }
+        enp_event_t *copy = NULL;
+        if (logger_store_get (self->store, id, &copy) != ENP_OK
+        ||  strcmp (enp_event_id (copy), id) != 0)
+            self->errors++;
+        enp_event_destroy (&copy);
+        const char *status = index % 3 == 0? ENP_STATUS_PROCESSED
+                           : index % 3 == 1? "archived": NULL;
+        if (status) {
+            if (logger_store_set_status (self->store, id, status, NULL) != ENP_OK)
+                self->errors++;
+            else
+            if (index % 3 == 0)
+                self->processed++;
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    logger_store_t *store;
+    volatile int *stop;
+    unsigned long sent;
+} s_sender_arg_t;
+
+//  A dispatcher-like thread sending whatever is due, meanwhile.
+static void *
+s_sender (void *arg)
+{
+    s_sender_arg_t *self = (s_sender_arg_t *) arg;
+    enp_event_t *due [64];
+    while (!__atomic_load_n (self->stop, __ATOMIC_ACQUIRE)) {
+        size_t count = 0;
+        logger_store_claim (self->store, due, 64, &count);
+        //  Every other batch is refused by the "broker"
+        if (self->sent % 2)
+            logger_store_release (self->store, due, count);
+        else
+            logger_store_mark_sent (self->store, due, count);
+        self->sent += count? 1: 0;
+        s_destroy_all (due, count);
+        logger_store_query_t query = { .limit = 16 };
+        enp_event_t *items [16];
+        size_t listed = 0;
+        char next [ENP_UUID_LEN + 1];
+        logger_store_list (self->store, &query, items, &listed, next);
+        s_destroy_all (items, listed);
+        usleep (100);           //  Like the real dispatcher, do not spin
+    }
+    return NULL;
+}
+
+//  8 threads insert, read and update at once; the totals add up.
+START_TEST (test_logger_store_concurrency)
+{
+    unsigned long per_thread = strcmp (s_url, "memory") == 0? 5000: 250;
+    unsigned long events = S_THREADS * per_thread;
+    logger_store_t *store = s_store (events, S_HOUR_MS, 5);
+    pthread_t threads [S_THREADS];
+    s_worker_arg_t args [S_THREADS];
+    volatile int stop = 0;
+    s_sender_arg_t sender_arg = { store, &stop, 0 };
+    pthread_t sender;
+    ck_assert_int_eq (pthread_create (&sender, NULL, s_sender, &sender_arg), 0);
+    for (unsigned long index = 0; index < S_THREADS; index++) {
+        args [index] = (s_worker_arg_t) { store, index + 1, per_thread, 0, 0 };
+        ck_assert_int_eq (pthread_create (&threads [index], NULL, s_writer,
+                                          &args [index]), 0);
+    }
+    unsigned long processed = 0;
+    for (unsigned long index = 0; index < S_THREADS; index++) {
+        pthread_join (threads [index], NULL);
+        ck_assert_int_eq (args [index].errors, 0);
+        processed += args [index].processed;
+    }
+    __atomic_store_n (&stop, 1, __ATOMIC_RELEASE);
+    pthread_join (sender, NULL);
+
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, events);
+    ck_assert_uint_eq (stats.created_total, events);
+    ck_assert_uint_eq (stats.processed, processed);
+    ck_assert_uint_eq (stats.processed_total, processed);
+    ck_assert_uint_eq (stats.other, S_THREADS * ((per_thread + 1) / 3));
+    ck_assert_uint_eq (stats.pending + stats.queued + stats.processed
+                       + stats.failed + stats.other, stats.total);
+    ck_assert_uint_eq (stats.failed, 0);
+    //  Every event of the writers is there exactly once, oldest first
+    logger_store_query_t query = { .limit = 1000 };
+    enp_event_t *items [1000];
+    char next [ENP_UUID_LEN + 1] = "";
+    char after [ENP_UUID_LEN + 1] = "";
+    size_t listed = 0;
+    int pages = 0;
+    do {
+        query.after = after [0]? after: NULL;
+        size_t count = 0;
+        ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                          ENP_OK);
+        listed += count;
+        s_destroy_all (items, count);
+        snprintf (after, sizeof after, "%s", next);
+    } while (next [0] && ++pages < 100);
+    ck_assert_uint_eq (listed, events);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+static void
+s_setup_memory (void)
+{
+    s_url = "memory";
+}
+
+//  Add a test case named name that runs each list of cases.
+static void
+s_add_engine (Suite *suite, const char *name, void (*setup) (void),
+              const TTest **lists [])
+{
+    TCase *tcase = tcase_create (name);
+    tcase_set_timeout (tcase, 60);
+    tcase_add_checked_fixture (tcase, setup, NULL);
+    for (size_t list = 0; lists [list]; list++)
+        for (size_t index = 0; lists [list][index]; index++)
+            tcase_add_test (tcase, lists [list][index]);
+    suite_add_tcase (suite, tcase);
+}
+
+int
+main (void)
+{
+    Suite *suite = suite_create ("logger_store");
+    //  The cases every engine runs.
+    const TTest *common [] = {
+        test_logger_store_usage,
+        test_logger_store_empty,
+        test_logger_store_unknown_id,
+        test_logger_store_get_returns_copy,
+        test_logger_store_strings,
+        test_logger_store_set_status,
+        test_logger_store_list_paging,
+        test_logger_store_list_exact_pages,
+        test_logger_store_list_filters,
+        test_logger_store_list_unknown_cursor,
+        test_logger_store_claim_order,
+        test_logger_store_claim_lease,
+        test_logger_store_release_queued,
+        test_logger_store_mark_sent_counts,
+        test_logger_store_max_attempts_fail,
+        test_logger_store_processed_not_redelivered,
+        test_logger_store_set_pending_requeues,
+        test_logger_store_requeue_bumps_generation,
+        test_logger_store_idempotency_key,
+        test_logger_store_duplicate_id,
+        test_logger_store_concurrency,
+        NULL
+    };
+
+    //  The cases only the memory engine runs: it bounds what it holds, and
+    //  knows every deadline.
+    const TTest *memory_only [] = {
+        test_logger_store_eviction,
+        test_logger_store_full,
+        test_logger_store_next_due,
+        NULL
+    };
+    const TTest **memory [] = { common, memory_only, NULL };
+    s_add_engine (suite, "memory", s_setup_memory, memory);
+    return testkit_run (suite);
+}
