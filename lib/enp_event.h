@@ -69,6 +69,9 @@ json_t *enp_event_to_json (const enp_event_t *self);
 char *enp_event_encode (const enp_event_t *self, size_t *size_p);
 //  Return the most bytes enp_event_encode_into can write for this event.
 size_t enp_event_encoded_max (const enp_event_t *self);
+//  Return the exact number of bytes enp_event_encode_into writes for this
+//  event (a page's byte budget is counted with it).
+size_t enp_event_encoded_size (const enp_event_t *self);
 //  Write the event as compact JSON at buf, which has room for
 //  enp_event_encoded_max bytes; no NUL is added. Returns bytes written.
 size_t enp_event_encode_into (const enp_event_t *self, char *buf);

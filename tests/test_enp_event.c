@@ -294,6 +294,31 @@ START_TEST (test_enp_event_encode_matches_jansson)
 }
 END_TEST
 
+//  encoded_size is exactly what encode_into writes, escapes and odd
+//  times included.
+START_TEST (test_enp_event_encoded_size_exact)
+{
+    const char *users [] = { "u", "quote\" back\\ slash", "\x01\x1f\n\t\r\b\f",
+                             "\xc3\xa9t\xc3\xa9 \xe2\x82\xac" };
+    const int64_t times [] = { 0, 1700000000123LL, -62167219200001LL,
+                               253402300800000LL, INT64_MIN, INT64_MAX };
+    const uint32_t attempts [] = { 0, 9, 10, 4294967295u };
+    for (size_t user = 0; user < sizeof users / sizeof users [0]; user++)
+        for (size_t time = 0; time < sizeof times / sizeof times [0]; time++) {
+            enp_event_t *event = enp_event_new (
+                "123e4567-e89b-42d3-a456-426614174000", users [user],
+                users [(user + 1) % 4], times [time]);
+            enp_event_set_attempts (event, attempts [time % 4]);
+            enp_event_set_status (event, "processed", times [5 - time]);
+            size_t size = 0;
+            char *json = enp_event_encode (event, &size);
+            ck_assert_uint_eq (enp_event_encoded_size (event), size);
+            free (json);
+            enp_event_destroy (&event);
+        }
+}
+END_TEST
+
 //  encode_into never writes more than encoded_max, even in the worst case.
 START_TEST (test_enp_event_encoded_max_bound)
 {
@@ -846,6 +871,7 @@ main (void)
         test_enp_event_encode_compact,
         test_enp_event_encode_matches_jansson,
         test_enp_event_encoded_max_bound,
+        test_enp_event_encoded_size_exact,
         test_enp_event_new_id,
         test_enp_event_decode_create_valid,
         test_enp_event_decode_create_uses_size,

@@ -213,7 +213,8 @@ START_TEST (test_logger_metrics_snapshot)
                    .failed = 4, .other = 5, .max_events = 1000,
                    .created_total = 100, .processed_total = 90,
                    .failed_total = 6, .redelivered_total = 7,
-                   .evicted_processed_total = 8 },
+                   .evicted_processed_total = 8, .evicted_failed_total = 9,
+                   .bytes = 4096, .max_bytes = 65536 },
         .broker_connected = true, .broker_sent = 123
     };
     char *text = s_print_with (metrics, &snapshot);
@@ -223,7 +224,9 @@ START_TEST (test_logger_metrics_snapshot)
     } expected [] = {
         { "events_created_total", 100 }, { "events_processed_total", 90 },
         { "events_failed_total", 6 }, { "events_redelivered_total", 7 },
-        { "events_evicted_total", 8 },
+        { "events_evicted_total{status=\"processed\"}", 8 },
+        { "events_evicted_total{status=\"failed\"}", 9 },
+        { "events_store_bytes", 4096 }, { "events_store_capacity_bytes", 65536 },
         { "events_in_store{status=\"pending\"}", 1 },
         { "events_in_store{status=\"queued\"}", 2 },
         { "events_in_store{status=\"processed\"}", 3 },

@@ -890,6 +890,164 @@ START_TEST (test_logger_store_full)
 }
 END_TEST
 
+//  Failed events are evicted too, after processed ones, oldest first: a
+//  flood of failures cannot fill the store for good.
+START_TEST (test_logger_store_evict_failed)
+{
+    logger_store_t *store = s_store (3, 0, 1);
+    char id [ENP_UUID_LEN + 1];
+    enp_event_t *due [4];
+    for (unsigned long number = 1; number <= 3; number++)
+        s_insert (store, number, "alice");
+    ck_assert_uint_eq (s_deliver (store), 3);
+    //  3 is processed; 1 and 2 run out of their one attempt
+    s_set (store, 3, ENP_STATUS_PROCESSED);
+    ck_assert_uint_eq (s_claim (store, due, 4), 0);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.failed, 2);
+    //  The processed one goes first, although the failed ones are older
+    s_insert (store, 4, "alice");
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (logger_store_get (store, s_id (3, id), &event),
+                      ENP_ENOTFOUND);
+    //  Then the oldest failed one, then the next
+    s_insert (store, 5, "alice");
+    ck_assert_int_eq (logger_store_get (store, s_id (1, id), &event),
+                      ENP_ENOTFOUND);
+    s_insert (store, 6, "alice");
+    ck_assert_int_eq (logger_store_get (store, s_id (2, id), &event),
+                      ENP_ENOTFOUND);
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.evicted_processed_total, 1);
+    ck_assert_uint_eq (stats.evicted_failed_total, 2);
+    ck_assert_uint_eq (stats.failed, 0);
+    ck_assert_uint_eq (stats.total, 3);
+    //  Now only unprocessed events are left: full
+    event = s_event (7, "alice");
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_EFULL);
+    enp_event_destroy (&event);
+    ck_assert_ptr_nonnull (logger_store_problem (store));
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  The store is bounded in bytes as well as in events: big events evict
+//  by size, and nothing is evicted when that would not make room.
+START_TEST (test_logger_store_max_bytes)
+{
+    char *description = malloc (1001);
+    memset (description, 'x', 1000);
+    description [1000] = '\0';
+    //  Learn what a big and a small event cost from a roomy store
+    logger_store_options_t options = {
+        .max_events = 100, .visibility_ms = S_HOUR_MS, .max_attempts = 5,
+        .max_bytes = SIZE_MAX
+    };
+    logger_store_t *store = s_store_with (&options);
+    enp_event_t *event = enp_event_new ("00000000-0000-4000-8000-0000000000b1",
+                                        "alice", description, 1);
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    size_t big = stats.bytes;
+    ck_assert_uint_gt (big, 1005);
+    s_insert (store, 99, "bob");
+    logger_store_stats (store, &stats);
+    size_t small = stats.bytes - big;
+    logger_store_destroy (&store);
+
+    //  Room for three big events and a small one, not four big ones
+    options.max_bytes = 3 * big + small;
+    store = s_store_with (&options);
+    char id [ENP_UUID_LEN + 1];
+    for (unsigned long number = 1; number <= 3; number++) {
+        enp_event_t *event = enp_event_new (s_id (number, id), "alice",
+                                            description, 1);
+        ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    }
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.bytes, 3 * big);
+    ck_assert_uint_eq (stats.max_bytes, options.max_bytes);
+    event = enp_event_new (s_id (4, id), "alice", description, 1);
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_EFULL);
+    //  A small event still fits
+    s_insert (store, 5, "bob");
+    //  With one processed, the big one evicts it
+    s_set (store, 2, ENP_STATUS_PROCESSED);
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    ck_assert_int_eq (logger_store_get (store, s_id (2, id), &event),
+                      ENP_ENOTFOUND);
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 4);
+    ck_assert_uint_eq (stats.evicted_processed_total, 1);
+    ck_assert_uint_le (stats.bytes, options.max_bytes);
+    //  Evicting the small processed one would not make room for a big one:
+    //  refused, and the small one stays
+    s_set (store, 5, ENP_STATUS_PROCESSED);
+    event = enp_event_new (s_id (6, id), "alice", description, 1);
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_EFULL);
+    enp_event_destroy (&event);
+    ck_assert_int_eq (logger_store_get (store, s_id (5, id), &event), ENP_OK);
+    enp_event_destroy (&event);
+    free (description);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A page ends early at its byte budget, with a cursor to the rest; one
+//  event is returned even when it alone is over the budget.
+START_TEST (test_logger_store_list_budget)
+{
+    logger_store_t *store = s_store (100, S_HOUR_MS, 5);
+    char id [ENP_UUID_LEN + 1];
+    //  Control characters take six bytes each in JSON
+    char *description = malloc (2701);
+    memset (description, '\x01', 2700);
+    description [2700] = '\0';
+    for (unsigned long number = 1; number <= 10; number++) {
+        enp_event_t *event = enp_event_new (s_id (number, id), "alice",
+                                            description, 1);
+        ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_OK);
+    }
+    free (description);
+    enp_event_t *items [10];
+    size_t count = 0;
+    char next [ENP_UUID_LEN + 1];
+    logger_store_query_t query = { .limit = 10, .max_bytes = 3 * 16500 };
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 3);
+    size_t bytes = 0;
+    for (size_t index = 0; index < count; index++)
+        bytes += enp_event_encoded_size (items [index]) + 1;
+    ck_assert_uint_le (bytes, query.max_bytes);
+    ck_assert_str_eq (next, s_id (3, id));
+    s_destroy_all (items, count);
+    //  Paging through with the cursor sees every event once
+    unsigned long seen = 3;
+    char after [ENP_UUID_LEN + 1];
+    while (next [0]) {
+        snprintf (after, sizeof after, "%s", next);
+        query.after = after;
+        ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                          ENP_OK);
+        for (size_t index = 0; index < count; index++)
+            ck_assert_str_eq (enp_event_id (items [index]), s_id (++seen, id));
+        s_destroy_all (items, count);
+    }
+    ck_assert_uint_eq (seen, 10);
+    //  A budget smaller than one event still returns that event
+    query = (logger_store_query_t) { .limit = 10, .max_bytes = 100 };
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (next, s_id (1, id));
+    s_destroy_all (items, count);
+    logger_store_destroy (&store);
+}
+END_TEST
+
 //  next_due: 0 with a pending event, else the ms to the earliest deadline
 //  (within the visibility timeout), else INT64_MAX.
 START_TEST (test_logger_store_next_due)
@@ -1083,6 +1241,7 @@ main (void)
         test_logger_store_list_exact_pages,
         test_logger_store_list_filters,
         test_logger_store_list_unknown_cursor,
+        test_logger_store_list_budget,
         test_logger_store_claim_order,
         test_logger_store_claim_lease,
         test_logger_store_release_queued,
@@ -1102,6 +1261,8 @@ main (void)
     const TTest *memory_only [] = {
         test_logger_store_eviction,
         test_logger_store_full,
+        test_logger_store_evict_failed,
+        test_logger_store_max_bytes,
         test_logger_store_next_due,
         NULL
     };

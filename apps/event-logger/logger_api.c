@@ -26,6 +26,9 @@
 
 #define S_LIST_LIMIT_DEFAULT 100
 #define S_LIST_LIMIT_MAX     1000
+//  A listing page holds at most this much JSON: 1,000 events of 2,700
+//  control characters each would be 16 MB per request otherwise
+#define S_LIST_BYTES_MAX     (512 * 1024)
 #define S_LIMIT_TEXT_MAX     16     //  bytes of a limit parameter we read
 #define S_PATH_MAX           1024   //  bytes of a file path under docs_dir
 #define S_RETRY_AFTER_S      1      //  what a 503 asks clients to wait
@@ -225,6 +228,7 @@ s_list (logger_api_t *self, struct mg_connection *conn,
     if (json_array_size (errors) > 0)
         return enp_http_problem (conn, 422, "invalid query parameters", errors, NULL);
     json_decref (errors);
+    query.max_bytes = S_LIST_BYTES_MAX;
     enp_event_t **items = (enp_event_t **) calloc (query.limit,
                                                    sizeof (enp_event_t *));
     if (!items)
@@ -236,7 +240,7 @@ s_list (logger_api_t *self, struct mg_connection *conn,
     static const char tail [] = "],\"next\":\"\"}";
     size_t capacity = sizeof head + sizeof tail + ENP_UUID_LEN;
     for (size_t index = 0; index < count; index++)
-        capacity += enp_event_encoded_max (items [index]) + 1;
+        capacity += enp_event_encoded_size (items [index]) + 1;
     char *page = rc == ENP_OK? (char *) malloc (capacity): NULL;
     size_t size = 0;
     if (page) {

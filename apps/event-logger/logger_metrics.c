@@ -125,8 +125,11 @@ s_print_snapshot (const logger_metrics_snapshot_t *snapshot, FILE *out)
         "# TYPE events_failed_total counter\nevents_failed_total %llu\n"
         "# HELP events_redelivered_total Deliveries after the first.\n"
         "# TYPE events_redelivered_total counter\nevents_redelivered_total %llu\n"
-        "# HELP events_evicted_total Processed events dropped to make room.\n"
-        "# TYPE events_evicted_total counter\nevents_evicted_total %llu\n"
+        "# HELP events_evicted_total Processed and failed events dropped to"
+        " make room, by status.\n"
+        "# TYPE events_evicted_total counter\n"
+        "events_evicted_total{status=\"processed\"} %llu\n"
+        "events_evicted_total{status=\"failed\"} %llu\n"
         "# HELP events_in_store Events held, by status.\n"
         "# TYPE events_in_store gauge\n"
         "events_in_store{status=\"pending\"} %zu\n"
@@ -136,6 +139,10 @@ s_print_snapshot (const logger_metrics_snapshot_t *snapshot, FILE *out)
         "events_in_store{status=\"other\"} %zu\n"
         "# HELP events_store_capacity Most events the store holds.\n"
         "# TYPE events_store_capacity gauge\nevents_store_capacity %zu\n"
+        "# HELP events_store_bytes Bytes the held events take (memory store).\n"
+        "# TYPE events_store_bytes gauge\nevents_store_bytes %zu\n"
+        "# HELP events_store_capacity_bytes Most bytes the store holds.\n"
+        "# TYPE events_store_capacity_bytes gauge\nevents_store_capacity_bytes %zu\n"
         "# HELP broker_connected 1 while the link to the broker is up.\n"
         "# TYPE broker_connected gauge\nbroker_connected %d\n"
         "# HELP broker_messages_sent_total Messages handed to the broker.\n"
@@ -145,8 +152,10 @@ s_print_snapshot (const logger_metrics_snapshot_t *snapshot, FILE *out)
         (unsigned long long) stats->failed_total,
         (unsigned long long) stats->redelivered_total,
         (unsigned long long) stats->evicted_processed_total,
+        (unsigned long long) stats->evicted_failed_total,
         stats->pending, stats->queued, stats->processed, stats->failed,
-        stats->other, stats->max_events, snapshot->broker_connected? 1: 0,
+        stats->other, stats->max_events, stats->bytes, stats->max_bytes,
+        snapshot->broker_connected? 1: 0,
         (unsigned long long) snapshot->broker_sent);
 }
 

@@ -23,8 +23,17 @@
         inflight   "queued" events by send time; since the visibility
                    timeout is the same for all, that is deadline order, so
                    finding what is due never scans the store;
-        processed  FIFO of processed events, the eviction order.
-    Events with any other status (failed, or set by PATCH) are in none.
+        processed  FIFO of processed events, the first to be evicted;
+        failed     FIFO of failed events, evicted when no processed one
+                   is left.
+    Events with any other status (set by PATCH) are in none: nobody said
+    they are done with, so they are never evicted.
+
+    The store is bounded twice: in events (--max-events) and in bytes
+    (--max-store-bytes), counting each event's strings plus what the node,
+    the event and the index entries cost. Room is made by evicting
+    processed events, oldest first, then failed ones; only when neither
+    frees enough does an insert fail with ENP_EFULL (503 + Retry-After).
 */
 #include <pthread.h>
 #include <string.h>
@@ -39,9 +48,13 @@
 //  Index tables; a power of two
 #define S_INDEX_TABLES 1024
 
+//  What an event costs beyond its strings: node, event, index entries and
+//  allocator overhead (about 340 bytes measured with 1,000,000 held)
+#define S_EVENT_OVERHEAD 384
+
 typedef enum {
     S_LIST_NONE = 0, S_LIST_PENDING, S_LIST_CLAIMED, S_LIST_INFLIGHT,
-    S_LIST_PROCESSED, S_LIST_COUNT
+    S_LIST_PROCESSED, S_LIST_FAILED, S_LIST_COUNT
 } s_list_id_t;
 
 typedef struct _s_node_t s_node_t;
@@ -51,12 +64,14 @@ struct _s_node_t {
     s_node_t *older, *newer;    //  creation-order list
     s_node_t *prev, *next;      //  delivery list named by list
     int64_t deadline;           //  monotonic ms at which a queued event is due
+    uint32_t bytes;             //  what the event costs, see s_event_bytes
     uint8_t list;               //  s_list_id_t
 };
 
 typedef struct {
     s_node_t *head, *tail;      //  head is the oldest entry
-    size_t size;
+    size_t size;                //  nodes in the list
+    size_t bytes;               //  and their bytes
 } s_list_t;
 
 struct _logger_store_memory_t {
@@ -66,11 +81,19 @@ struct _logger_store_memory_t {
     s_node_t *oldest, *newest;  //  creation-order list
     s_list_t lists [S_LIST_COUNT];
     size_t size;                //  events held
-    size_t failed;              //  events whose status is "failed"
+    size_t bytes;               //  and their bytes
     logger_store_options_t options;     //  limits and timeouts
     uint64_t created_total, processed_total, failed_total;
-    uint64_t redelivered_total, evicted_processed_total;
+    uint64_t redelivered_total, evicted_processed_total, evicted_failed_total;
 };
+
+//  Return what an event costs the store, in bytes.
+static size_t
+s_event_bytes (const enp_event_t *event, const char *key)
+{
+    return S_EVENT_OVERHEAD + strlen (enp_event_user_id (event))
+         + strlen (enp_event_description (event)) + (key? strlen (key) + 1: 0);
+}
 
 //  Return the index table that holds (or would hold) this id.
 static zhashx_t *
@@ -106,6 +129,7 @@ s_list_append (logger_store_memory_t *self, s_node_t *node, s_list_id_t id)
         list->head = node;
     list->tail = node;
     list->size++;
+    list->bytes += node->bytes;
 }
 
 //  Put node at the head of a delivery list.
@@ -122,6 +146,7 @@ s_list_prepend (logger_store_memory_t *self, s_node_t *node, s_list_id_t id)
         list->tail = node;
     list->head = node;
     list->size++;
+    list->bytes += node->bytes;
 }
 
 //  Unlink node from whatever delivery list holds it.
@@ -140,6 +165,7 @@ s_list_remove (logger_store_memory_t *self, s_node_t *node)
     else
         list->tail = node->prev;
     list->size--;
+    list->bytes -= node->bytes;
     node->prev = node->next = NULL;
     node->list = S_LIST_NONE;
 }
@@ -150,8 +176,6 @@ s_apply_status (logger_store_memory_t *self, s_node_t *node,
                 const char *status, int64_t mono_now)
 {
     int was_processed = enp_event_status_is (node->event, ENP_STATUS_PROCESSED);
-    if (enp_event_status_is (node->event, ENP_STATUS_FAILED))
-        self->failed--;
     s_list_remove (self, node);
     enp_event_set_status (node->event, status, enp_time_now_ms ());
     if (strcmp (status, ENP_STATUS_PENDING) == 0)
@@ -169,7 +193,7 @@ s_apply_status (logger_store_memory_t *self, s_node_t *node,
     }
     else
     if (strcmp (status, ENP_STATUS_FAILED) == 0)
-        self->failed++;
+        s_list_append (self, node, S_LIST_FAILED);
 }
 
 //  Drop a node entirely: indexes, creation list, delivery list, memory.
@@ -177,8 +201,6 @@ static void
 s_node_drop (logger_store_memory_t *self, s_node_t *node)
 {
     s_list_remove (self, node);
-    if (enp_event_status_is (node->event, ENP_STATUS_FAILED))
-        self->failed--;
     zhashx_delete (s_index (self, enp_event_id (node->event)),
                    enp_event_id (node->event));
     if (node->key)
@@ -193,22 +215,40 @@ s_node_drop (logger_store_memory_t *self, s_node_t *node)
         self->newest = node->older;
     enp_event_destroy (&node->event);
     free (node->key);
+    self->bytes -= node->bytes;
     free (node);
     self->size--;
 }
 
-//  Make room for one more event: evict the oldest processed one when the
-//  store is full. Returns ENP_OK or ENP_EFULL.
-static enp_status_t
-s_make_room (logger_store_memory_t *self)
+//  True when one more event of this many bytes fits without evicting.
+static int
+s_fits (logger_store_memory_t *self, size_t size, size_t bytes, size_t more)
 {
-    if (self->size < self->options.max_events)
-        return ENP_OK;
-    s_node_t *victim = self->lists [S_LIST_PROCESSED].head;
-    if (!victim)
+    return size + 1 <= self->options.max_events
+        && bytes + more <= self->options.max_bytes;
+}
+
+//  Make room for one more event of this many bytes: evict processed
+//  events, oldest first, then failed ones. Nothing is evicted when that
+//  would not be enough. Returns ENP_OK or ENP_EFULL.
+static enp_status_t
+s_make_room (logger_store_memory_t *self, size_t more)
+{
+    s_list_t *processed = &self->lists [S_LIST_PROCESSED];
+    s_list_t *failed = &self->lists [S_LIST_FAILED];
+    if (!s_fits (self, self->size - processed->size - failed->size,
+                 self->bytes - processed->bytes - failed->bytes, more))
         return ENP_EFULL;
-    s_node_drop (self, victim);
-    self->evicted_processed_total++;
+    while (!s_fits (self, self->size, self->bytes, more)) {
+        if (processed->head) {
+            s_node_drop (self, processed->head);
+            self->evicted_processed_total++;
+        }
+        else {
+            s_node_drop (self, failed->head);
+            self->evicted_failed_total++;
+        }
+    }
     return ENP_OK;
 }
 
@@ -249,6 +289,7 @@ s_node_link (logger_store_memory_t *self, s_node_t *node, enp_event_t **event_p)
     self->newest = node;
     s_list_append (self, node, S_LIST_PENDING);
     self->size++;
+    self->bytes += node->bytes;
     self->created_total++;
     return ENP_OK;
 }
@@ -334,11 +375,12 @@ s_insert (void *self_, enp_event_t **event_p, const char *key,
         free (node);
         return ENP_ENOMEM;
     }
+    node->bytes = (uint32_t) s_event_bytes (*event_p, key);
     pthread_mutex_lock (&self->mutex);
     enp_status_t status = key? s_key_replay (self, key, *event_p, replay_p)
                              : ENP_ENOTFOUND;
     if (status == ENP_ENOTFOUND) {
-        status = s_make_room (self);
+        status = s_make_room (self, node->bytes);
         if (status == ENP_OK)
             status = s_node_link (self, node, event_p);
         if (status == ENP_OK)
@@ -422,19 +464,26 @@ s_list (void *self_, const logger_store_query_t *query, enp_event_t **items,
             status = ENP_ENOTFOUND;
     }
     s_node_t *last = NULL;
+    size_t bytes = 0;
     for (; status == ENP_OK && node && count < query->limit;
            node = node->newer) {
         if (++scanned > S_LIST_SCAN_MAX)
             break;              //  Hand back a cursor rather than hold the lock
-        last = node;
-        if (!s_matches (node->event, query))
-            continue;
-        items [count] = enp_event_dup (node->event);
-        if (!items [count]) {
-            status = ENP_ENOMEM;
-            break;
+        if (s_matches (node->event, query)) {
+            //  The page is full when this one would go past the budget;
+            //  it starts the next page
+            size_t size = enp_event_encoded_size (node->event) + 1;
+            if (query->max_bytes && count && bytes + size > query->max_bytes)
+                break;
+            items [count] = enp_event_dup (node->event);
+            if (!items [count]) {
+                status = ENP_ENOMEM;
+                break;
+            }
+            count++;
+            bytes += size;
         }
-        count++;
+        last = node;
     }
     //  More may follow: the cursor is the last event looked at
     if (status == ENP_OK && node && last)
@@ -462,7 +511,7 @@ s_stats (void *self_, logger_store_stats_t *stats)
         else
             stats->queued++;
     stats->processed = self->lists [S_LIST_PROCESSED].size;
-    stats->failed = self->failed;
+    stats->failed = self->lists [S_LIST_FAILED].size;
     stats->other = self->size - stats->pending - stats->queued
                  - stats->processed - stats->failed;
     stats->max_events = self->options.max_events;
@@ -472,6 +521,8 @@ s_stats (void *self_, logger_store_stats_t *stats)
     stats->failed_total = self->failed_total;
     stats->redelivered_total = self->redelivered_total;
     stats->evicted_processed_total = self->evicted_processed_total;
+    stats->evicted_failed_total = self->evicted_failed_total;
+    stats->bytes = self->bytes;
     pthread_mutex_unlock (&self->mutex);
 }
 
@@ -593,9 +644,14 @@ s_problem (void *self_)
 {
     logger_store_memory_t *self = (logger_store_memory_t *) self_;
     assert (self);
+    //  Full when the largest event the API takes would not fit and
+    //  nothing can be evicted
+    size_t largest = S_EVENT_OVERHEAD + ENP_USER_ID_MAX + ENP_DESCRIPTION_MAX
+                   + LOGGER_STORE_KEY_MAX + 1;
     pthread_mutex_lock (&self->mutex);
-    int full = self->size >= self->options.max_events
-            && self->lists [S_LIST_PROCESSED].size == 0;
+    int full = !s_fits (self, self->size, self->bytes, largest)
+            && self->lists [S_LIST_PROCESSED].size == 0
+            && self->lists [S_LIST_FAILED].size == 0;
     pthread_mutex_unlock (&self->mutex);
     return full? "event store is full of unprocessed events": NULL;
 }

@@ -37,6 +37,10 @@ s_config_new (void)
                            "where events live: 'memory', or a PostgreSQL URI"
                            " (postgresql://user:password@host/database)")
     ||  enp_config_option (config, "max-events", "1000000", "events held in the store")
+    ||  enp_config_option (config, "max-store-bytes", "1073741824",
+                           "bytes of events held in the memory store (strings"
+                           " plus ~384 bytes each); processed, then failed"
+                           " events are evicted to make room")
     ||  enp_config_option (config, "max-body", "16384", "bytes of request body")
     ||  enp_config_option (config, "threads", "512",
                            "HTTP worker threads (one per open connection)")
@@ -116,12 +120,15 @@ main (int argc, char *argv [])
     enp_config_t *config = s_config_new ();
     int rc = enp_app_configure (config, argc, argv);
     long port = 0, visibility = 0, attempts = 0, max_events = 0, max_body = 0;
+    long max_store_bytes = 0;
     long threads = 0, request_timeout = 0, keep_alive = 0;
     if (rc == 0
     && (enp_app_number (config, "port", 0, 65535, &port)
     ||  enp_app_number (config, "visibility-timeout", 1, 86400, &visibility)
     ||  enp_app_number (config, "max-attempts", 1, 1000, &attempts)
     ||  enp_app_number (config, "max-events", 1, 100000000, &max_events)
+    ||  enp_app_number (config, "max-store-bytes", 1048576, 1099511627776L,
+                        &max_store_bytes)
     ||  enp_app_number (config, "max-body", 64, 16777216, &max_body)
     ||  enp_app_number (config, "threads", 2, 4096, &threads)
     ||  enp_app_number (config, "request-timeout", 100, 600000, &request_timeout)
@@ -145,6 +152,7 @@ main (int argc, char *argv [])
         };
         logger_store_options_t store_options = {
             .max_events = (size_t) max_events,
+            .max_bytes = (size_t) max_store_bytes,
             .visibility_ms = (int64_t) visibility * 1000,
             .max_attempts = (uint32_t) attempts,
             .timeout_ms = request_timeout
