@@ -82,6 +82,13 @@ logger_store_engine (logger_store_t *self)
     return self->engine->name;
 }
 
+int
+logger_store_durable (logger_store_t *self)
+{
+    assert (self);
+    return self->engine->durable;
+}
+
 enp_status_t
 logger_store_insert (logger_store_t *self, enp_event_t **event_p,
                      const char *key, enp_event_t **replay_p)

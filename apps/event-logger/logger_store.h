@@ -58,6 +58,7 @@ typedef struct {
 //  mark_sent and release, which one thread (the dispatcher) calls.
 typedef struct {
     const char *name;           //  "memory", "postgresql"
+    int durable;                //  1 if events outlive the process
     void (*destroy) (void **self_p);
     enp_status_t (*insert) (void *self, enp_event_t **event_p,
                             const char *key, enp_event_t **replay_p);
@@ -89,6 +90,8 @@ logger_store_t *logger_store_new (const char *url,
 void logger_store_destroy (logger_store_t **self_p);
 //  Return the engine's name, "memory" or "postgresql".
 const char *logger_store_engine (logger_store_t *self);
+//  Return 1 if the engine keeps events when the process ends, else 0.
+int logger_store_durable (logger_store_t *self);
 //  Return 1 if url names a store logger_store_new understands, else 0.
 int logger_store_url_valid (const char *url);
 

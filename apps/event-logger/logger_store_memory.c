@@ -668,6 +668,7 @@ logger_store_memory_engine (void)
 {
     static const logger_store_engine_t engine = {
         .name = "memory",
+        .durable = 0,
         .destroy = s_destroy,
         .insert = s_insert,
         .get = s_get,

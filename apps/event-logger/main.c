@@ -56,6 +56,24 @@ s_config_new (void)
     return config;
 }
 
+//  Say what a store that lives in memory loses when the process ends: the
+//  events nobody reported processed (the dispatcher has already handed
+//  what it could to the broker).
+static void
+s_report_loss (logger_store_t *store)
+{
+    if (!store || logger_store_durable (store))
+        return;
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    if (stats.pending + stats.queued > 0)
+        enp_log_error ("dropping %zu unprocessed events with the memory store"
+                       " (%zu pending, never sent; %zu queued, sent but not"
+                       " reported): they are lost. --store postgresql://..."
+                       " keeps them", stats.pending + stats.queued,
+                       stats.pending, stats.queued);
+}
+
 //  Create the store, the metrics and the dispatcher. Returns 0, or -1
 //  after logging which one failed and why (the dispatcher says why itself).
 static int
@@ -107,6 +125,7 @@ s_run (enp_config_t *config, const logger_api_options_t *options,
     enp_log_debug ("HTTP server stopped");
     logger_dispatcher_destroy (&dispatcher);
     logger_metrics_destroy (&metrics);
+    s_report_loss (store);
     logger_store_destroy (&store);
     enp_curve_destroy (&curve);
     if (rc == EXIT_SUCCESS)
