@@ -3,7 +3,7 @@
 #   missing. Sourced by run.sh and test.sh; usable alone:
 #       scripts/deps.sh build test node browser
 #   Groups: build (compile and run), test (Check, valgrind, sanitizers,
-#   systemd-analyze for the unit files),
+#   systemd-analyze for the unit files, PostgreSQL for the store's suites),
 #   node (Swagger UI, spec lint, contract test), browser (Chromium).
 #   Sourcing it only defines the two functions: the shell options of the
 #   script that sources it stay as that script set them.
@@ -14,8 +14,9 @@ enp_packages () {
         case "$group" in
             build)   echo build-essential cmake pkg-config libcivetweb-dev civetweb \
                           libzmq3-dev libczmq-dev uuid-dev libjansson-dev \
-                          libcurl4-openssl-dev curl ca-certificates ;;
-            test)    echo check valgrind clang libclang-rt-14-dev systemd python3 ;;
+                          libcurl4-openssl-dev libpq-dev curl ca-certificates ;;
+            test)    echo check valgrind clang libclang-rt-14-dev systemd python3 \
+                          postgresql ;;
             node)    echo nodejs npm ;;
             browser) echo chromium ;;
             metrics) echo prometheus ;;

@@ -3,7 +3,12 @@
     One test case (Check's TCase) per engine: each runs the same cases
     through the logger_store interface, opened with that engine's URL by
     the case's fixture. Cases that depend on what only one engine does
-    (exact deadlines, eviction of a bounded memory) are listed for it only.
+    (exact deadlines, eviction of a bounded memory; a schema, several
+    loggers on one database) are listed for it only.
+
+    The PostgreSQL cases run against a real cluster this suite starts in a
+    temporary folder (testkit_pg) and stops at the end; each case gets a
+    database of its own.
 
     Nothing sleeps: a case that needs a queued event to fall due uses a
     visibility timeout of 0, and one that needs it not to uses an hour.
@@ -17,11 +22,18 @@
 #include <unistd.h>
 #include "logger_store.h"
 #include "testkit.h"
+#include "testkit_pg.h"
+#include <libpq-fe.h>
 
 #define S_HOUR_MS   3600000     //  a visibility timeout no case outlives
 
 //  The URL the running case opens, set by its engine's fixture.
 static const char *s_url = "memory";
+static char s_pg_url [512];
+static char s_pg_database [64];
+
+//  The cluster of the PostgreSQL cases, started by main.
+static testkit_pg_t *s_pg;
 
 //  Make a pending event with a predictable id: 00000000-0000-4000-8000-<n>.
 static enp_event_t *
@@ -61,7 +73,7 @@ s_store (size_t max_events, int64_t visibility_ms, uint32_t max_attempts)
     logger_store_options_t options = {
         .max_events = max_events, .max_bytes = SIZE_MAX,
         .visibility_ms = visibility_ms, .max_attempts = max_attempts,
-        .timeout_ms = 10000, .connections = 2
+        .timeout_ms = 10000, .connections = 2, .stats_ttl_ms = 0
     };
     return s_store_with (&options);
 }
@@ -1071,6 +1083,216 @@ START_TEST (test_logger_store_next_due)
 }
 END_TEST
 
+//  What opening a database store did: the schema is there, recorded once,
+//  and opening it again (a restart) keeps every event and its state.
+START_TEST (test_logger_store_pg_schema_and_restart)
+{
+    logger_store_t *store = s_store (10, 0, 5);
+    for (unsigned long number = 1; number <= 3; number++)
+        s_insert (store, number, "alice");
+    //  1 is in flight, 2 processed, 3 still pending when the logger dies
+    enp_event_t *due [4];
+    ck_assert_uint_eq (s_claim (store, due, 1), 1);
+    ck_assert_int_eq (logger_store_mark_sent (store, due, 1), ENP_OK);
+    enp_event_destroy (&due [0]);
+    s_set (store, 2, ENP_STATUS_PROCESSED);
+    logger_store_destroy (&store);
+    ck_assert_int_eq (testkit_pg_count (s_pg, s_pg_database,
+                      "SELECT count (*) FROM event_logger_schema"), 1);
+
+    store = s_store (10, 0, 5);
+    ck_assert_int_eq (testkit_pg_count (s_pg, s_pg_database,
+                      "SELECT max (version) FROM event_logger_schema"), 1);
+    char status [ENP_STATUS_MAX + 1];
+    ck_assert_str_eq (s_status (store, 1, status), ENP_STATUS_QUEUED);
+    ck_assert_str_eq (s_status (store, 2, status), ENP_STATUS_PROCESSED);
+    ck_assert_str_eq (s_status (store, 3, status), ENP_STATUS_PENDING);
+    //  The restarted logger delivers what waited: 1 again (its deadline
+    //  passed), 3 for the first time
+    size_t count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 2);
+    ck_assert_str_eq (enp_event_user_id (due [0]), "alice");
+    uint32_t attempts = enp_event_attempts (due [0]) + enp_event_attempts (due [1]);
+    ck_assert_uint_eq (attempts, 1);
+    s_destroy_all (due, count);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 3);
+    ck_assert_uint_eq (stats.created_total, 0);     //  per process
+    logger_store_destroy (&store);
+}
+END_TEST
+
+typedef struct {
+    logger_store_t *store;
+} s_opener_t;
+
+//  Open the case's store (run in a thread).
+static void *
+s_open (void *arg)
+{
+    s_opener_t *opener = (s_opener_t *) arg;
+    logger_store_options_t options = {
+        .max_events = 10, .visibility_ms = 1000, .max_attempts = 5,
+        .timeout_ms = 10000, .connections = 1
+    };
+    opener->store = logger_store_new (s_url, &options);
+    return NULL;
+}
+
+//  Loggers that start at once on an empty database apply the schema once.
+START_TEST (test_logger_store_pg_concurrent_start)
+{
+    pthread_t threads [4];
+    s_opener_t openers [4];
+    for (int index = 0; index < 4; index++)
+        ck_assert_int_eq (pthread_create (&threads [index], NULL, s_open,
+                                          &openers [index]), 0);
+    for (int index = 0; index < 4; index++)
+        pthread_join (threads [index], NULL);
+    for (int index = 0; index < 4; index++) {
+        ck_assert_ptr_nonnull (openers [index].store);
+        logger_store_destroy (&openers [index].store);
+    }
+    ck_assert_int_eq (testkit_pg_count (s_pg, s_pg_database,
+                      "SELECT count (*) FROM event_logger_schema"), 1);
+}
+END_TEST
+
+//  Two loggers on one database: each sees the other's events, a claim is
+//  exclusive, and an Idempotency-Key holds across both.
+START_TEST (test_logger_store_pg_two_loggers)
+{
+    logger_store_t *first = s_store (100, S_HOUR_MS, 5);
+    logger_store_t *second = s_store (100, S_HOUR_MS, 5);
+    for (unsigned long number = 1; number <= 20; number++)
+        s_insert (number % 2? first: second, number, "alice");
+    enp_event_t *event = NULL;
+    char id [ENP_UUID_LEN + 1];
+    ck_assert_int_eq (logger_store_get (second, s_id (1, id), &event), ENP_OK);
+    enp_event_destroy (&event);
+    s_set (first, 2, ENP_STATUS_PROCESSED);
+    char status [ENP_STATUS_MAX + 1];
+    ck_assert_str_eq (s_status (second, 2, status), ENP_STATUS_PROCESSED);
+
+    //  19 pending: the two claims share them out, none twice
+    enp_event_t *a [32], *b [32];
+    size_t from_first = s_claim (first, a, 10);
+    size_t from_second = s_claim (second, b, 32);
+    ck_assert_uint_eq (from_first, 10);
+    ck_assert_uint_eq (from_second, 9);
+    for (size_t i = 0; i < from_first; i++)
+        for (size_t j = 0; j < from_second; j++)
+            ck_assert_str_ne (enp_event_id (a [i]), enp_event_id (b [j]));
+    ck_assert_uint_eq (s_claim (second, b + from_second, 4), 0);
+    ck_assert_int_eq (logger_store_mark_sent (first, a, from_first), ENP_OK);
+    ck_assert_int_eq (logger_store_mark_sent (second, b, from_second), ENP_OK);
+    s_destroy_all (a, from_first);
+    s_destroy_all (b, from_second);
+    logger_store_stats_t stats;
+    logger_store_stats (first, &stats);
+    ck_assert_uint_eq (stats.queued, 19);
+    ck_assert_uint_eq (stats.created_total, 10);
+
+    //  The same key through the other logger is a retry
+    event = s_event (100, "bob");
+    enp_event_t *replay = NULL;
+    ck_assert_int_eq (logger_store_insert (first, &event, "k-1", &replay), ENP_OK);
+    event = enp_event_new ("00000000-0000-4000-8000-0000000000f1", "bob",
+                           "event 100", 1);
+    ck_assert_int_eq (logger_store_insert (second, &event, "k-1", &replay), ENP_OK);
+    ck_assert_ptr_nonnull (replay);
+    ck_assert_str_eq (enp_event_id (replay), s_id (100, id));
+    enp_event_destroy (&replay);
+    enp_event_destroy (&event);
+    logger_store_destroy (&first);
+    logger_store_destroy (&second);
+}
+END_TEST
+
+//  A database that does not answer in time: ENP_EIO within the timeout,
+//  then back to work by itself once it answers again.
+START_TEST (test_logger_store_pg_slow_database)
+{
+    logger_store_options_t options = {
+        .max_events = 10, .visibility_ms = S_HOUR_MS, .max_attempts = 5,
+        .timeout_ms = 500, .connections = 1
+    };
+    logger_store_t *store = s_store_with (&options);
+    s_insert (store, 1, "alice");
+    //  Another session holds the table: every statement on it waits
+    PGconn *locker = PQconnectdb (s_url);
+    ck_assert_int_eq (PQstatus (locker), CONNECTION_OK);
+    PQclear (PQexec (locker, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE"));
+    enp_event_t *event = s_event (2, "alice");
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_EIO);
+    enp_event_destroy (&event);
+    char id [ENP_UUID_LEN + 1];
+    ck_assert_int_eq (logger_store_get (store, s_id (1, id), &event), ENP_EIO);
+    enp_event_t *due [2];
+    size_t count = 0;
+    ck_assert_int_eq (logger_store_claim (store, due, 2, &count), ENP_EIO);
+    ck_assert_uint_eq (count, 0);
+    PQclear (PQexec (locker, "ROLLBACK"));
+    PQfinish (locker);
+    //  The writer reconnects by itself: a few tries at most
+    enp_status_t status = ENP_EIO;
+    for (int attempt = 0; attempt < 100 && status != ENP_OK; attempt++) {
+        event = s_event (3, "alice");
+        status = logger_store_insert (store, &event, NULL, NULL);
+        enp_event_destroy (&event);
+        if (status != ENP_OK)
+            usleep (50000);
+    }
+    ck_assert_int_eq (status, ENP_OK);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  The database goes away and comes back: ENP_EIO and a problem to show
+//  while it is away, then everything works again without a restart.
+START_TEST (test_logger_store_pg_database_restart)
+{
+    logger_store_options_t options = {
+        .max_events = 10, .visibility_ms = S_HOUR_MS, .max_attempts = 5,
+        .timeout_ms = 2000, .connections = 2
+    };
+    logger_store_t *store = s_store_with (&options);
+    s_insert (store, 1, "alice");
+    ck_assert_ptr_null (logger_store_problem (store));
+    ck_assert_int_eq (testkit_pg_stop (s_pg), 0);
+    enp_event_t *event = s_event (2, "alice");
+    ck_assert_int_eq (logger_store_insert (store, &event, NULL, NULL), ENP_EIO);
+    enp_event_destroy (&event);
+    size_t count = 0;
+    enp_event_t *due [2];
+    ck_assert_int_eq (logger_store_claim (store, due, 2, &count), ENP_EIO);
+    ck_assert_ptr_nonnull (logger_store_problem (store));
+    ck_assert_int_eq (testkit_pg_start (s_pg), 0);
+    enp_status_t status = ENP_EIO;
+    for (int attempt = 0; attempt < 200 && status != ENP_OK; attempt++) {
+        event = s_event (3, "alice");
+        status = logger_store_insert (store, &event, NULL, NULL);
+        enp_event_destroy (&event);
+        if (status != ENP_OK)
+            usleep (50000);
+    }
+    ck_assert_int_eq (status, ENP_OK);
+    //  The dispatcher's connection comes back too, and 1 was kept
+    status = ENP_EIO;
+    for (int attempt = 0; attempt < 200 && status != ENP_OK; attempt++) {
+        status = logger_store_claim (store, due, 2, &count);
+        if (status != ENP_OK)
+            usleep (50000);
+    }
+    ck_assert_int_eq (status, ENP_OK);
+    ck_assert_uint_eq (count, 2);
+    s_destroy_all (due, count);
+    ck_assert_ptr_null (logger_store_problem (store));
+    logger_store_destroy (&store);
+}
+END_TEST
+
 #define S_THREADS   8
 
 typedef struct {
@@ -1211,14 +1433,36 @@ s_setup_memory (void)
     s_url = "memory";
 }
 
+//  Each PostgreSQL case starts on a database of its own.
+static void
+s_setup_postgresql (void)
+{
+    static int cases = 0;
+    snprintf (s_pg_database, sizeof s_pg_database, "case_%d_%d",
+              (int) getpid (), ++cases);
+    char sql [128];
+    snprintf (sql, sizeof sql, "CREATE DATABASE %s", s_pg_database);
+    ck_assert_int_eq (testkit_pg_exec (s_pg, "postgres", sql), 0);
+    s_url = testkit_pg_url (s_pg, s_pg_database, s_pg_url, sizeof s_pg_url);
+}
+
+static void
+s_teardown_postgresql (void)
+{
+    char sql [128];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+              s_pg_database);
+    testkit_pg_exec (s_pg, "postgres", sql);
+}
+
 //  Add a test case named name that runs each list of cases.
 static void
 s_add_engine (Suite *suite, const char *name, void (*setup) (void),
-              const TTest **lists [])
+              void (*teardown) (void), const TTest **lists [])
 {
     TCase *tcase = tcase_create (name);
-    tcase_set_timeout (tcase, 60);
-    tcase_add_checked_fixture (tcase, setup, NULL);
+    tcase_set_timeout (tcase, 120);
+    tcase_add_checked_fixture (tcase, setup, teardown);
     for (size_t list = 0; lists [list]; list++)
         for (size_t index = 0; lists [list][index]; index++)
             tcase_add_test (tcase, lists [list][index]);
@@ -1228,6 +1472,12 @@ s_add_engine (Suite *suite, const char *name, void (*setup) (void),
 int
 main (void)
 {
+    //  The PostgreSQL cases are required: without a cluster the suite fails
+    s_pg = testkit_pg_new ();
+    if (!s_pg) {
+        fprintf (stderr, "test_logger_store: cannot run the PostgreSQL cases\n");
+        return EXIT_FAILURE;
+    }
     Suite *suite = suite_create ("logger_store");
     //  The cases every engine runs.
     const TTest *common [] = {
@@ -1267,6 +1517,22 @@ main (void)
         NULL
     };
     const TTest **memory [] = { common, memory_only, NULL };
-    s_add_engine (suite, "memory", s_setup_memory, memory);
-    return testkit_run (suite);
+    s_add_engine (suite, "memory", s_setup_memory, NULL, memory);
+
+    //  The cases only the database engine runs: a schema, restarts,
+    //  several loggers, a database that is slow or away
+    const TTest *postgresql_only [] = {
+        test_logger_store_pg_schema_and_restart,
+        test_logger_store_pg_concurrent_start,
+        test_logger_store_pg_two_loggers,
+        test_logger_store_pg_slow_database,
+        test_logger_store_pg_database_restart,
+        NULL
+    };
+    const TTest **postgresql [] = { common, postgresql_only, NULL };
+    s_add_engine (suite, "postgresql", s_setup_postgresql,
+                  s_teardown_postgresql, postgresql);
+    int rc = testkit_run (suite);
+    testkit_pg_destroy (&s_pg);
+    return rc;
 }

@@ -44,16 +44,17 @@ struct _logger_dispatcher_t {
     zactor_t *actor;            //  the thread that owns the socket
 };
 
-//  Send every due event the broker takes. Returns the number sent, or -1
-//  when the broker refused one (down or full) or the store failed.
+//  Send every due event the broker takes, claiming at most max at first.
+//  Returns the number sent, or -1 when the broker refused one (down or
+//  full) or the store failed.
 static int
-s_drain (logger_dispatcher_t *self, zsock_t *push)
+s_drain (logger_dispatcher_t *self, zsock_t *push, size_t max)
 {
     enp_event_t *batch [S_BATCH];
     int total = 0;
     while (true) {
         size_t count = 0;
-        if (logger_store_claim (self->store, batch, S_BATCH, &count) != ENP_OK)
+        if (logger_store_claim (self->store, batch, max, &count) != ENP_OK)
             return -1;
         if (count == 0)
             return total;
@@ -83,15 +84,19 @@ s_drain (logger_dispatcher_t *self, zsock_t *push)
         atomic_store (&self->backpressure, refused && atomic_load (&self->connected));
         if (refused)
             return -1;
-        if (count < S_BATCH)
+        if (count < max)
             return total;
+        max = S_BATCH;
     }
 }
 
-//  How long to sleep before something falls due, in ms.
+//  How long to sleep before something falls due, in ms. While the broker
+//  is away nothing can go: sleep until the monitor says it is back.
 static int
-s_wait_ms (logger_dispatcher_t *self, bool refused)
+s_wait_ms (logger_dispatcher_t *self, bool refused, bool away)
 {
+    if (away)
+        return S_IDLE_WAIT_MS;
     if (refused)
         return S_BLOCKED_WAIT_MS;
     int64_t wait = logger_store_next_due (self->store);
@@ -150,8 +155,9 @@ s_actor (zsock_t *pipe, void *arg)
         //  already pending and make no system call, and we wake at most
         //  ~1,000 times a second under load instead of once per request
         int count = batching? 2: 3;
+        bool away = !atomic_load (&self->connected);
         int rc = zmq_poll (items, count, batching? S_BATCH_MS
-                                                 : s_wait_ms (self, refused));
+                                                 : s_wait_ms (self, refused, away));
         if (rc < 0 && zmq_errno () != EINTR)
             break;
         if (items [0].revents & ZMQ_POLLIN) {
@@ -168,13 +174,24 @@ s_actor (zsock_t *pipe, void *arg)
                 enp_log_debug ("wake read: %s", strerror (errno));
             atomic_store (&self->wake_pending, false);
         }
-        int sent = s_drain (self, push);
+        //  A claim costs a database store a round trip and a write: none
+        //  while the broker is known to be away, and one event at a time
+        //  to see whether a refusing broker takes events again
+        int sent = 0;
+        if (atomic_load (&self->connected))
+            sent = s_drain (self, push, refused? 1: S_BATCH);
+        else
+        if (logger_store_next_due (self->store) == 0) {
+            //  Due, and no link to send it on: a refusal all the same
+            atomic_fetch_add (&self->refused, 1);
+            sent = -1;
+        }
         refused = sent < 0;
         batching = sent > 0;
     }
     //  Hand what is pending to the broker before going; linger sends it
     if (atomic_load (&self->connected))
-        s_drain (self, push);
+        s_drain (self, push, S_BATCH);
     enp_link_destroy (&link);
 }
 

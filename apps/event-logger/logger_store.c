@@ -3,14 +3,15 @@
     Handlers and the dispatcher talk to this class only. It holds the
     engine picked at start by the --store URL (a table of functions, like
     SQLite's VFS or CivetWeb's callbacks) and the engine's own object, and
-    forwards each call. Adding an engine means writing its class and one
-    line in s_open.
+    forwards each call. Adding an engine means writing its class and a
+    branch in logger_store_new.
 */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include "logger_store.h"
 #include "logger_store_memory.h"
+#include "logger_store_pg.h"
 #include "enp_log.h"
 
 struct _logger_store_t {
@@ -31,7 +32,7 @@ int
 logger_store_url_valid (const char *url)
 {
     assert (url);
-    return strcmp (url, "memory") == 0;
+    return strcmp (url, "memory") == 0 || s_is_postgresql (url);
 }
 
 //  Open the store url names.
@@ -47,8 +48,10 @@ logger_store_new (const char *url, const logger_store_options_t *options)
         self->engine_self = logger_store_memory_new (options);
     }
     else
-    if (s_is_postgresql (url))
-        enp_log_error ("this build has no PostgreSQL store engine");
+    if (s_is_postgresql (url)) {
+        self->engine = logger_store_pg_engine ();
+        self->engine_self = logger_store_pg_new (url, options);
+    }
     else
         //  Not echoed: a mistyped URL may still carry a password
         enp_log_error ("--store is not understood: use 'memory' or a"

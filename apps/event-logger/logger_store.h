@@ -20,6 +20,8 @@ typedef struct {
     int64_t timeout_ms;         //  longest an operation waits for the
                                 //  database before ENP_EIO (PostgreSQL)
     int connections;            //  database connections (PostgreSQL)
+    int64_t stats_ttl_ms;       //  counts read from the database serve
+                                //  this long (PostgreSQL)
 } logger_store_options_t;
 
 //  A listing request; NULL members match everything.

@@ -36,6 +36,9 @@ s_config_new (void)
     ||  enp_config_option (config, "store", "memory",
                            "where events live: 'memory', or a PostgreSQL URI"
                            " (postgresql://user:password@host/database)")
+    ||  enp_config_option (config, "store-connections", "4",
+                           "connections to the PostgreSQL store, each one"
+                           " writer committing what queued up meanwhile")
     ||  enp_config_option (config, "max-events", "1000000", "events held in the store")
     ||  enp_config_option (config, "max-store-bytes", "1073741824",
                            "bytes of events held in the memory store (strings"
@@ -139,7 +142,7 @@ main (int argc, char *argv [])
     enp_config_t *config = s_config_new ();
     int rc = enp_app_configure (config, argc, argv);
     long port = 0, visibility = 0, attempts = 0, max_events = 0, max_body = 0;
-    long max_store_bytes = 0;
+    long max_store_bytes = 0, store_connections = 0;
     long threads = 0, request_timeout = 0, keep_alive = 0;
     if (rc == 0
     && (enp_app_number (config, "port", 0, 65535, &port)
@@ -148,6 +151,7 @@ main (int argc, char *argv [])
     ||  enp_app_number (config, "max-events", 1, 100000000, &max_events)
     ||  enp_app_number (config, "max-store-bytes", 1048576, 1099511627776L,
                         &max_store_bytes)
+    ||  enp_app_number (config, "store-connections", 1, 64, &store_connections)
     ||  enp_app_number (config, "max-body", 64, 16777216, &max_body)
     ||  enp_app_number (config, "threads", 2, 4096, &threads)
     ||  enp_app_number (config, "request-timeout", 100, 600000, &request_timeout)
@@ -174,7 +178,11 @@ main (int argc, char *argv [])
             .max_bytes = (size_t) max_store_bytes,
             .visibility_ms = (int64_t) visibility * 1000,
             .max_attempts = (uint32_t) attempts,
-            .timeout_ms = request_timeout
+            //  A store that does not answer in time gets a 503 sent
+            //  within the request timeout
+            .timeout_ms = request_timeout * 4 / 5,
+            .connections = (int) store_connections,
+            .stats_ttl_ms = 1000
         };
         status = s_run (config, &options, &store_options);
         free (docs_default);
