@@ -29,6 +29,9 @@
 #define S_IDLE_WAIT_MS   1000   //  longest sleep with nothing due
 #define S_BLOCKED_WAIT_MS  50   //  retry interval while the broker refuses
 #define S_BATCH_MS          1   //  after a drain, let events gather this long
+#define S_DRAIN_BATCHES    16   //  batches per drain before the actor looks
+                                //  at its pipe again (a stop, the monitor)
+#define S_FLUSH_MS       2000   //  best-effort flush on shutdown
 
 struct _logger_dispatcher_t {
     logger_store_t *store;      //  borrowed
@@ -44,15 +47,15 @@ struct _logger_dispatcher_t {
     zactor_t *actor;            //  the thread that owns the socket
 };
 
-//  Send every due event the broker takes, claiming at most max at first.
-//  Returns the number sent, or -1 when the broker refused one (down or
-//  full) or the store failed.
+//  Send what is due and the broker takes, claiming at most max at first,
+//  up to S_DRAIN_BATCHES batches. Returns the number sent, or -1 when the
+//  broker refused one (down or full) or the store failed.
 static int
 s_drain (logger_dispatcher_t *self, zsock_t *push, size_t max)
 {
     enp_event_t *batch [S_BATCH];
     int total = 0;
-    while (true) {
+    for (int batches = 0; batches < S_DRAIN_BATCHES; batches++) {
         size_t count = 0;
         if (logger_store_claim (self->store, batch, max, &count) != ENP_OK)
             return -1;
@@ -88,6 +91,7 @@ s_drain (logger_dispatcher_t *self, zsock_t *push, size_t max)
             return total;
         max = S_BATCH;
     }
+    return total;
 }
 
 //  How long to sleep before something falls due, in ms. While the broker
@@ -189,9 +193,13 @@ s_actor (zsock_t *pipe, void *arg)
         refused = sent < 0;
         batching = sent > 0;
     }
-    //  Hand what is pending to the broker before going; linger sends it
-    if (atomic_load (&self->connected))
-        s_drain (self, push, S_BATCH);
+    //  Hand what is pending to the broker before going; linger sends it.
+    //  A durable store keeps it for the next logger instead
+    if (atomic_load (&self->connected) && !logger_store_durable (self->store)) {
+        int64_t deadline = enp_time_mono_ms () + S_FLUSH_MS;
+        while (s_drain (self, push, S_BATCH) > 0 && enp_time_mono_ms () < deadline)
+            ;
+    }
     enp_link_destroy (&link);
 }
 

@@ -20,8 +20,8 @@ typedef struct _logger_dispatcher_t logger_dispatcher_t;
 logger_dispatcher_t *logger_dispatcher_new (logger_store_t *store,
                                             const char *endpoint,
                                             enp_curve_t *curve);
-//  Stop the actor, after a short best-effort flush of pending events;
-//  nulls the caller's pointer.
+//  Stop the actor, after a short best-effort flush of pending events
+//  (none with a durable store: it keeps them); nulls the caller's pointer.
 void logger_dispatcher_destroy (logger_dispatcher_t **self_p);
 //  Return true while a connection to the broker is up.
 bool logger_dispatcher_connected (logger_dispatcher_t *self);

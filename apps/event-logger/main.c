@@ -121,7 +121,9 @@ s_run (enp_config_t *config, const logger_api_options_t *options,
                       store_options->max_attempts, store_options->max_events,
                       *options->status_token? "on": "off");
         enp_app_wait ();
-        enp_log_info ("stopping: no new requests, handing pending events to the broker");
+        enp_log_info ("stopping: no new requests%s", logger_store_durable (store)
+                      ? "; the store keeps what is not processed"
+                      : ", handing pending events to the broker");
     }
     int rc = api? EXIT_SUCCESS: EXIT_FAILURE;
     logger_api_destroy (&api);
