@@ -200,6 +200,8 @@ s_actor (zsock_t *pipe, void *arg)
         while (s_drain (self, push, S_BATCH) > 0 && enp_time_mono_ms () < deadline)
             ;
     }
+    //  Sends the store held back to record together
+    logger_store_flush (self->store);
     enp_link_destroy (&link);
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <czmq.h>
 #include "logger_pg_conn.h"
 #include "enp_log.h"
 #include "enp_time.h"
@@ -25,6 +26,8 @@
 struct _logger_pg_conn_t {
     char *url;                  //  libpq URI, with any password: never logged
     char *session_sql;          //  runs after each connect, or NULL
+    zlistx_t *prepared;         //  name, sql, name, sql...: prepared on
+                                //  each connect
     int64_t timeout_ms;         //  longest wait for the server
     PGconn *conn;               //  NULL while not connected
     char error [256];           //  last error, one line
@@ -86,6 +89,23 @@ s_notice (void *arg, const char *message)
     enp_log_debug ("database: %.*s", (int) strcspn (message, "\n"), message);
 }
 
+static PGresult *s_collect (logger_pg_conn_t *self, int64_t deadline,
+                            logger_pg_row_fn *row_fn, void *arg);
+static int s_flush (logger_pg_conn_t *self, int64_t deadline);
+
+//  Prepare one statement on the open connection. Returns 0 or -1.
+static int
+s_prepare_one (logger_pg_conn_t *self, const char *name, const char *sql)
+{
+    int64_t deadline = enp_time_mono_ms () + self->timeout_ms;
+    if (!PQsendPrepare (self->conn, name, sql, 0, NULL)
+    ||  s_flush (self, deadline))
+        return -1;
+    PGresult *result = s_collect (self, deadline, NULL, NULL);
+    PQclear (result);
+    return result? 0: -1;
+}
+
 //  Open the connection, within the deadline, and run the session SQL.
 static int
 s_connect (logger_pg_conn_t *self)
@@ -125,6 +145,14 @@ s_connect (logger_pg_conn_t *self)
     if (self->session_sql && logger_pg_conn_script (self, self->session_sql)) {
         s_drop (self, NULL);
         return -1;
+    }
+    for (const char *name = (const char *) zlistx_first (self->prepared); name;
+         name = (const char *) zlistx_next (self->prepared)) {
+        const char *sql = (const char *) zlistx_next (self->prepared);
+        if (s_prepare_one (self, name, sql)) {
+            s_drop (self, NULL);
+            return -1;
+        }
     }
     return 0;
 }
@@ -202,10 +230,10 @@ s_collect (logger_pg_conn_t *self, int64_t deadline, logger_pg_row_fn *row_fn,
     return kept;
 }
 
-//  Send a statement with its parameters and read its results. Returns
-//  the last result, or NULL.
+//  Send a statement (or the one prepared as name, when not NULL) with its
+//  parameters and read its results. Returns the last result, or NULL.
 static PGresult *
-s_run (logger_pg_conn_t *self, const char *sql, int count,
+s_run (logger_pg_conn_t *self, const char *name, const char *sql, int count,
        const char *const *values, logger_pg_row_fn *row_fn, void *arg)
 {
     self->error [0] = '\0';
@@ -214,8 +242,10 @@ s_run (logger_pg_conn_t *self, const char *sql, int count,
     if (logger_pg_conn_ensure (self))
         return NULL;
     int64_t deadline = enp_time_mono_ms () + self->timeout_ms;
-    if (!PQsendQueryParams (self->conn, sql, count, NULL, values, NULL, NULL, 0)
-    ||  (row_fn && !PQsetSingleRowMode (self->conn))
+    int sent = name
+        ? PQsendQueryPrepared (self->conn, name, count, values, NULL, NULL, 0)
+        : PQsendQueryParams (self->conn, sql, count, NULL, values, NULL, NULL, 0);
+    if (!sent || (row_fn && !PQsetSingleRowMode (self->conn))
     ||  s_flush (self, deadline)) {
         s_drop (self, NULL);
         return NULL;
@@ -234,7 +264,12 @@ logger_pg_conn_new (const char *url, int64_t timeout_ms, const char *session_sql
     self->url = strdup (url);
     self->session_sql = session_sql? strdup (session_sql): NULL;
     self->timeout_ms = timeout_ms > 0? timeout_ms: 1;
-    if (!self->url || (session_sql && !self->session_sql))
+    self->prepared = zlistx_new ();
+    if (self->prepared) {
+        zlistx_set_duplicator (self->prepared, (zlistx_duplicator_fn *) strdup);
+        zlistx_set_destructor (self->prepared, (zlistx_destructor_fn *) zstr_free);
+    }
+    if (!self->url || (session_sql && !self->session_sql) || !self->prepared)
         logger_pg_conn_destroy (&self);
     return self;
 }
@@ -249,6 +284,7 @@ logger_pg_conn_destroy (logger_pg_conn_t **self_p)
     logger_pg_conn_t *self = *self_p;
     if (self->conn)
         PQfinish (self->conn);
+    zlistx_destroy (&self->prepared);
     free (self->session_sql);
     free (self->url);
     free (self);
@@ -311,7 +347,30 @@ logger_pg_conn_exec (logger_pg_conn_t *self, const char *sql, int count,
 {
     assert (self);
     static const char *const none [1] = { NULL };
-    return s_run (self, sql, count, values? values: none, NULL, NULL);
+    return s_run (self, NULL, sql, count, values? values: none, NULL, NULL);
+}
+
+PGresult *
+logger_pg_conn_exec_prepared (logger_pg_conn_t *self, const char *name,
+                              int count, const char *const *values)
+{
+    assert (self);
+    static const char *const none [1] = { NULL };
+    return s_run (self, name, NULL, count, values? values: none, NULL, NULL);
+}
+
+int
+logger_pg_conn_prepare (logger_pg_conn_t *self, const char *name,
+                        const char *sql)
+{
+    assert (self);
+    if (!zlistx_add_end (self->prepared, (void *) name)
+    ||  !zlistx_add_end (self->prepared, (void *) sql))
+        return -1;
+    if (self->conn && PQstatus (self->conn) == CONNECTION_OK
+    &&  s_prepare_one (self, name, sql))
+        s_drop (self, NULL);
+    return 0;
 }
 
 int
@@ -341,7 +400,8 @@ logger_pg_conn_stream (logger_pg_conn_t *self, const char *sql, int count,
 {
     assert (self && row_fn);
     static const char *const none [1] = { NULL };
-    PGresult *result = s_run (self, sql, count, values? values: none, row_fn, arg);
+    PGresult *result = s_run (self, NULL, sql, count, values? values: none,
+                              row_fn, arg);
     PQclear (result);
     return result? 0: -1;
 }

@@ -30,6 +30,11 @@ const char *logger_pg_conn_sqlstate (logger_pg_conn_t *self);
 //  the outcome of what was sent is unknown. False for an SQL error.
 bool logger_pg_conn_lost (logger_pg_conn_t *self);
 
+//  Have the statement sql prepared as name on every connection this object
+//  makes (now too, when connected), so running it costs no parsing and no
+//  planning. Returns 0, or -1 when out of memory.
+int logger_pg_conn_prepare (logger_pg_conn_t *self, const char *name,
+                            const char *sql);
 //  Connect unless connected; a connection the server closed while idle is
 //  noticed and made again. Returns 0, or -1 (see logger_pg_conn_error).
 int logger_pg_conn_ensure (logger_pg_conn_t *self);
@@ -38,6 +43,10 @@ int logger_pg_conn_ensure (logger_pg_conn_t *self);
 //  PQclear), else NULL (see logger_pg_conn_error and _lost).
 PGresult *logger_pg_conn_exec (logger_pg_conn_t *self, const char *sql,
                                int count, const char *const *values);
+//  Run the statement prepared as name, as logger_pg_conn_exec runs one.
+PGresult *logger_pg_conn_exec_prepared (logger_pg_conn_t *self,
+                                        const char *name, int count,
+                                        const char *const *values);
 //  Run a script of statements without parameters (the simple protocol).
 //  Returns 0, or -1 (see logger_pg_conn_error).
 int logger_pg_conn_script (logger_pg_conn_t *self, const char *sql);

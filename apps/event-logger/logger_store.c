@@ -160,6 +160,13 @@ logger_store_release (logger_store_t *self, enp_event_t *const *events,
                 : ENP_OK;
 }
 
+enp_status_t
+logger_store_flush (logger_store_t *self)
+{
+    assert (self);
+    return self->engine->flush (self->engine_self);
+}
+
 int64_t
 logger_store_next_due (logger_store_t *self)
 {

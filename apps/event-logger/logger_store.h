@@ -77,6 +77,7 @@ typedef struct {
                                size_t count);
     enp_status_t (*release) (void *self, enp_event_t *const *events,
                              size_t count);
+    enp_status_t (*flush) (void *self);
     int64_t (*next_due) (void *self);
     const char *(*problem) (void *self);
 } logger_store_engine_t;
@@ -143,7 +144,9 @@ enp_status_t logger_store_claim (logger_store_t *self, enp_event_t **out,
                                  size_t max, size_t *count_p);
 //  Record that these claimed events were handed to the broker: attempts
 //  + 1, status "queued", due again after the visibility timeout. An event
-//  a worker already moved on keeps its status. Returns ENP_OK or ENP_EIO.
+//  a worker already moved on keeps its status. An engine may hold the
+//  record back a moment (at most 100 ms, next_due says when) to write many
+//  at once; logger_store_flush writes it at once. Returns ENP_OK or ENP_EIO.
 enp_status_t logger_store_mark_sent (logger_store_t *self,
                                      enp_event_t *const *events, size_t count);
 //  Give back claimed events that were not sent (the broker refused
@@ -151,9 +154,12 @@ enp_status_t logger_store_mark_sent (logger_store_t *self,
 //  Returns ENP_OK or ENP_EIO.
 enp_status_t logger_store_release (logger_store_t *self,
                                    enp_event_t *const *events, size_t count);
+//  Write what mark_sent held back. Returns ENP_OK or ENP_EIO.
+enp_status_t logger_store_flush (logger_store_t *self);
 //  Return how many ms from now until an event may fall due: 0 when one
 //  is due now, INT64_MAX when nothing is in flight. An engine that cannot
-//  know (another logger may write) returns its polling interval.
+//  know (another logger may write) returns its polling interval, and one
+//  that holds sends back, the time to write them.
 int64_t logger_store_next_due (logger_store_t *self);
 //  Return why the store cannot take events now (database unreachable, full
 //  of unprocessed events), or NULL when it can. The text is static.

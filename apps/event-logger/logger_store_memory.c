@@ -617,6 +617,14 @@ s_release (void *self_, enp_event_t *const *events, size_t count)
     return ENP_OK;
 }
 
+//  Nothing is held back: every record is made at once.
+static enp_status_t
+s_flush (void *self_)
+{
+    (void) self_;
+    return ENP_OK;
+}
+
 //  Return the ms until the next event falls due.
 static int64_t
 s_next_due (void *self_)
@@ -678,6 +686,7 @@ logger_store_memory_engine (void)
         .claim = s_claim,
         .mark_sent = s_mark_sent,
         .release = s_release,
+        .flush = s_flush,
         .next_due = s_next_due,
         .problem = s_problem
     };

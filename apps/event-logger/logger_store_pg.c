@@ -19,16 +19,21 @@
     no writer is connected new requests fail at once. Writers reconnect by
     themselves with a growing backoff.
 
-    Delivery. The dispatcher claims due events with UPDATE ... WHERE
-    event_id = ANY (ARRAY (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)): the
-    claim moves their due_at forward by the visibility timeout (a lease),
-    so with several loggers each event is sent by exactly one. mark_sent
-    makes them queued (attempts + 1) only while they still carry that
-    lease; release gives the lease up. Deadlines are the database's clock,
-    stored in the row, so a restarted logger (or another one) redelivers
-    what was in flight. These run on the dispatcher's own connection,
-    with synchronous_commit off: a claim lost in a crash only means a
-    redelivery, which at-least-once allows.
+    Delivery. A due_at in the row (the database's clock) says when an
+    event may be sent next, and a logger that takes an event moves it
+    forward by the visibility timeout: a lease, so with several loggers
+    each event is sent by exactly one, and a logger that dies leaves its
+    events due again when their leases run out. A new event is born leased
+    to the logger that stored it: the writer hands it to this process's
+    dispatcher in memory (the fresh list), so the common path costs no
+    claim at all. Everything else - redeliveries, a dead logger's events,
+    events queued again - the dispatcher claims with UPDATE ... WHERE
+    event_id = ANY (ARRAY (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)), on
+    its own connection, every S_POLL_MS or at once when this process made
+    some due. mark_sent makes events queued (attempts + 1) only while they
+    still carry their lease; release gives it up. The dispatcher's
+    connection runs with synchronous_commit off: a lease or a send record
+    lost in a crash only means a redelivery, which at-least-once allows.
 
     Counts for /metrics come from the database (shared by every logger),
     cached for stats_ttl_ms; the counters are this process's.
@@ -54,6 +59,10 @@
                                     //  that another logger left
 #define S_RETRY_MIN_MS      100     //  reconnect backoff, doubling
 #define S_RETRY_MAX_MS     2000
+#define S_FRESH_MAX       65536     //  new events waiting for this process's
+                                    //  dispatcher; more wait out their lease
+#define S_MARK_DELAY_MS     100     //  sends recorded at most this late...
+#define S_MARK_MAX         1000     //  ...or once this many wait
 #define S_ADVISORY_KEY "7234951018623510885"   //  'enp_sche', the schema lock
 
 //  An events row as every query returns it: 8 columns of alias e
@@ -80,6 +89,7 @@ struct _s_request_t {
     enp_status_t result;
     enp_event_t *event;         //  insert: the new event, owned
     char *key;                  //  insert: Idempotency-Key, owned, or NULL
+    char lease [24];            //  insert: its due_at, µs since the epoch
     char event_id [ENP_UUID_LEN + 1];   //  get, set_status
     char status [ENP_STATUS_MAX + 1];   //  set_status
     enp_event_t *reply;         //  the event to answer with, owned
@@ -94,6 +104,15 @@ struct _s_request_t {
     logger_store_stats_t stats; //  stats: the counts
 };
 
+//  A new event this process stored, leased to its dispatcher.
+typedef struct _s_fresh_t s_fresh_t;
+struct _s_fresh_t {
+    s_fresh_t *next;
+    enp_event_t *event;         //  owned
+    char lease [24];            //  its due_at, µs since the epoch
+    bool cancelled;             //  its status changed before it was sent
+};
+
 typedef struct {
     logger_store_pg_t *store;   //  the owner
     logger_pg_conn_t *conn;     //  this writer's connection
@@ -101,6 +120,13 @@ typedef struct {
     bool started;               //  the thread runs
     bool up;                    //  connected; guarded by the store's mutex
 } s_writer_t;
+
+//  A growing SQL text.
+typedef struct {
+    char *text;
+    size_t size, capacity;
+    bool failed;
+} s_sql_t;
 
 struct _logger_store_pg_t {
     logger_store_options_t options;
@@ -111,6 +137,9 @@ struct _logger_store_pg_t {
     int writers_up;             //  writers connected now
     logger_store_stats_t cache; //  the last counts read
     int64_t cache_at;           //  when (monotonic ms), 0: never
+    s_fresh_t *fresh_head, *fresh_tail;     //  new events, oldest first
+    zhashx_t *fresh_ids;        //  event id -> its s_fresh_t, borrowed
+    bool fresh_dropped;         //  the fresh list overflowed (logged once)
     s_writer_t *writers;        //  options.connections of them
     atomic_int up;              //  writers_up, readable without the lock
     logger_pg_conn_t *dispatch; //  the dispatcher's connection
@@ -118,6 +147,13 @@ struct _logger_store_pg_t {
                                 //  epoch) its claim set, until sent or
                                 //  released
     bool claim_full;            //  the last claim filled its batch
+    int64_t poll_at;            //  next claim in the database (monotonic)
+    int64_t sent_due_at;        //  earliest deadline of what this process
+                                //  sent since (monotonic), or INT64_MAX
+    s_sql_t mark_ids;           //  sends not yet recorded: ids and their
+    s_sql_t mark_leases;        //  leases, as array literals being built
+    size_t marks;               //  how many
+    int64_t marks_since;        //  when the first came (monotonic)
     int64_t dispatch_retry_at;  //  no reconnect before (monotonic ms)
     int64_t dispatch_backoff;
     atomic_bool dispatch_down;  //  the dispatcher cannot reach the database
@@ -127,6 +163,8 @@ struct _logger_store_pg_t {
     atomic_uint_fast64_t redelivered_total;
 };
 
+static enp_status_t s_marks_flush (logger_store_pg_t *self);
+
 //  Format a number into buf (at least 24 bytes). Returns buf.
 static char *
 s_int (char *buf, int64_t value)
@@ -134,13 +172,6 @@ s_int (char *buf, int64_t value)
     snprintf (buf, 24, "%" PRId64, value);
     return buf;
 }
-
-//  A growing SQL text.
-typedef struct {
-    char *text;
-    size_t size, capacity;
-    bool failed;
-} s_sql_t;
 
 //  Append text to the statement.
 static void
@@ -308,54 +339,109 @@ s_submit (logger_store_pg_t *self, s_request_t **request_p)
 //  ---------------------------------------------------------------------
 //  What the writers run, each kind as one statement for the whole batch
 
+//  The statement each writer prepares for new events: the batch comes as
+//  arrays (one per column), so the one prepared plan serves every batch
+//  size. Each event is born leased to this process: due_at is now plus
+//  the visibility timeout ($6). A key another event holds inserts nothing.
+#define S_INSERT_SQL \
+    "INSERT INTO events AS e (event_id, user_id, description, status," \
+    " created_at, updated_at, due_at, idempotency_key)" \
+    " SELECT u.event_id, u.user_id, u.description, 'pending'," \
+    " timestamptz 'epoch' + u.created * interval '1 millisecond'," \
+    " timestamptz 'epoch' + u.created * interval '1 millisecond'," \
+    " now () + $6::int8 * interval '1 millisecond', u.idempotency_key" \
+    " FROM unnest ($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[])" \
+    " AS u (event_id, user_id, description, created, idempotency_key)" \
+    " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL" \
+    " DO NOTHING RETURNING e.event_id::text," \
+    " (extract (epoch FROM e.due_at) * 1000000)::int8"
+
+//  Append an element to an array literal being built ("{" already there):
+//  text double-quoted with its quotes and backslashes escaped, or NULL.
+static void
+s_array_add (s_sql_t *array, const char *text, bool first)
+{
+    if (!first)
+        s_sql_add (array, ",");
+    if (!text) {
+        s_sql_add (array, "NULL");
+        return;
+    }
+    s_sql_add (array, "\"");
+    const char *cursor = text;
+    while (*cursor) {
+        size_t plain = strcspn (cursor, "\"\\");
+        if (plain) {
+            char piece [512];
+            while (plain) {
+                size_t take = plain < sizeof piece - 1? plain: sizeof piece - 1;
+                memcpy (piece, cursor, take);
+                piece [take] = '\0';
+                s_sql_add (array, piece);
+                cursor += take;
+                plain -= take;
+            }
+        }
+        if (*cursor) {
+            s_sql_add (array, *cursor == '"'? "\\\"": "\\\\");
+            cursor++;
+        }
+    }
+    s_sql_add (array, "\"");
+}
+
 //  Insert the batch's new events with one statement. Requests whose key
 //  is taken get the stored event to compare with.
 static void
 s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
 {
-    s_sql_t sql = { 0 };
-    const char **values = (const char **) calloc (count * 5, sizeof (char *));
-    char (*created) [24] = calloc (count, 24);
-    s_sql_add (&sql, "INSERT INTO events AS e (event_id, user_id, description,"
-               " status, created_at, updated_at, due_at, idempotency_key) VALUES ");
-    for (size_t index = 0; values && created && index < count; index++) {
+    s_sql_t columns [5] = { { 0 } };
+    for (int column = 0; column < 5; column++)
+        s_sql_add (&columns [column], "{");
+    for (size_t index = 0; index < count; index++) {
         enp_event_t *event = requests [index]->event;
-        int base = (int) index * 5;
-        values [base] = enp_event_id (event);
-        values [base + 1] = enp_event_user_id (event);
-        values [base + 2] = enp_event_description (event);
-        values [base + 3] = s_int (created [index], enp_event_created_at (event));
-        values [base + 4] = requests [index]->key;
-        s_sql_add (&sql, index? ", (": "(");
-        s_sql_param (&sql, base + 1, "::uuid, ");
-        s_sql_param (&sql, base + 2, ", ");
-        s_sql_param (&sql, base + 3, ", 'pending', ");
-        char time [192];
-        snprintf (time, sizeof time, S_MS ("$%d") ", " S_MS ("$%d") ", now (), ",
-                  base + 4, base + 4);
-        s_sql_add (&sql, time);
-        s_sql_param (&sql, base + 5, ")");
+        char created [24];
+        bool first = index == 0;
+        s_array_add (&columns [0], enp_event_id (event), first);
+        s_array_add (&columns [1], enp_event_user_id (event), first);
+        s_array_add (&columns [2], enp_event_description (event), first);
+        s_array_add (&columns [3], s_int (created, enp_event_created_at (event)),
+                     first);
+        s_array_add (&columns [4], requests [index]->key, first);
     }
-    s_sql_add (&sql, " ON CONFLICT (idempotency_key) WHERE idempotency_key IS"
-               " NOT NULL DO NOTHING RETURNING e.event_id::text");
+    bool failed = false;
+    for (int column = 0; column < 5; column++) {
+        s_sql_add (&columns [column], "}");
+        failed |= columns [column].failed;
+    }
+    char lease [24];
+    const char *values [] = {
+        columns [0].text, columns [1].text, columns [2].text, columns [3].text,
+        columns [4].text, s_int (lease, writer->store->options.visibility_ms)
+    };
     PGresult *result = NULL;
-    if (values && created && !sql.failed)
-        result = logger_pg_conn_exec (writer->conn, sql.text, (int) count * 5,
-                                      values);
+    zhashx_t *by_id = zhashx_new ();
+    if (by_id && !failed)
+        result = logger_pg_conn_exec_prepared (writer->conn, "insert", 6, values);
+    for (size_t index = 0; result && index < count; index++)
+        zhashx_insert (by_id, enp_event_id (requests [index]->event),
+                       requests [index]);
     for (int row = 0; result && row < PQntuples (result); row++) {
-        const char *id = PQgetvalue (result, row, 0);
-        for (size_t index = 0; index < count; index++)
-            if (strcmp (enp_event_id (requests [index]->event), id) == 0) {
-                requests [index]->result = ENP_OK;
-                break;
-            }
+        s_request_t *request = (s_request_t *) zhashx_lookup (by_id,
+            PQgetvalue (result, row, 0));
+        if (request) {
+            request->result = ENP_OK;
+            snprintf (request->lease, sizeof request->lease, "%s",
+                      PQgetvalue (result, row, 1));
+        }
     }
+    zhashx_destroy (&by_id);
     //  What was not inserted lost to a key (or to a failure: ENP_EIO)
     for (size_t index = 0; result && index < count; index++)
         if (requests [index]->result != ENP_OK)
             requests [index]->result = requests [index]->key? ENP_ENOTFOUND
                                                             : ENP_EIO;
-    if (!result && !logger_pg_conn_lost (writer->conn)) {
+    if (!result && !failed && !logger_pg_conn_lost (writer->conn)) {
         //  An SQL error fails the whole statement: a duplicate event id
         //  (a UUID v4 never repeats) or a broken row. Find which, one by one
         if (count > 1)
@@ -370,9 +456,8 @@ s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
         }
     }
     PQclear (result);
-    free (created);
-    free (values);
-    free (sql.text);
+    for (int column = 0; column < 5; column++)
+        free (columns [column].text);
 }
 
 //  For inserts that found their key taken: compare with the stored event
@@ -423,6 +508,43 @@ s_insert_replays (s_writer_t *writer, s_request_t **requests, size_t count)
     free (sql.text);
 }
 
+//  Hand a new event (taken from its request) to this process's dispatcher.
+static void
+s_fresh_push (logger_store_pg_t *self, s_request_t *request)
+{
+    s_fresh_t *fresh = (s_fresh_t *) calloc (1, sizeof (s_fresh_t));
+    if (!fresh)
+        return;                 //  It waits out its lease, then is claimed
+    fresh->event = request->event;
+    request->event = NULL;
+    memcpy (fresh->lease, request->lease, sizeof fresh->lease);
+    bool dropped = false;
+    pthread_mutex_lock (&self->mutex);
+    if (zhashx_size (self->fresh_ids) < S_FRESH_MAX
+    &&  zhashx_insert (self->fresh_ids, enp_event_id (fresh->event), fresh) == 0) {
+        if (self->fresh_tail)
+            self->fresh_tail->next = fresh;
+        else
+            self->fresh_head = fresh;
+        self->fresh_tail = fresh;
+        fresh = NULL;
+    }
+    else {
+        dropped = !self->fresh_dropped;
+        self->fresh_dropped = true;
+    }
+    pthread_mutex_unlock (&self->mutex);
+    if (dropped)
+        enp_log_warn ("%d new events wait for the dispatcher (is the broker"
+                      " away?); later ones go out once their lease of %lld ms"
+                      " passes", S_FRESH_MAX,
+                      (long long) self->options.visibility_ms);
+    if (fresh) {
+        enp_event_destroy (&fresh->event);
+        free (fresh);
+    }
+}
+
 //  Insert the batch's new events.
 static void
 s_run_inserts (s_writer_t *writer, s_request_t **requests, size_t count)
@@ -434,7 +556,7 @@ s_run_inserts (s_writer_t *writer, s_request_t **requests, size_t count)
     for (size_t index = 0; index < count; index++)
         if (requests [index]->result == ENP_OK && !requests [index]->reply) {
             atomic_fetch_add (&writer->store->created_total, 1);
-            atomic_store (&writer->store->due_now, true);
+            s_fresh_push (writer->store, requests [index]);
         }
 }
 
@@ -455,12 +577,15 @@ s_update_rows (s_writer_t *writer, s_request_t **requests, size_t count)
         s_sql_param (&sql, (int) index * 2 + 2, "::text)");
     }
     int now_param = (int) count * 2 + 1;
-    char tail [768];
+    char tail [1024];
     snprintf (tail, sizeof tail, "), old AS (SELECT o.event_id, o.status FROM"
               " events o JOIN input i ON o.event_id = i.event_id"
               " ORDER BY o.event_id FOR UPDATE OF o)"
               " UPDATE events e SET status = i.status, updated_at = " S_MS ("$%d")
               ", generation = e.generation + (i.status = 'pending')::int,"
+              //  A report means a delivery, even one not recorded yet
+              " attempts = CASE WHEN i.status = 'processed'"
+              " THEN greatest (e.attempts, 1) ELSE e.attempts END,"
               " due_at = CASE i.status WHEN 'pending' THEN now ()"
               " WHEN 'queued' THEN now () + $%d::int8 * interval '1 millisecond'"
               " END FROM input i, old WHERE e.event_id = i.event_id"
@@ -881,7 +1006,9 @@ logger_store_pg_new (const char *url, const logger_store_options_t *options)
     self->leases = zhashx_new ();
     if (self->leases)
         zhashx_set_destructor (self->leases, (zhashx_destructor_fn *) zstr_free);
-    if (!self->dispatch || !self->writers || !self->leases) {
+    self->fresh_ids = zhashx_new ();
+    self->sent_due_at = INT64_MAX;
+    if (!self->dispatch || !self->writers || !self->leases || !self->fresh_ids) {
         logger_store_pg_destroy (&self);
         return NULL;
     }
@@ -900,7 +1027,9 @@ logger_store_pg_new (const char *url, const logger_store_options_t *options)
         s_writer_t *writer = &self->writers [index];
         writer->store = self;
         writer->conn = logger_pg_conn_new (url, self->options.timeout_ms, session);
-        if (!writer->conn || logger_pg_conn_ensure (writer->conn)
+        if (!writer->conn
+        ||  logger_pg_conn_prepare (writer->conn, "insert", S_INSERT_SQL)
+        ||  logger_pg_conn_ensure (writer->conn)
         ||  pthread_create (&writer->thread, NULL, s_writer_run, writer)) {
             enp_log_error ("cannot start database writer: %s", writer->conn
                            ? logger_pg_conn_error (writer->conn): "out of memory");
@@ -938,7 +1067,16 @@ logger_store_pg_destroy (logger_store_pg_t **self_p)
         logger_pg_conn_destroy (&writer->conn);
     }
     free (self->writers);
+    while (self->fresh_head) {
+        s_fresh_t *fresh = self->fresh_head;
+        self->fresh_head = fresh->next;
+        enp_event_destroy (&fresh->event);
+        free (fresh);
+    }
+    zhashx_destroy (&self->fresh_ids);
     zhashx_destroy (&self->leases);
+    free (self->mark_ids.text);
+    free (self->mark_leases.text);
     logger_pg_conn_destroy (&self->dispatch);
     pthread_cond_destroy (&self->work);
     pthread_mutex_destroy (&self->mutex);
@@ -1044,7 +1182,21 @@ s_set_status (void *self_, const char *event_id, const char *status,
     if (!request)
         return result;
     snprintf (request->status, sizeof request->status, "%s", status);
-    return s_event_request (self, request, event_p);
+    char canonical [ENP_UUID_LEN + 1];
+    memcpy (canonical, request->event_id, sizeof canonical);
+    result = s_event_request (self, request, event_p);
+    if (result == ENP_OK) {
+        //  A new event this process has not sent yet: the database now
+        //  says what happens to it (a report before the send means none)
+        pthread_mutex_lock (&self->mutex);
+        s_fresh_t *fresh = (s_fresh_t *) zhashx_lookup (self->fresh_ids, canonical);
+        if (fresh) {
+            fresh->cancelled = true;
+            zhashx_delete (self->fresh_ids, canonical);
+        }
+        pthread_mutex_unlock (&self->mutex);
+    }
+    return result;
 }
 
 static enp_status_t
@@ -1170,20 +1322,99 @@ s_dispatch_result (logger_store_pg_t *self, bool ok)
     return ok? ENP_OK: ENP_EIO;
 }
 
+//  Write the ids of events as a uuid[] literal. Caller frees the result.
+static char *
+s_id_array (enp_event_t *const *events, size_t count)
+{
+    s_sql_t ids = { 0 };
+    s_sql_add (&ids, "{");
+    for (size_t index = 0; index < count; index++) {
+        s_sql_add (&ids, index? ",": "");
+        s_sql_add (&ids, enp_event_id (events [index]));
+    }
+    s_sql_add (&ids, "}");
+    if (ids.failed) {
+        free (ids.text);
+        return NULL;
+    }
+    return ids.text;
+}
+
+//  Take up to max new events of this process, oldest first, leasing them
+//  to the dispatcher as they are. Returns how many.
+static size_t
+s_fresh_take (logger_store_pg_t *self, enp_event_t **out, size_t max)
+{
+    s_fresh_t *taken = NULL, **tail = &taken;
+    size_t count = 0;
+    pthread_mutex_lock (&self->mutex);
+    while (self->fresh_head && count < max) {
+        s_fresh_t *fresh = self->fresh_head;
+        self->fresh_head = fresh->next;
+        if (!fresh->cancelled) {
+            zhashx_delete (self->fresh_ids, enp_event_id (fresh->event));
+            count++;
+        }
+        fresh->next = NULL;
+        *tail = fresh;
+        tail = &fresh->next;
+    }
+    if (!self->fresh_head) {
+        self->fresh_tail = NULL;
+        self->fresh_dropped = false;
+    }
+    pthread_mutex_unlock (&self->mutex);
+    count = 0;
+    while (taken) {
+        s_fresh_t *fresh = taken;
+        taken = taken->next;
+        if (!fresh->cancelled) {
+            char *lease = strdup (fresh->lease);
+            if (lease)
+                zhashx_update (self->leases, enp_event_id (fresh->event), lease);
+            out [count++] = fresh->event;
+            fresh->event = NULL;
+        }
+        enp_event_destroy (&fresh->event);
+        free (fresh);
+    }
+    return count;
+}
+
 static enp_status_t
 s_claim (void *self_, enp_event_t **out, size_t max, size_t *count_p)
 {
     logger_store_pg_t *self = (logger_store_pg_t *) self_;
     assert (self);
     *count_p = 0;
+    int64_t mono = enp_time_mono_ms ();
+    if (self->marks && mono - self->marks_since >= S_MARK_DELAY_MS)
+        s_marks_flush (self);
+    //  New events first, from memory: no round trip
+    size_t count = s_fresh_take (self, out, max);
+    bool poll = self->claim_full || atomic_load (&self->due_now)
+             || mono >= self->poll_at || mono >= self->sent_due_at;
+    if (count == max || !poll) {
+        *count_p = count;
+        return ENP_OK;
+    }
     self->claim_full = false;
+    self->poll_at = mono + S_POLL_MS;
+    self->sent_due_at = INT64_MAX;
     atomic_store (&self->due_now, false);
-    if (s_dispatch_ready (self))
-        return s_dispatch_result (self, false);
+    if (s_dispatch_ready (self)) {
+        *count_p = count;
+        s_dispatch_result (self, false);
+        return count? ENP_OK: ENP_EIO;
+    }
     char limit [24], attempts [24], now [24], visibility [24];
+    //  Not the new events just taken: with a short lease they may be due
+    char *taken = s_id_array (out, count);
     const char *values [] = {
-        s_int (limit, (int64_t) max), s_int (attempts, self->options.max_attempts),
-        s_int (now, enp_time_now_ms ()), s_int (visibility, self->options.visibility_ms)
+        s_int (limit, (int64_t) (max - count)),
+        s_int (attempts, self->options.max_attempts),
+        s_int (now, enp_time_now_ms ()), s_int (visibility, self->options.visibility_ms),
+        taken? taken: "{}"
     };
     //  Due events that ran out of attempts fail; the others are leased.
     //  Both sets are picked with SKIP LOCKED: another logger's claim in
@@ -1199,15 +1430,20 @@ s_claim (void *self_, enp_event_t **out, size_t max, size_t *count_p)
         "  * interval '1 millisecond' WHERE e.event_id = ANY (ARRAY ("
         "   SELECT c.event_id FROM events c WHERE c.status IN ('pending', 'queued')"
         "   AND c.due_at <= now () AND (c.status = 'pending' OR c.attempts < $2)"
+        "   AND c.event_id <> ALL ($5::uuid[])"
         "   ORDER BY c.due_at LIMIT $1 FOR UPDATE SKIP LOCKED))"
         "  RETURNING " S_COLUMNS ", (extract (epoch FROM e.due_at) * 1000000)::int8,"
         "  e.seq)"
         " SELECT * FROM claimed UNION ALL"
         " SELECT event_id::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-        " NULL FROM dead ORDER BY 10", 4, values);
-    if (!result)
-        return s_dispatch_result (self, false);
-    size_t count = 0;
+        " NULL FROM dead ORDER BY 10", 5, values);
+    free (taken);
+    if (!result) {
+        *count_p = count;
+        s_dispatch_result (self, false);
+        return count? ENP_OK: ENP_EIO;
+    }
+    size_t claimed = 0;
     for (int row = 0; row < PQntuples (result); row++) {
         if (PQgetisnull (result, row, 1)) {
             enp_log_event_warn (PQgetvalue (result, row, 0),
@@ -1221,10 +1457,11 @@ s_claim (void *self_, enp_event_t **out, size_t max, size_t *count_p)
             if (lease)
                 zhashx_update (self->leases, enp_event_id (out [count]), lease);
             count++;
+            claimed++;
         }
     }
     PQclear (result);
-    self->claim_full = count == max;
+    self->claim_full = count == max && claimed > 0;
     *count_p = count;
     return s_dispatch_result (self, true);
 }
@@ -1255,52 +1492,96 @@ s_lease_arrays (logger_store_pg_t *self, enp_event_t *const *events,
     return ids.failed || leases.failed? -1: 0;
 }
 
-//  The claimed events of $1 (ids) and $2 (their leases), locked in id
-//  order, as the writers lock them, so the two never wait for each other
-//  in a circle; lease is the due_at each claim set
+//  The claimed events of $1 (ids) and $2 (their leases) as "locked"
+//  (event_id, lease), their rows locked in id order first, as the writers
+//  lock them, so the two never wait for each other in a circle; lease is
+//  the due_at each claim set. The locks are taken by ARRAY (...), which
+//  runs once, whole, before the update: a join with the locking query
+//  would be rescanned for every row (quadratic in the batch)
 #define S_LOCK_CLAIMED \
-    "WITH input AS (SELECT * FROM unnest ($1::uuid[], $2::int8[])" \
-    "  AS i (event_id, lease))," \
-    " locked AS (SELECT l.event_id, timestamptz 'epoch' + i.lease" \
-    "  * interval '1 microsecond' AS lease FROM events l JOIN input i" \
-    "  ON l.event_id = i.event_id ORDER BY l.event_id FOR UPDATE OF l)"
+    "WITH locked AS (SELECT i.event_id, timestamptz 'epoch' + i.lease" \
+    "  * interval '1 microsecond' AS lease FROM unnest ($1::uuid[], $2::int8[])" \
+    "  AS i (event_id, lease) WHERE i.event_id = ANY (ARRAY (" \
+    "   SELECT l.event_id FROM events l WHERE l.event_id = ANY ($1::uuid[])" \
+    "   ORDER BY l.event_id FOR UPDATE)))"
 
+//  Record the sends that wait, in one statement. Only an event still
+//  under its lease becomes queued (attempts + 1, due again after the
+//  visibility timeout); one a worker reported, or a client queued again,
+//  meanwhile is left as it is: no row is written for it.
+static enp_status_t
+s_marks_flush (logger_store_pg_t *self)
+{
+    if (self->marks == 0)
+        return ENP_OK;
+    s_sql_add (&self->mark_ids, "}");
+    s_sql_add (&self->mark_leases, "}");
+    bool ok = !self->mark_ids.failed && !self->mark_leases.failed
+           && s_dispatch_ready (self) == 0;
+    char now [24], visibility [24];
+    const char *values [] = { self->mark_ids.text, self->mark_leases.text,
+                              s_int (now, enp_time_now_ms ()),
+                              s_int (visibility, self->options.visibility_ms) };
+    PGresult *result = ok? logger_pg_conn_exec (self->dispatch, S_LOCK_CLAIMED
+        " UPDATE events e SET attempts = e.attempts + 1, status = 'queued',"
+        " updated_at = " S_MS ("$3") ", due_at = now () + $4::int8"
+        "  * interval '1 millisecond'"
+        " FROM locked WHERE e.event_id = locked.event_id"
+        " AND e.due_at = locked.lease", 4, values): NULL;
+    ok = result != NULL;
+    PQclear (result);
+    if (!ok && logger_pg_conn_lost (self->dispatch) == false)
+        enp_log_warn ("dispatcher: %zu sends not recorded (%s); they are"
+                      " delivered again after their lease", self->marks,
+                      logger_pg_conn_error (self->dispatch));
+    self->mark_ids.size = self->mark_leases.size = 0;
+    self->mark_ids.failed = self->mark_leases.failed = false;
+    self->marks = 0;
+    return s_dispatch_result (self, ok);
+}
+
+//  Keep the sends to record them with the next ones: within S_MARK_DELAY_MS
+//  a busy dispatcher writes one statement for many batches, and a status
+//  report that comes first makes a send cost no write at all.
 static enp_status_t
 s_mark_sent (void *self_, enp_event_t *const *events, size_t count)
 {
     logger_store_pg_t *self = (logger_store_pg_t *) self_;
     assert (self);
-    char *ids = NULL, *leases = NULL;
-    int rc = s_lease_arrays (self, events, count, &ids, &leases);
-    if (rc || s_dispatch_ready (self)) {
-        free (ids);
-        free (leases);
-        return s_dispatch_result (self, false);
+    int64_t mono = enp_time_mono_ms ();
+    if (self->marks == 0) {
+        self->marks_since = mono;
+        s_sql_add (&self->mark_ids, "{");
+        s_sql_add (&self->mark_leases, "{");
     }
-    char now [24], visibility [24];
-    const char *values [] = { ids, leases, s_int (now, enp_time_now_ms ()),
-                              s_int (visibility, self->options.visibility_ms) };
-    //  Only an event still under its claim's lease becomes queued: one a
-    //  worker reported, or a client queued again, meanwhile keeps its
-    //  status. The send happened either way: it counts as an attempt
-    PGresult *result = logger_pg_conn_exec (self->dispatch, S_LOCK_CLAIMED
-        " UPDATE events e SET attempts = e.attempts + 1,"
-        " status = CASE WHEN e.due_at = locked.lease THEN 'queued'"
-        "  ELSE e.status END,"
-        " updated_at = CASE WHEN e.due_at = locked.lease THEN " S_MS ("$3")
-        "  ELSE e.updated_at END,"
-        " due_at = CASE WHEN e.due_at = locked.lease THEN now () + $4::int8"
-        "  * interval '1 millisecond' ELSE e.due_at END"
-        " FROM locked WHERE e.event_id = locked.event_id RETURNING e.attempts",
-        4, values);
-    free (ids);
-    free (leases);
-    for (int row = 0; result && row < PQntuples (result); row++)
-        if (atoi (PQgetvalue (result, row, 0)) > 1)
+    for (size_t index = 0; index < count; index++) {
+        const char *id = enp_event_id (events [index]);
+        const char *lease = (const char *) zhashx_lookup (self->leases, id);
+        s_sql_add (&self->mark_ids, self->marks? ",": "");
+        s_sql_add (&self->mark_ids, id);
+        s_sql_add (&self->mark_leases, self->marks? ",": "");
+        s_sql_add (&self->mark_leases, lease? lease: "0");
+        zhashx_delete (self->leases, id);
+        self->marks++;
+        if (enp_event_attempts (events [index]) > 0)
             atomic_fetch_add (&self->redelivered_total, 1);
-    bool ok = result != NULL;
-    PQclear (result);
-    return s_dispatch_result (self, ok);
+    }
+    //  Due again after the visibility timeout: look then, not only at the
+    //  next poll
+    int64_t due = mono + self->options.visibility_ms;
+    if (due < self->sent_due_at)
+        self->sent_due_at = due;
+    if (self->marks >= S_MARK_MAX || mono - self->marks_since >= S_MARK_DELAY_MS)
+        return s_marks_flush (self);
+    return ENP_OK;
+}
+
+static enp_status_t
+s_flush (void *self_)
+{
+    logger_store_pg_t *self = (logger_store_pg_t *) self_;
+    assert (self);
+    return s_marks_flush (self);
 }
 
 static enp_status_t
@@ -1336,7 +1617,17 @@ s_next_due (void *self_)
 {
     logger_store_pg_t *self = (logger_store_pg_t *) self_;
     assert (self);
-    return self->claim_full || atomic_load (&self->due_now)? 0: S_POLL_MS;
+    pthread_mutex_lock (&self->mutex);
+    bool fresh = self->fresh_head != NULL;
+    pthread_mutex_unlock (&self->mutex);
+    if (fresh || self->claim_full || atomic_load (&self->due_now))
+        return 0;
+    int64_t next = self->poll_at < self->sent_due_at? self->poll_at
+                                                     : self->sent_due_at;
+    if (self->marks && self->marks_since + S_MARK_DELAY_MS < next)
+        next = self->marks_since + S_MARK_DELAY_MS;
+    int64_t wait = next - enp_time_mono_ms ();
+    return wait > 0? wait: 0;
 }
 
 static const char *
@@ -1374,6 +1665,7 @@ logger_store_pg_engine (void)
         .stats = s_stats,
         .claim = s_claim,
         .mark_sent = s_mark_sent,
+        .flush = s_flush,
         .release = s_release,
         .next_due = s_next_due,
         .problem = s_problem
