@@ -62,7 +62,8 @@
 #define S_FRESH_MAX       65536     //  new events waiting for this process's
                                     //  dispatcher; more wait out their lease
 #define S_MARK_DELAY_MS     100     //  sends recorded at most this late...
-#define S_MARK_MAX         1000     //  ...or once this many wait
+#define S_MARK_MAX          256     //  ...or once this many wait (rows a
+                                    //  report may have to wait for)
 #define S_ADVISORY_KEY "7234951018623510885"   //  'enp_sche', the schema lock
 
 //  An events row as every query returns it: 8 columns of alias e
@@ -74,6 +75,27 @@
 
 //  A time in ms since the epoch, as a parameter
 #define S_MS(param) "(timestamptz 'epoch' + " param "::int8 * interval '1 millisecond')"
+
+//  Statements the dispatcher prepares. Each takes the events as a sorted
+//  array of ids ($1) and their leases ($2, µs since the epoch), so rows are
+//  written in id order, as the writers write them, and two statements
+//  never wait for each other in a circle; an event no longer under its
+//  lease (a report came first, or a client queued it again) is left as it
+//  is, and costs no write.
+//  mark: sent; queued, attempts + 1, due again after the visibility timeout
+#define S_MARK_SQL \
+    "UPDATE events e SET attempts = e.attempts + 1, status = 'queued'," \
+    " updated_at = timestamptz 'epoch' + $3::int8 * interval '1 millisecond'," \
+    " due_at = now () + $4::int8 * interval '1 millisecond'" \
+    " FROM unnest ($1::uuid[], $2::int8[]) AS i (event_id, lease)" \
+    " WHERE e.event_id = i.event_id" \
+    " AND e.due_at = timestamptz 'epoch' + i.lease * interval '1 microsecond'"
+//  release: not sent; due again at once, as it was
+#define S_RELEASE_SQL \
+    "UPDATE events e SET due_at = now ()" \
+    " FROM unnest ($1::uuid[], $2::int8[]) AS i (event_id, lease)" \
+    " WHERE e.event_id = i.event_id" \
+    " AND e.due_at = timestamptz 'epoch' + i.lease * interval '1 microsecond'"
 
 typedef enum { S_INSERT, S_GET, S_SET_STATUS, S_LIST, S_STATS } s_kind_t;
 typedef enum { S_QUEUED, S_TAKEN, S_DONE, S_ABANDONED } s_state_t;
@@ -121,6 +143,12 @@ typedef struct {
     bool up;                    //  connected; guarded by the store's mutex
 } s_writer_t;
 
+//  A send not yet recorded: the event and the lease it went out under.
+typedef struct {
+    char event_id [ENP_UUID_LEN + 1];
+    char lease [24];
+} s_mark_t;
+
 //  A growing SQL text.
 typedef struct {
     char *text;
@@ -150,9 +178,9 @@ struct _logger_store_pg_t {
     int64_t poll_at;            //  next claim in the database (monotonic)
     int64_t sent_due_at;        //  earliest deadline of what this process
                                 //  sent since (monotonic), or INT64_MAX
-    s_sql_t mark_ids;           //  sends not yet recorded: ids and their
-    s_sql_t mark_leases;        //  leases, as array literals being built
+    s_mark_t *marks_held;       //  sends not yet recorded
     size_t marks;               //  how many
+    size_t marks_capacity;
     int64_t marks_since;        //  when the first came (monotonic)
     int64_t dispatch_retry_at;  //  no reconnect before (monotonic ms)
     int64_t dispatch_backoff;
@@ -560,67 +588,101 @@ s_run_inserts (s_writer_t *writer, s_request_t **requests, size_t count)
         }
 }
 
+//  The statement each writer prepares for status changes: the batch as
+//  arrays of ids ($1) and statuses ($2), each id once, sorted, so rows are
+//  updated (and locked) in id order, like the dispatcher's, and two
+//  statements never wait for each other in a circle. A report of an
+//  event already processed changes nothing and writes no row.
+#define S_SET_STATUS_UPDATE \
+    "UPDATE events e SET status = i.status," \
+    " updated_at = timestamptz 'epoch' + $3::int8 * interval '1 millisecond'," \
+    " generation = e.generation + (i.status = 'pending')::int," \
+    " attempts = CASE WHEN i.status = 'processed'" \
+    "  THEN greatest (e.attempts, 1) ELSE e.attempts END," \
+    " due_at = CASE i.status WHEN 'pending' THEN now ()" \
+    "  WHEN 'queued' THEN now () + $4::int8 * interval '1 millisecond' END" \
+    " FROM unnest ($1::uuid[], $2::text[]) AS i (event_id, status)"
+#define S_SET_STATUS_WHERE \
+    " WHERE e.event_id = i.event_id" \
+    " AND NOT (e.status = 'processed' AND i.status = 'processed')" \
+    " RETURNING " S_COLUMNS
+#define S_SET_STATUS_SQL S_SET_STATUS_UPDATE S_SET_STATUS_WHERE
+//  The same for workers' reports of processed events, committed without
+//  waiting for the WAL flush (set_config (..., true) holds for this
+//  statement's transaction only): a report a database crash loses means
+//  one redelivery, which at-least-once allows, and the reports, one per
+//  event, no longer wait for the disk
+#define S_SET_PROCESSED_SQL S_SET_STATUS_UPDATE \
+    ", (SELECT set_config ('synchronous_commit', 'off', true)) AS c" \
+    S_SET_STATUS_WHERE
+
+//  The statement each writer prepares for reads by id ($1, an array).
+#define S_GET_SQL \
+    "SELECT " S_COLUMNS " FROM events e WHERE e.event_id = ANY ($1::uuid[])"
+
+//  Order requests by event id (qsort).
+static int
+s_by_event_id (const void *a, const void *b)
+{
+    return strcmp ((*(s_request_t *const *) a)->event_id,
+                   (*(s_request_t *const *) b)->event_id);
+}
+
+static void s_run_gets (s_writer_t *writer, s_request_t **requests, size_t count);
+
 //  Apply status updates with one statement; each id at most once in it.
+//  A processed event reported again is read, not written.
 static void
-s_update_rows (s_writer_t *writer, s_request_t **requests, size_t count)
+s_update_rows (s_writer_t *writer, s_request_t **requests, size_t count,
+               const char *statement)
 {
     logger_store_pg_t *self = writer->store;
-    s_sql_t sql = { 0 };
-    const char **values = (const char **) calloc (count * 2 + 2, sizeof (char *));
+    qsort (requests, count, sizeof (s_request_t *), s_by_event_id);
+    s_sql_t ids = { 0 }, statuses = { 0 };
+    s_sql_add (&ids, "{");
+    s_sql_add (&statuses, "{");
+    for (size_t index = 0; index < count; index++) {
+        s_array_add (&ids, requests [index]->event_id, index == 0);
+        s_array_add (&statuses, requests [index]->status, index == 0);
+    }
+    s_sql_add (&ids, "}");
+    s_sql_add (&statuses, "}");
     char now [24], visibility [24];
-    s_sql_add (&sql, "WITH input (event_id, status) AS (VALUES ");
-    for (size_t index = 0; values && index < count; index++) {
-        values [index * 2] = requests [index]->event_id;
-        values [index * 2 + 1] = requests [index]->status;
-        s_sql_add (&sql, index? ", (": "(");
-        s_sql_param (&sql, (int) index * 2 + 1, "::uuid, ");
-        s_sql_param (&sql, (int) index * 2 + 2, "::text)");
-    }
-    int now_param = (int) count * 2 + 1;
-    char tail [1024];
-    snprintf (tail, sizeof tail, "), old AS (SELECT o.event_id, o.status FROM"
-              " events o JOIN input i ON o.event_id = i.event_id"
-              " ORDER BY o.event_id FOR UPDATE OF o)"
-              " UPDATE events e SET status = i.status, updated_at = " S_MS ("$%d")
-              ", generation = e.generation + (i.status = 'pending')::int,"
-              //  A report means a delivery, even one not recorded yet
-              " attempts = CASE WHEN i.status = 'processed'"
-              " THEN greatest (e.attempts, 1) ELSE e.attempts END,"
-              " due_at = CASE i.status WHEN 'pending' THEN now ()"
-              " WHEN 'queued' THEN now () + $%d::int8 * interval '1 millisecond'"
-              " END FROM input i, old WHERE e.event_id = i.event_id"
-              " AND old.event_id = i.event_id RETURNING " S_COLUMNS ", old.status",
-              now_param, now_param + 1);
-    s_sql_add (&sql, tail);
-    PGresult *result = NULL;
-    if (values && !sql.failed) {
-        values [now_param - 1] = s_int (now, enp_time_now_ms ());
-        values [now_param] = s_int (visibility, self->options.visibility_ms);
-        result = logger_pg_conn_exec (writer->conn, sql.text, now_param + 1,
-                                      values);
-    }
-    for (size_t index = 0; result && index < count; index++)
-        requests [index]->result = ENP_ENOTFOUND;
-    for (int row = 0; result && row < PQntuples (result); row++) {
-        const char *id = PQgetvalue (result, row, 0);
-        for (size_t index = 0; index < count; index++) {
-            s_request_t *request = requests [index];
-            if (strcmp (request->event_id, id))
-                continue;
-            request->reply = s_row_event (result, row, 0);
-            request->result = request->reply? ENP_OK: ENP_ENOMEM;
-            if (strcmp (request->status, ENP_STATUS_PROCESSED) == 0
-            &&  strcmp (PQgetvalue (result, row, S_COLUMN_COUNT),
-                        ENP_STATUS_PROCESSED))
-                atomic_fetch_add (&self->processed_total, 1);
-            if (strcmp (request->status, ENP_STATUS_PENDING) == 0)
-                atomic_store (&self->due_now, true);
-            break;
-        }
+    const char *values [] = { ids.text, statuses.text,
+                              s_int (now, enp_time_now_ms ()),
+                              s_int (visibility, self->options.visibility_ms) };
+    PGresult *result = ids.failed || statuses.failed? NULL
+        : logger_pg_conn_exec_prepared (writer->conn, statement, 4, values);
+    free (ids.text);
+    free (statuses.text);
+    if (!result)
+        return;                 //  ENP_EIO for all
+    zhashx_t *by_id = zhashx_new ();
+    for (size_t index = 0; by_id && index < count; index++)
+        zhashx_insert (by_id, requests [index]->event_id, requests [index]);
+    for (int row = 0; by_id && row < PQntuples (result); row++) {
+        s_request_t *request = (s_request_t *) zhashx_lookup (by_id,
+            PQgetvalue (result, row, 0));
+        if (!request)
+            continue;
+        request->reply = s_row_event (result, row, 0);
+        request->result = request->reply? ENP_OK: ENP_ENOMEM;
+        if (strcmp (request->status, ENP_STATUS_PROCESSED) == 0)
+            atomic_fetch_add (&self->processed_total, 1);
+        if (strcmp (request->status, ENP_STATUS_PENDING) == 0)
+            atomic_store (&self->due_now, true);
+        zhashx_delete (by_id, request->event_id);
     }
     PQclear (result);
-    free (values);
-    free (sql.text);
+    //  No row: no such event, or a processed one reported again
+    s_request_t **rest = (s_request_t **) calloc (count, sizeof (s_request_t *));
+    size_t left = 0;
+    for (size_t index = 0; rest && by_id && index < count; index++)
+        if (zhashx_lookup (by_id, requests [index]->event_id))
+            rest [left++] = requests [index];
+    s_run_gets (writer, rest, left);
+    free (rest);
+    zhashx_destroy (&by_id);
 }
 
 //  Apply the batch's status updates. An id that comes twice waits for a
@@ -642,7 +704,19 @@ s_run_updates (s_writer_t *writer, s_request_t **requests, size_t count)
                 round [taken++] = left [index];
             else
                 left [kept++] = left [index];
-        s_update_rows (writer, round, taken);
+        //  Reports of processed events, then every other status change
+        size_t processed = 0;
+        for (size_t index = 0; index < taken; index++)
+            if (strcmp (round [index]->status, ENP_STATUS_PROCESSED) == 0) {
+                s_request_t *swap = round [processed];
+                round [processed++] = round [index];
+                round [index] = swap;
+            }
+        if (processed)
+            s_update_rows (writer, round, processed, "set_processed");
+        if (taken > processed && logger_pg_conn_connected (writer->conn))
+            s_update_rows (writer, round + processed, taken - processed,
+                           "set_status");
         remaining = kept;
     }
     zhashx_destroy (&seen);
@@ -664,9 +738,8 @@ s_run_gets (s_writer_t *writer, s_request_t **requests, size_t count)
     }
     s_sql_add (&ids, "}");
     const char *values [] = { ids.text };
-    PGresult *result = ids.failed? NULL: logger_pg_conn_exec (writer->conn,
-        "SELECT " S_COLUMNS " FROM events e WHERE e.event_id = ANY ($1::uuid[])",
-        1, values);
+    PGresult *result = ids.failed? NULL
+        : logger_pg_conn_exec_prepared (writer->conn, "get", 1, values);
     for (size_t index = 0; result && index < count; index++) {
         s_request_t *request = requests [index];
         request->result = ENP_ENOTFOUND;
@@ -1001,6 +1074,7 @@ logger_store_pg_new (const char *url, const logger_store_options_t *options)
               "%s; SET synchronous_commit = off", session);
     self->dispatch = logger_pg_conn_new (url, self->options.timeout_ms,
                                          dispatch_session);
+
     self->writers = (s_writer_t *) calloc ((size_t) self->options.connections,
                                            sizeof (s_writer_t));
     self->leases = zhashx_new ();
@@ -1018,7 +1092,14 @@ logger_store_pg_new (const char *url, const logger_store_options_t *options)
         logger_store_pg_destroy (&self);
         return NULL;
     }
-    if (s_migrate (self->dispatch)) {
+    //  The dispatcher's statements once the schema is there
+    if (s_migrate (self->dispatch)
+    ||  logger_pg_conn_prepare (self->dispatch, "mark", S_MARK_SQL)
+    ||  logger_pg_conn_prepare (self->dispatch, "release", S_RELEASE_SQL)
+    ||  !logger_pg_conn_connected (self->dispatch)) {
+        if (!logger_pg_conn_connected (self->dispatch))
+            enp_log_error ("cannot prepare the dispatcher's statements: %s",
+                           logger_pg_conn_error (self->dispatch));
         logger_store_pg_destroy (&self);
         return NULL;
     }
@@ -1029,6 +1110,9 @@ logger_store_pg_new (const char *url, const logger_store_options_t *options)
         writer->conn = logger_pg_conn_new (url, self->options.timeout_ms, session);
         if (!writer->conn
         ||  logger_pg_conn_prepare (writer->conn, "insert", S_INSERT_SQL)
+        ||  logger_pg_conn_prepare (writer->conn, "set_status", S_SET_STATUS_SQL)
+        ||  logger_pg_conn_prepare (writer->conn, "set_processed", S_SET_PROCESSED_SQL)
+        ||  logger_pg_conn_prepare (writer->conn, "get", S_GET_SQL)
         ||  logger_pg_conn_ensure (writer->conn)
         ||  pthread_create (&writer->thread, NULL, s_writer_run, writer)) {
             enp_log_error ("cannot start database writer: %s", writer->conn
@@ -1075,8 +1159,7 @@ logger_store_pg_destroy (logger_store_pg_t **self_p)
     }
     zhashx_destroy (&self->fresh_ids);
     zhashx_destroy (&self->leases);
-    free (self->mark_ids.text);
-    free (self->mark_leases.text);
+    free (self->marks_held);
     logger_pg_conn_destroy (&self->dispatch);
     pthread_cond_destroy (&self->work);
     pthread_mutex_destroy (&self->mutex);
@@ -1466,24 +1549,26 @@ s_claim (void *self_, enp_event_t **out, size_t max, size_t *count_p)
     return s_dispatch_result (self, true);
 }
 
-//  Write the ids of claimed events and their leases as array literals
-//  ({id,...} and {lease,...}), forgetting the leases. Returns 0, or -1
-//  when out of memory.
+//  Order marks by event id (qsort).
 static int
-s_lease_arrays (logger_store_pg_t *self, enp_event_t *const *events,
-                size_t count, char **ids_p, char **leases_p)
+s_mark_order (const void *a, const void *b)
 {
+    return strcmp (((const s_mark_t *) a)->event_id,
+                   ((const s_mark_t *) b)->event_id);
+}
+
+//  Write marks, sorted by event id, as two array literals: {id,...} and
+//  {lease,...}. Returns 0, or -1 when out of memory.
+static int
+s_mark_arrays (s_mark_t *marks, size_t count, char **ids_p, char **leases_p)
+{
+    qsort (marks, count, sizeof (s_mark_t), s_mark_order);
     s_sql_t ids = { 0 }, leases = { 0 };
     s_sql_add (&ids, "{");
     s_sql_add (&leases, "{");
     for (size_t index = 0; index < count; index++) {
-        const char *id = enp_event_id (events [index]);
-        const char *lease = (const char *) zhashx_lookup (self->leases, id);
-        s_sql_add (&ids, index? ",": "");
-        s_sql_add (&ids, id);
-        s_sql_add (&leases, index? ",": "");
-        s_sql_add (&leases, lease? lease: "0");
-        zhashx_delete (self->leases, id);
+        s_array_add (&ids, marks [index].event_id, index == 0);
+        s_array_add (&leases, marks [index].lease, index == 0);
     }
     s_sql_add (&ids, "}");
     s_sql_add (&leases, "}");
@@ -1492,50 +1577,45 @@ s_lease_arrays (logger_store_pg_t *self, enp_event_t *const *events,
     return ids.failed || leases.failed? -1: 0;
 }
 
-//  The claimed events of $1 (ids) and $2 (their leases) as "locked"
-//  (event_id, lease), their rows locked in id order first, as the writers
-//  lock them, so the two never wait for each other in a circle; lease is
-//  the due_at each claim set. The locks are taken by ARRAY (...), which
-//  runs once, whole, before the update: a join with the locking query
-//  would be rescanned for every row (quadratic in the batch)
-#define S_LOCK_CLAIMED \
-    "WITH locked AS (SELECT i.event_id, timestamptz 'epoch' + i.lease" \
-    "  * interval '1 microsecond' AS lease FROM unnest ($1::uuid[], $2::int8[])" \
-    "  AS i (event_id, lease) WHERE i.event_id = ANY (ARRAY (" \
-    "   SELECT l.event_id FROM events l WHERE l.event_id = ANY ($1::uuid[])" \
-    "   ORDER BY l.event_id FOR UPDATE)))"
+//  Note the lease each event went out under, forgetting it. Returns the
+//  marks (caller frees), or NULL when out of memory.
+static s_mark_t *
+s_marks_of (logger_store_pg_t *self, enp_event_t *const *events, size_t count)
+{
+    s_mark_t *marks = (s_mark_t *) calloc (count? count: 1, sizeof (s_mark_t));
+    for (size_t index = 0; marks && index < count; index++) {
+        const char *id = enp_event_id (events [index]);
+        const char *lease = (const char *) zhashx_lookup (self->leases, id);
+        snprintf (marks [index].event_id, sizeof marks [index].event_id, "%s", id);
+        snprintf (marks [index].lease, sizeof marks [index].lease, "%s",
+                  lease? lease: "0");
+        zhashx_delete (self->leases, id);
+    }
+    return marks;
+}
 
-//  Record the sends that wait, in one statement. Only an event still
-//  under its lease becomes queued (attempts + 1, due again after the
-//  visibility timeout); one a worker reported, or a client queued again,
-//  meanwhile is left as it is: no row is written for it.
+//  Record the sends that wait, in one statement.
 static enp_status_t
 s_marks_flush (logger_store_pg_t *self)
 {
     if (self->marks == 0)
         return ENP_OK;
-    s_sql_add (&self->mark_ids, "}");
-    s_sql_add (&self->mark_leases, "}");
-    bool ok = !self->mark_ids.failed && !self->mark_leases.failed
+    char *ids = NULL, *leases = NULL;
+    bool ok = s_mark_arrays (self->marks_held, self->marks, &ids, &leases) == 0
            && s_dispatch_ready (self) == 0;
     char now [24], visibility [24];
-    const char *values [] = { self->mark_ids.text, self->mark_leases.text,
-                              s_int (now, enp_time_now_ms ()),
+    const char *values [] = { ids, leases, s_int (now, enp_time_now_ms ()),
                               s_int (visibility, self->options.visibility_ms) };
-    PGresult *result = ok? logger_pg_conn_exec (self->dispatch, S_LOCK_CLAIMED
-        " UPDATE events e SET attempts = e.attempts + 1, status = 'queued',"
-        " updated_at = " S_MS ("$3") ", due_at = now () + $4::int8"
-        "  * interval '1 millisecond'"
-        " FROM locked WHERE e.event_id = locked.event_id"
-        " AND e.due_at = locked.lease", 4, values): NULL;
+    PGresult *result = ok? logger_pg_conn_exec_prepared (self->dispatch, "mark",
+                                                         4, values): NULL;
     ok = result != NULL;
     PQclear (result);
-    if (!ok && logger_pg_conn_lost (self->dispatch) == false)
+    free (ids);
+    free (leases);
+    if (!ok && !logger_pg_conn_lost (self->dispatch))
         enp_log_warn ("dispatcher: %zu sends not recorded (%s); they are"
                       " delivered again after their lease", self->marks,
                       logger_pg_conn_error (self->dispatch));
-    self->mark_ids.size = self->mark_leases.size = 0;
-    self->mark_ids.failed = self->mark_leases.failed = false;
     self->marks = 0;
     return s_dispatch_result (self, ok);
 }
@@ -1549,23 +1629,26 @@ s_mark_sent (void *self_, enp_event_t *const *events, size_t count)
     logger_store_pg_t *self = (logger_store_pg_t *) self_;
     assert (self);
     int64_t mono = enp_time_mono_ms ();
-    if (self->marks == 0) {
-        self->marks_since = mono;
-        s_sql_add (&self->mark_ids, "{");
-        s_sql_add (&self->mark_leases, "{");
+    if (self->marks + count > self->marks_capacity) {
+        size_t capacity = (self->marks + count) * 2;
+        s_mark_t *grown = (s_mark_t *) realloc (self->marks_held,
+                                                capacity * sizeof (s_mark_t));
+        if (!grown)
+            return ENP_ENOMEM;
+        self->marks_held = grown;
+        self->marks_capacity = capacity;
     }
-    for (size_t index = 0; index < count; index++) {
-        const char *id = enp_event_id (events [index]);
-        const char *lease = (const char *) zhashx_lookup (self->leases, id);
-        s_sql_add (&self->mark_ids, self->marks? ",": "");
-        s_sql_add (&self->mark_ids, id);
-        s_sql_add (&self->mark_leases, self->marks? ",": "");
-        s_sql_add (&self->mark_leases, lease? lease: "0");
-        zhashx_delete (self->leases, id);
-        self->marks++;
+    s_mark_t *marks = s_marks_of (self, events, count);
+    if (!marks)
+        return ENP_ENOMEM;
+    if (self->marks == 0)
+        self->marks_since = mono;
+    memcpy (self->marks_held + self->marks, marks, count * sizeof (s_mark_t));
+    self->marks += count;
+    free (marks);
+    for (size_t index = 0; index < count; index++)
         if (enp_event_attempts (events [index]) > 0)
             atomic_fetch_add (&self->redelivered_total, 1);
-    }
     //  Due again after the visibility timeout: look then, not only at the
     //  next poll
     int64_t due = mono + self->options.visibility_ms;
@@ -1589,21 +1672,18 @@ s_release (void *self_, enp_event_t *const *events, size_t count)
 {
     logger_store_pg_t *self = (logger_store_pg_t *) self_;
     assert (self);
+    s_mark_t *marks = s_marks_of (self, events, count);
     char *ids = NULL, *leases = NULL;
-    int rc = s_lease_arrays (self, events, count, &ids, &leases);
-    if (rc || s_dispatch_ready (self)) {
-        free (ids);
-        free (leases);
-        return s_dispatch_result (self, false);
-    }
+    bool ok = marks && s_mark_arrays (marks, count, &ids, &leases) == 0
+           && s_dispatch_ready (self) == 0;
     const char *values [] = { ids, leases };
-    PGresult *result = logger_pg_conn_exec (self->dispatch, S_LOCK_CLAIMED
-        " UPDATE events e SET due_at = now () FROM locked"
-        " WHERE e.event_id = locked.event_id AND e.due_at = locked.lease",
-        2, values);
+    PGresult *result = ok? logger_pg_conn_exec_prepared (self->dispatch,
+                                                         "release", 2, values)
+                         : NULL;
     free (ids);
     free (leases);
-    bool ok = result != NULL;
+    free (marks);
+    ok = result != NULL;
     if (ok)
         atomic_store (&self->due_now, true);
     PQclear (result);
