@@ -92,14 +92,31 @@ s_send_json (struct mg_connection *conn, int code, json_t *value)
     return code;
 }
 
-//  Answer for a store failure, using the one status mapping.
+//  Answer for a store failure, using the one status mapping. An
+//  unavailable store says so, whatever the operation.
 static int
 s_store_problem (struct mg_connection *conn, enp_status_t status,
                  const char *detail)
 {
     int code = logger_api_http_status (status);
     enp_http_response_t extra = { .retry_after = code == 503? S_RETRY_AFTER_S: 0 };
+    if (status == ENP_EIO)
+        detail = "the event store is unavailable (its database is unreachable"
+                 " or slow); retry later";
     return enp_http_problem (conn, code, detail, NULL, &extra);
+}
+
+//  True when an Idempotency-Key is 1-255 visible ASCII characters.
+static int
+s_key_valid (const char *key)
+{
+    size_t length = strlen (key);
+    if (length < 1 || length > LOGGER_STORE_KEY_MAX)
+        return 0;
+    for (const char *c = key; *c; c++)
+        if (*c < '!' || *c > '~')
+            return 0;
+    return 1;
 }
 
 //  Answer a decode failure: 400 or 422 with field errors.
@@ -116,9 +133,16 @@ static int
 s_create (logger_api_t *self, struct mg_connection *conn,
           const struct mg_request_info *request)
 {
+    (void) request;
+    //  An Idempotency-Key makes a retried create safe: the same key and
+    //  body give back the first event
+    const char *key = mg_get_header (conn, "Idempotency-Key");
+    if (key && !s_key_valid (key))
+        return enp_http_problem (conn, 400, "invalid Idempotency-Key header",
+            json_pack ("[{s:s, s:s}]", "field", "Idempotency-Key", "message",
+                       "must be 1-255 visible ASCII characters"), NULL);
     char *body = NULL;
     size_t size = 0;
-    (void) request;
     int sent = enp_http_read_json (conn, self->max_body, &body, &size);
     if (sent)
         return sent;
@@ -141,13 +165,32 @@ s_create (logger_api_t *self, struct mg_connection *conn,
     char *json = enp_event_encode (event, &json_size);
     char location [S_EVENTS_PREFIX_LEN + ENP_UUID_LEN + 1] = S_EVENTS_PREFIX;
     memcpy (location + S_EVENTS_PREFIX_LEN, enp_event_id (event), ENP_UUID_LEN + 1);
-    status = json? logger_store_insert (self->store, &event, NULL, NULL): ENP_ENOMEM;
-    enp_event_destroy (&event);     //  Still ours only if the insert failed
+    enp_event_t *replay = NULL;
+    status = json? logger_store_insert (self->store, &event, key, &replay)
+                 : ENP_ENOMEM;
+    enp_event_destroy (&event);     //  Still ours only if not stored
+    if (status == ENP_EINVAL && key) {
+        free (json);
+        return enp_http_problem (conn, 422, "this Idempotency-Key was used with"
+            " a different body", json_pack ("[{s:s, s:s}]", "field",
+            "Idempotency-Key", "message", "already used with a different"
+            " user_id or description"), NULL);
+    }
     if (status != ENP_OK) {
         free (json);
         return s_store_problem (conn, status, status == ENP_EFULL
             ? "the event store is full of unprocessed events; retry later"
             : "could not record the event");
+    }
+    if (replay) {
+        //  A retry: the first event, as it is now
+        free (json);
+        json = enp_event_encode (replay, &json_size);
+        memcpy (location + S_EVENTS_PREFIX_LEN, enp_event_id (replay),
+                ENP_UUID_LEN + 1);
+        enp_event_destroy (&replay);
+        if (!json)
+            return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
     }
     logger_dispatcher_wake (self->dispatcher);
     enp_log_event_debug (location + S_EVENTS_PREFIX_LEN, "created");
@@ -569,6 +612,7 @@ logger_api_http_status (enp_status_t status)
         case ENP_EINVAL:    return 422;
         case ENP_ENOTFOUND: return 404;
         case ENP_EFULL:     return 503;
+        case ENP_EIO:       return 503;
         default:            return 500;
     }
 }

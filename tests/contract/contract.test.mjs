@@ -17,11 +17,12 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { docsDir, freePort, loadSpec, request, SpecChecker, spawnBroker, specPath, startLogger, stopProcess, YAML } from './harness.mjs';
+import { docsDir, freePort, loadSpec, repoRoot, request, SpecChecker, spawnBroker, specPath, startLogger, stopProcess, YAML } from './harness.mjs';
 
 const TOKEN = 'secret';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -598,6 +599,90 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
             const r = await small.stop(5000);
             assert.equal(r.killed, false, `did not exit within 5 s of SIGTERM\n${small.log().slice(-2000)}`);
             assert.equal(r.code, 0, `exit ${JSON.stringify(r)}\n${small.log().slice(-2000)}`);
+        });
+    });
+
+    describe('Idempotency-Key', () => {
+        it('a retry with the same key and body answers 201 with the first event, creating nothing', async () => {
+            const key = `contract-${randomUUID()}`;
+            const body = { user_id: uniqueUser('idem'), description: 'charged once' };
+            const first = await call('POST', '/events', { body, headers: { 'Idempotency-Key': key } });
+            const event = checker.check(first, '/events', 'post');
+            assert.equal(first.status, 201, first.text);
+            const again = await call('POST', '/events', { body, headers: { 'Idempotency-Key': key } });
+            const same = checker.check(again, '/events', 'post');
+            assert.equal(again.status, 201, again.text);
+            assert.equal(same.event_id, event.event_id);
+            assert.equal(again.headers.location, first.headers.location);
+            const list = checker.check(await call('GET', `/events?user_id=${body.user_id}`), '/events', 'get');
+            assert.equal(list.items.length, 1, 'one event for the two requests');
+        });
+
+        it('the same key with another body is 422 naming the header', async () => {
+            const key = `contract-${randomUUID()}`;
+            const user = uniqueUser('idem');
+            const first = await call('POST', '/events', { body: { user_id: user, description: 'one' }, headers: { 'Idempotency-Key': key } });
+            assert.equal(first.status, 201, first.text);
+            const other = await call('POST', '/events', { body: { user_id: user, description: 'two' }, headers: { 'Idempotency-Key': key } });
+            const problem = checker.check(other, '/events', 'post');
+            assert.equal(other.status, 422, other.text);
+            assert.equal(problem.errors[0].field, 'Idempotency-Key');
+        });
+
+        it('a malformed key is 400', async () => {
+            const res = await call('POST', '/events', { body: { user_id: 'u', description: 'd' },
+                headers: { 'Idempotency-Key': 'two words' } });
+            const problem = checker.check(res, '/events', 'post');
+            assert.equal(res.status, 400, res.text);
+            assert.equal(problem.errors[0].field, 'Idempotency-Key');
+        });
+    });
+
+    describe('with the PostgreSQL store', () => {
+        // A throwaway cluster (scripts/pg-scratch.sh), halted mid-test: every
+        // route that needs the database answers 503 with Retry-After.
+        const scratch = path.join(repoRoot, 'scripts', 'pg-scratch.sh');
+        const dir = mkdtempSync(path.join(tmpdir(), 'enp-contract-pg-'));
+        let durable;
+        after(async () => {
+            if (durable) await durable.stop();
+            execFileSync(scratch, ['stop', dir], { stdio: 'inherit' });
+        });
+
+        it('answers 503 with Retry-After on every route while the database is away', async () => {
+            const url = execFileSync(scratch, ['start', dir], { encoding: 'utf8' }).trim();
+            durable = await startLogger({ token: null, extraArgs: ['--store', url, '--request-timeout', '2000'] });
+            const created = await request(durable.baseUrl, 'POST', '/events', { body: { user_id: 'pg', description: 'durable' } });
+            assert.equal(checker.check(created, '/events', 'post').status, 'pending');
+            const loc = created.headers.location;
+            execFileSync(scratch, ['halt', dir], { stdio: 'inherit' });
+            try {
+                const calls = [
+                    ['POST', '/events', '/events', 'post', { body: { user_id: 'pg', description: 'lost?' } }],
+                    ['GET', '/events', '/events', 'get', {}],
+                    ['GET', loc, '/events/{event_id}', 'get', {}],
+                    ['PATCH', loc, '/events/{event_id}', 'patch', { body: { status: 'processed' } }],
+                    ['GET', '/readyz', '/readyz', 'get', {}],
+                ];
+                for (const [method, p, route, op, opts] of calls) {
+                    const res = await request(durable.baseUrl, method, p, opts);
+                    const problem = checker.check(res, route, op);
+                    assert.equal(res.status, 503, `${method} ${p}: ${res.text}`);
+                    assert.ok(Number(res.headers['retry-after']) >= 1, `${method} ${p}: Retry-After ${res.headers['retry-after']}`);
+                    assert.match(problem.detail, /database/, `${method} ${p} says why`);
+                }
+            } finally {
+                execFileSync(scratch, ['resume', dir], { stdio: 'inherit' });
+            }
+            // Back by itself: the event recorded before is still there
+            let res;
+            const deadline = Date.now() + 15000;
+            do {
+                res = await request(durable.baseUrl, 'GET', loc);
+                if (res.status === 200) break;
+                await sleep(200);
+            } while (Date.now() < deadline);
+            assert.equal(checker.check(res, '/events/{event_id}', 'get').user_id, 'pg');
         });
     });
 
