@@ -750,11 +750,12 @@ testkit_logger_peak (testkit_logger_t *self)
 
 struct _testkit_pipeline_t {
     char *dir;                          //  logs and outputs
-    int http_port;                      //  the logger's HTTP port
-    char base [64];                     //  http://127.0.0.1:http_port
+    int http_ports [TESTKIT_PIPELINE_LOGGERS];  //  the loggers' HTTP ports
+    char bases [TESTKIT_PIPELINE_LOGGERS][64];  //  http://127.0.0.1:port
     char front [64], back [64];         //  the broker's tcp://127.0.0.1:port
     char outputs [TESTKIT_PIPELINE_PROCESSORS][256];    //  processors' stdout
-    pid_t broker, logger;               //  -1 when not running
+    pid_t broker;                       //  -1 when not running
+    pid_t loggers [TESTKIT_PIPELINE_LOGGERS];
     pid_t processors [TESTKIT_PIPELINE_PROCESSORS];
 };
 
@@ -783,18 +784,24 @@ testkit_pipeline_new (void)
     testkit_pipeline_t *self = (testkit_pipeline_t *) calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->broker = self->logger = -1;
+    self->broker = -1;
     for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
         self->processors [index] = -1;
     self->dir = testkit_tmpdir ();
-    self->http_port = testkit_free_port ();
+    int ports_ok = 1;
+    for (int index = 0; index < TESTKIT_PIPELINE_LOGGERS; index++) {
+        self->loggers [index] = -1;
+        self->http_ports [index] = testkit_free_port ();
+        ports_ok &= self->http_ports [index] > 0;
+        snprintf (self->bases [index], sizeof self->bases [index],
+                  "http://127.0.0.1:%d", self->http_ports [index]);
+    }
     int front_port = testkit_free_port ();
     int back_port = testkit_free_port ();
-    if (!self->dir || self->http_port < 0 || front_port < 0 || back_port < 0) {
+    if (!self->dir || !ports_ok || front_port < 0 || back_port < 0) {
         testkit_pipeline_destroy (&self);
         return NULL;
     }
-    snprintf (self->base, sizeof self->base, "http://127.0.0.1:%d", self->http_port);
     snprintf (self->front, sizeof self->front, "tcp://127.0.0.1:%d", front_port);
     snprintf (self->back, sizeof self->back, "tcp://127.0.0.1:%d", back_port);
     for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
@@ -827,14 +834,14 @@ const char *
 testkit_pipeline_base (testkit_pipeline_t *self)
 {
     assert (self);
-    return self->base;
+    return self->bases [0];
 }
 
 int
 testkit_pipeline_http_port (testkit_pipeline_t *self)
 {
     assert (self);
-    return self->http_port;
+    return self->http_ports [0];
 }
 
 const char *
@@ -856,7 +863,7 @@ pid_t
 testkit_pipeline_logger (testkit_pipeline_t *self)
 {
     assert (self);
-    return self->logger;
+    return self->loggers [0];
 }
 
 pid_t
@@ -904,17 +911,45 @@ pid_t
 testkit_pipeline_start_logger (testkit_pipeline_t *self,
                                const char *const extra [])
 {
+    return testkit_pipeline_start_logger_at (self, 0, extra);
+}
+
+pid_t
+testkit_pipeline_start_logger_at (testkit_pipeline_t *self, int index,
+                                  const char *const extra [])
+{
     assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_LOGGERS);
     char log [512], port [16], url [96];
-    snprintf (log, sizeof log, "%s/logger.log", self->dir);
-    snprintf (port, sizeof port, "%d", self->http_port);
+    if (index)
+        snprintf (log, sizeof log, "%s/logger-%d.log", self->dir, index);
+    else
+        snprintf (log, sizeof log, "%s/logger.log", self->dir);
+    snprintf (port, sizeof port, "%d", self->http_ports [index]);
     const char *const flags [] = { "--host", "127.0.0.1", "--port", port,
                                    "--broker", self->front, NULL };
-    self->logger = s_pipeline_spawn ("event-logger", flags, extra, NULL, log);
-    snprintf (url, sizeof url, "%s/healthz", self->base);
-    if (self->logger < 0 || testkit_wait_http (url, 10000) != 0)
+    self->loggers [index] = s_pipeline_spawn ("event-logger", flags, extra, NULL,
+                                              log);
+    snprintf (url, sizeof url, "%s/healthz", self->bases [index]);
+    if (self->loggers [index] < 0 || testkit_wait_http (url, 10000) != 0)
         return -1;
-    return self->logger;
+    return self->loggers [index];
+}
+
+const char *
+testkit_pipeline_base_at (testkit_pipeline_t *self, int index)
+{
+    assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_LOGGERS);
+    return self->bases [index];
+}
+
+pid_t
+testkit_pipeline_logger_at (testkit_pipeline_t *self, int index)
+{
+    assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_LOGGERS);
+    return self->loggers [index];
 }
 
 pid_t
@@ -926,7 +961,7 @@ testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
     char log [512];
     snprintf (log, sizeof log, "%s/processor-%d.log", self->dir, index);
     const char *const flags [] = { "--broker", self->back, "--logger-url",
-                                   self->base, "--metrics-port", "0", NULL };
+                                   self->bases [0], "--metrics-port", "0", NULL };
     self->processors [index] = s_pipeline_spawn ("notification-processor",
         flags, extra, self->outputs [index], log);
     return self->processors [index];
@@ -940,7 +975,7 @@ testkit_pipeline_start_processor_defaults (testkit_pipeline_t *self, int index)
     char log [512];
     snprintf (log, sizeof log, "%s/processor-%d.log", self->dir, index);
     const char *const flags [] = { "--broker", self->back, "--logger-url",
-                                   self->base, NULL };
+                                   self->bases [0], NULL };
     self->processors [index] = s_pipeline_spawn ("notification-processor",
         flags, NULL, self->outputs [index], log);
     return self->processors [index];
@@ -966,8 +1001,9 @@ testkit_pipeline_kill (testkit_pipeline_t *self, pid_t pid)
     testkit_stop (pid, 1000);           //  reap it
     if (self->broker == pid)
         self->broker = -1;
-    if (self->logger == pid)
-        self->logger = -1;
+    for (int index = 0; index < TESTKIT_PIPELINE_LOGGERS; index++)
+        if (self->loggers [index] == pid)
+            self->loggers [index] = -1;
     for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
         if (self->processors [index] == pid)
             self->processors [index] = -1;
@@ -994,7 +1030,8 @@ testkit_pipeline_stop (testkit_pipeline_t *self)
     for (int index = 0; index < TESTKIT_PIPELINE_PROCESSORS; index++)
         failed |= s_pipeline_stop_one (&self->processors [index],
                                        "notification-processor");
-    failed |= s_pipeline_stop_one (&self->logger, "event-logger");
+    for (int index = 0; index < TESTKIT_PIPELINE_LOGGERS; index++)
+        failed |= s_pipeline_stop_one (&self->loggers [index], "event-logger");
     failed |= s_pipeline_stop_one (&self->broker, "queue-broker");
     return failed? -1: 0;
 }

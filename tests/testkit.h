@@ -161,6 +161,7 @@ int testkit_logger_peak (testkit_logger_t *self);
 //  TESTKIT_PIPELINE_PROCESSORS notification-processors. Logs and the
 //  processors' outputs go to a new temporary directory, kept afterwards.
 #define TESTKIT_PIPELINE_PROCESSORS 4
+#define TESTKIT_PIPELINE_LOGGERS 2
 
 typedef struct _testkit_pipeline_t testkit_pipeline_t;
 
@@ -200,10 +201,19 @@ const char *testkit_pipeline_backend (testkit_pipeline_t *self);
 //  start or never answered (it is still stopped with the others).
 pid_t testkit_pipeline_start_logger (testkit_pipeline_t *self,
                                      const char *const extra []);
+//  Start logger number index (0 is the one above; 1 another on its own
+//  port, for two loggers on one database), its log in logger-<index>.log.
+//  Returns its PID, or -1 as above.
+pid_t testkit_pipeline_start_logger_at (testkit_pipeline_t *self, int index,
+                                        const char *const extra []);
+//  Return logger index's base URL.
+const char *testkit_pipeline_base_at (testkit_pipeline_t *self, int index);
+//  Return the PID of logger index, or -1 if it does not run.
+pid_t testkit_pipeline_logger_at (testkit_pipeline_t *self, int index);
 //  Start notification-processor number index on the broker's backend,
 //  reporting to the logger, with extra flags (NULL-terminated list, or
-//  NULL); its output in processor-<index>.out, its log in .log. Returns
-//  its PID, or -1.
+//  NULL; "--logger-url" there picks another logger); its output in
+//  processor-<index>.out, its log in .log. Returns its PID, or -1.
 pid_t testkit_pipeline_start_processor (testkit_pipeline_t *self, int index,
                                         const char *const extra []);
 //  Start notification-processor number index with only --broker and
