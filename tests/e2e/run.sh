@@ -25,6 +25,14 @@
 # the broker refuses both, nothing forged is printed, the rogue prints
 # nothing, and every real event is still processed.
 #
+# Between the two, the durable variant (deploy/docker-compose.postgres.yml on
+# top of the main file): PostgreSQL and two loggers behind HAProxy, from local
+# stand-in images; 500 events served by both loggers, then `docker kill` of
+# one logger and a restart of the database, each in the middle of a
+# 5,000-event stream whose events carry their own Idempotency-Key and are
+# retried until accepted: every event processed and printed, each key stored
+# exactly once.
+#
 # Only 127.0.0.1 and the test's own containers are contacted. Everything it
 # starts is removed on exit, failed or not (E2E_KEEP=1 keeps the work folder).
 #
@@ -33,7 +41,11 @@
 #   E2E_PORT=8000          host port of the logger
 #   E2E_TAG=e2e            image tag (images enp/<service>:$E2E_TAG)
 #   E2E_BUILD=1            build the images first (0: use existing ones)
-#   E2E_SKIP_SWARM=0       1: only the Compose part
+#   E2E_SKIP_SWARM=0       1: no Swarm part
+#   E2E_SKIP_COMPOSE=0     1: no in-memory Compose part
+#   E2E_SKIP_POSTGRES=0    1: no PostgreSQL part (deploy/docker-compose.postgres.yml)
+#   E2E_POSTGRES_IMAGE, E2E_BALANCER_IMAGE   images for the PostgreSQL part
+#                          (default: stand-ins built from the Debian base)
 #   E2E_VISIBILITY_TIMEOUT=5
 #   E2E_PARALLEL=8         curl processes posting or polling at once
 #   E2E_N1=500 E2E_N2=3000 E2E_N3=5000   events per phase
@@ -214,6 +226,8 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # post_events COUNT LABEL OUT: POST COUNT events with PAR keep-alive curl
 # processes; OUT gets "event_id<TAB>user_id<TAB>description" per created event.
+# With POST_KEYED=1 each event carries its own Idempotency-Key and is retried
+# (connection refused, 5xx) until it is accepted.
 post_events() {
     local count=$1 label=$2 out=$3
     local dir=$WORK/post-$label
@@ -224,11 +238,20 @@ post_events() {
         local first=$((p * chunk)) last=$(( (p + 1) * chunk ))
         (( last > count )) && last=$count
         (( first >= last )) && continue
-        awk -v first="$first" -v last="$last" -v url="$BASE_URL/events" -v label="$label" 'BEGIN {
+        awk -v first="$first" -v last="$last" -v url="$BASE_URL/events" -v label="$label" \
+            -v keyed="${POST_KEYED:-0}" 'BEGIN {
             for (i = first; i < last; i++) {
                 if (i > first) print "next"
                 printf "url = \"%s\"\n", url
                 print "header = \"Content-Type: application/json\""
+                if (keyed) {
+                    # Each event has its key and is retried until it is accepted
+                    printf "header = \"Idempotency-Key: e2e-%s-%d\"\n", label, i
+                    print "retry = 90"
+                    print "retry-delay = 1"
+                    print "retry-all-errors"
+                    print "retry-max-time = 240"
+                }
                 printf "data = \"{\\\"user_id\\\":\\\"user-%d\\\",\\\"description\\\":\\\"%s event %d\\\"}\"\n", i % 97, label, i
                 print "max-time = 20"
                 print "write-out = \"\\n~~ %{http_code}\\n\""
@@ -690,15 +713,35 @@ log "work folder $WORK; logger at $BASE_URL; visibility timeout ${EVENT_LOGGER_V
 step "preflight (engine, port $PORT free, leftovers removed)" preflight
 step "build images (deploy/Dockerfile, 3 targets)" build_images
 
-step "compose: up (1 processor), wait until healthy" compose_up
-step "compose: $N1 events processed" phase_simple "$N1" c1 1
-step "compose: secure by default (own random token, CURVE on)" secure_default_check
-step "compose: rogue containers cannot inject or receive" rogue_check
-step "compose: scale to 3 processors, wait until healthy" compose_scale
-step "compose: $N2 events processed, all 3 replicas printed" phase_simple "$N2" c2 3
-step "compose: $N3 events, docker kill 1 processor mid-stream, none lost" phase_kill "$N3" c3
-step "compose: stop (SIGTERM), every service exits 0 within 10 s" compose_stop_check
-step "compose: down -v" compose_down_step
+if [[ ${E2E_SKIP_COMPOSE:-0} == 1 ]]; then
+    log "E2E_SKIP_COMPOSE=1: in-memory Compose part skipped"
+else
+    step "compose: up (1 processor), wait until healthy" compose_up
+    step "compose: $N1 events processed" phase_simple "$N1" c1 1
+    step "compose: secure by default (own random token, CURVE on)" secure_default_check
+    step "compose: rogue containers cannot inject or receive" rogue_check
+    step "compose: scale to 3 processors, wait until healthy" compose_scale
+    step "compose: $N2 events processed, all 3 replicas printed" phase_simple "$N2" c2 3
+    step "compose: $N3 events, docker kill 1 processor mid-stream, none lost" phase_kill "$N3" c3
+    step "compose: stop (SIGTERM), every service exits 0 within 10 s" compose_stop_check
+    step "compose: down -v" compose_down_step
+fi
+
+# The durable, scaled-out variant: PostgreSQL, two loggers behind HAProxy
+# (deploy/docker-compose.postgres.yml over the main file)
+# shellcheck source=tests/e2e/postgres.sh
+. "$ROOT/tests/e2e/postgres.sh"
+if [[ ${E2E_SKIP_POSTGRES:-0} == 1 ]]; then
+    log "E2E_SKIP_POSTGRES=1: PostgreSQL part skipped"
+else
+    step "postgres: stand-in images (postgres, haproxy) from the Debian base" pg_standin_images
+    step "postgres: up (PostgreSQL, 2 loggers behind HAProxy), wait until healthy" pg_up
+    step "postgres: $N1 events through the balancer, both loggers served" pg_phase_simple "$N1" p1
+    step "postgres: $N3 events, docker kill 1 logger mid-stream, none lost" pg_phase_fault "$N3" p2 kill-logger
+    step "postgres: $N3 events, PostgreSQL restarted mid-stream, none lost" pg_phase_fault "$N3" p3 restart-db
+    step "postgres: stop (SIGTERM), every service exits 0 within 10 s" compose_stop_check
+    step "postgres: down -v" compose_down_step
+fi
 
 if [[ ${E2E_SKIP_SWARM:-0} == 1 ]]; then
     log "E2E_SKIP_SWARM=1: swarm part skipped"
