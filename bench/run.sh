@@ -22,6 +22,9 @@
 #   BENCH_BROKER_MESSAGES=1000000
 #   BENCH_PEER=1              0 skips the FastAPI/Celery peer
 #   BENCH_PEER_EVENTS=5000    end-to-end events for the (slow) peer
+#   BENCH_PG=1                0 skips the PostgreSQL store
+#   BENCH_PG_E2E_PROCS="2 4"  processor counts of the PostgreSQL end-to-end runs
+#   BENCH_PG_OPTIONS          server options of its throwaway cluster (see below)
 #   BENCH_THREADS=264         CivetWeb worker threads of the ceiling and the logger
 #   BENCH_SKIP_BUILD=1        use the binaries already built
 #   BENCH_BIN_DIR=build-release/bin
@@ -49,6 +52,11 @@ RSS_EVENTS="${BENCH_RSS_EVENTS:-$d_rss}"
 BROKER_MSGS="${BENCH_BROKER_MESSAGES:-$d_broker}"
 PEER="${BENCH_PEER:-1}"
 PEER_EVENTS="${BENCH_PEER_EVENTS:-$d_peer}"
+PG="${BENCH_PG:-1}"
+PG_E2E_PROCS="${BENCH_PG_E2E_PROCS:-2 4}"
+#   Durable as shipped (fsync, synchronous_commit on); only memory and
+#   checkpoint spacing raised, as any production server would have them
+PG_OPTIONS="${BENCH_PG_OPTIONS:--c shared_buffers=256MB -c max_wal_size=4GB -c checkpoint_timeout=30min}"
 THREADS="${BENCH_THREADS:-264}"
 BIN="${BENCH_BIN_DIR:-build-release/bin}"
 OUT="${BENCH_OUT:-$d_out}"
@@ -366,6 +374,101 @@ for n in $E2E_PROCS; do
     stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"
 done
 
+# ------------------------------------------------------- 4b. PostgreSQL store
+# The same create, latency and end-to-end runs with --store postgresql://...,
+# against a throwaway cluster on this machine (scripts/pg-scratch.sh, Unix
+# socket), each run on a fresh database; then bytes on disk per event.
+declare -A PGC PGC_P99 PGC_CPU PGC_DB_CPU PG_E2E PG_E2E_CPU
+PG_PEAK=0 PG_BEST_E2E=0 PG_LAT_LINE="" PG_HALF="" PG_DISK_LINE="" PG_DIR="" PG_URL=""
+PG_RUN=0
+pg_database() { # -> PG_DB_URL: a new empty database of the cluster
+    PG_RUN=$(( PG_RUN + 1 ))
+    local name="bench_$PG_RUN"
+    psql "$PG_URL" -q -c "CREATE DATABASE $name" >/dev/null
+    PG_DB_URL="${PG_URL/\/postgres?//$name?}"
+}
+pg_server_ticks() { # CPU ticks of the cluster's processes
+    local main; main=$(head -n 1 "$PG_DIR/data/postmaster.pid" 2>/dev/null || echo 0)
+    cpu_ticks_sum "$main" $(pgrep -P "$main" 2>/dev/null)
+}
+if [[ "$PG" == 1 && "$BUILD_OK" == 1 ]]; then
+    #   Not inside $WORK: the server runs as the user postgres, which must
+    #   reach its folder
+    PG_DIR="$(mktemp -d /tmp/enp-bench-pg.XXXXXX)"
+    rec "PG_SCRATCH_OPTIONS='$PG_OPTIONS' scripts/pg-scratch.sh start <dir>"
+    if PG_URL=$(PG_SCRATCH_OPTIONS="$PG_OPTIONS" scripts/pg-scratch.sh start "$PG_DIR" 2>"$WORK/pg-start.err"); then
+        log "4b. PostgreSQL store: create throughput at ${CONNS_LIST// //} connections"
+        for c in $CONNS_LIST; do
+            pg_database
+            start_broker "broker-pg-c$c" || continue
+            start_bg "sink-pg-c$c" "$TOOLS/broker_bench" sink --backend "$BACK" --seconds $(( DUR + 120 ))
+            SINK_PID=$LAST_PID
+            if start_logger "logger-pg-c$c" --visibility-timeout 3600 --store "$PG_DB_URL"; then
+                t0=$(cpu_ticks "$LOGGER_PID"); d0=$(pg_server_ticks)
+                run_wrk "logger-pg-c$c" "$c" "$LOGGER_URL"
+                t1=$(cpu_ticks "$LOGGER_PID"); d1=$(pg_server_ticks)
+                PGC[$c]=$(kv rps "$WRK_LINE"); PGC_P99[$c]=$(kv p99_ms "$WRK_LINE")
+                PGC_CPU[$c]=$(calc "round(($t1-$t0)/$CLK_TCK*1e6/max(1,$(kv requests "$WRK_LINE")),1)")
+                PGC_DB_CPU[$c]=$(calc "round(($d1-$d0)/$CLK_TCK*1e6/max(1,$(kv requests "$WRK_LINE")),1)")
+                log "   PostgreSQL store c=$c: ${PGC[$c]} req/s (events_created_total=$(metric "$LOGGER_URL" events_created_total))"
+                if [[ "${PGC[$c]}" =~ ^[0-9]+$ ]] && (( PGC[$c] > PG_PEAK )); then PG_PEAK=${PGC[$c]}; fi
+            fi
+            stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"; stop_pid "$SINK_PID" sink
+        done
+        if (( PG_PEAK > 0 )); then
+            PG_HALF=$(( PG_PEAK / 2 ))
+            log "4b. PostgreSQL store: create latency at half its peak, $PG_HALF req/s"
+            pg_database
+            start_broker broker-pg-lat || true
+            start_bg sink-pg-lat "$TOOLS/broker_bench" sink --backend "$BACK" --seconds $(( LAT_DUR + 120 ))
+            SINK_PID=$LAST_PID
+            if start_logger logger-pg-lat --visibility-timeout 3600 --store "$PG_DB_URL"; then
+                rec "$TOOLS/loadgen rate --url $LOGGER_URL --rate $PG_HALF --conns $LAT_CONNS --duration $LAT_DUR --warmup 2"
+                timeout $(( LAT_DUR + 60 )) "$TOOLS/loadgen" rate --url "$LOGGER_URL" --rate "$PG_HALF" --conns "$LAT_CONNS" \
+                    --duration "$LAT_DUR" --warmup 2 >"$WORK/pg-latency.txt" 2>&1 || true
+                PG_LAT_LINE="$(grep '^RESULT' "$WORK/pg-latency.txt" || true)"
+                log "   $(grep 'latency from' "$WORK/pg-latency.txt" || echo 'no result')"
+            fi
+            stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"; stop_pid "$SINK_PID" sink
+        fi
+        for n in $PG_E2E_PROCS; do
+            log "4b. PostgreSQL store end to end: $E2E_EVENTS events with $n processor(s)"
+            pg_database
+            start_broker "broker-pg-e2e-$n" || continue
+            if start_logger "logger-pg-e2e-$n" --visibility-timeout "$VISIBILITY" --store "$PG_DB_URL"; then
+                start_processors "$n" "proc-pg-e2e-$n"
+                cl0=$(cpu_ticks "$LOGGER_PID"); cd0=$(pg_server_ticks)
+                rec "$TOOLS/loadgen burst --url $LOGGER_URL --events $E2E_EVENTS --conns $E2E_CONNS --timeout 300"
+                timeout 330 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events "$E2E_EVENTS" --conns "$E2E_CONNS" \
+                    --timeout 300 >"$WORK/pg-e2e-$n.txt" 2>&1 || true
+                line="$(grep '^RESULT' "$WORK/pg-e2e-$n.txt" || echo 'RESULT e2e_rate=n/a')"
+                cl1=$(cpu_ticks "$LOGGER_PID"); cd1=$(pg_server_ticks)
+                ndone=$(kv processed "$line"); ndone=${ndone:-0}
+                if (( ndone > 0 )); then
+                    PG_E2E_CPU[$n]="$(calc "round(($cl1-$cl0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cd1-$cd0)/$CLK_TCK*1e6/$ndone,1)")"
+                fi
+                for p in "${PROC_PIDS[@]}"; do stop_pid "$p" "notification-processor"; done
+                PG_E2E[$n]="$line redelivered=$(metric "$LOGGER_URL" events_redelivered_total)"
+                log "   $(grep -E '^  processed' "$WORK/pg-e2e-$n.txt" || echo 'no result')"
+                if [[ "$ndone" != "$E2E_EVENTS" ]]; then
+                    problem "PostgreSQL e2e with $n processor(s): $ndone of $E2E_EVENTS events processed before the timeout"
+                fi
+                r=$(kv e2e_rate "$line")
+                if [[ "$r" =~ ^[0-9]+$ ]] && (( r > PG_BEST_E2E )); then PG_BEST_E2E=$r; fi
+                #   Bytes on disk per event: the table with its indexes and TOAST
+                #   (VACUUM first, so dead row versions of the status updates
+                #   that a long run reclaims do not count)
+                psql "$PG_DB_URL" -q -c "VACUUM events" >/dev/null 2>&1 || true
+                PG_DISK_LINE="$(psql "$PG_DB_URL" -tA -F ' ' -c "SELECT count (*), pg_relation_size ('events'), pg_indexes_size ('events'), pg_total_relation_size ('events') FROM events" 2>/dev/null || true)"
+            fi
+            stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"
+        done
+    else
+        problem "the PostgreSQL cluster did not start: $(cat "$WORK/pg-start.err")"
+    fi
+    scripts/pg-scratch.sh stop "$PG_DIR" || true
+fi
+
 # ------------------------------------------------------- 5. memory per event
 log "5. logger memory: $RSS_EVENTS events held (broker, no processors)"
 if start_broker broker-rss && start_logger logger-rss --visibility-timeout 3600 --max-events $(( RSS_EVENTS + RSS_EVENTS / 10 + 20000 )); then
@@ -471,7 +574,10 @@ E2E_RATIO=$(calc "round(100.0*$BEST_E2E/$CEIL64,1)")
 LAT_P99=$(kv p99_ms "$LAT_LINE")
 PEER_E2E=$(kv e2e_rate "$PEER_E2E_LINE")
 PEER_X=$( [[ "$PEER_E2E" =~ ^[0-9]+$ ]] && (( PEER_E2E > 0 )) && calc "round($BEST_E2E/$PEER_E2E,1)" || echo n/a)
-[[ "$BUILD_OK" == 1 ]] || { C64_RATIO=n/a; E2E_RATIO=n/a; PER_EVENT=n/a; BEYOND=n/a; }
+PG_RATIO=$(calc "round(100.0*${PGC[64]:-0}/${LOG[64]:-1},1)")
+[[ -n "${PGC[64]:-}" && -n "${LOG[64]:-}" ]] || PG_RATIO=n/a
+PG_PEER_X=$( [[ "$PEER_E2E" =~ ^[0-9]+$ ]] && (( PEER_E2E > 0 && PG_BEST_E2E > 0 )) && calc "round($PG_BEST_E2E/$PEER_E2E,1)" || echo n/a)
+[[ "$BUILD_OK" == 1 ]] || { C64_RATIO=n/a; E2E_RATIO=n/a; PER_EVENT=n/a; BEYOND=n/a; PG_RATIO=n/a; PG_PEER_X=n/a; }
 
 mkdir -p "$(dirname "$OUT")"
 # keep a section other tools maintain in the same file (bench/soak.sh --write)
@@ -516,6 +622,8 @@ fi
     echo "| create p99 latency at half the peak (${HALF:-n/a} req/s) | $(fmt '%s' "${LAT_P99:-n/a}") ms | < 2 ms | $(verdict "${LAT_P99:-x}" '<' 2) |"
     echo "| logger memory per held event beyond its strings | $(fmt '%s' "${BEYOND:-n/a}") bytes | ≤ 400 bytes | $(verdict "${BEYOND:-x}" '<=' 400) |"
     echo "| end to end vs the FastAPI/Celery peer | $(fmt '%s' "$PEER_X")× ($(fmt '%s' "$BEST_E2E") vs $(fmt '%s' "${PEER_E2E:-n/a}") events/s) | ≥ 50× | $(verdict "${PEER_X}" '>=' 50) |"
+    echo "| PostgreSQL store: create throughput at 64 connections, share of the memory store's | $(fmt '%s' "${PGC[64]:-n/a}") vs $(fmt '%s' "${LOG[64]:-n/a}") req/s = $(fmt '%s' "$PG_RATIO") % | ≥ 35 % | $(verdict "$PG_RATIO" '>=' 35) |"
+    echo "| PostgreSQL store: end to end vs the FastAPI/Celery peer | $(fmt '%s' "$PG_PEER_X")× ($(fmt '%s' "$PG_BEST_E2E") vs $(fmt '%s' "${PEER_E2E:-n/a}") events/s) | ≥ 20× | $(verdict "${PG_PEER_X}" '>=' 20) |"
     echo
     echo "## Create throughput (POST /events, wrk, ${DUR} s per run)"
     echo
@@ -582,6 +690,46 @@ fi
         echo "about $(( E2E_EVENTS / PEER_E2E )) s. Its events/s is a rate, so the ratio is like for like; its total time is not."
     fi
     echo
+    if [[ "$PG" == 1 ]]; then
+    echo "## PostgreSQL store"
+    echo
+    echo "The same runs with \`--store postgresql://...\` (default \`--store-connections 4\`): a throwaway"
+    echo "PostgreSQL $(pkgv postgresql-15) cluster on this machine (\`scripts/pg-scratch.sh\`, Unix socket), durable as"
+    echo "shipped — \`fsync\` and \`synchronous_commit\` on, so a \`201\` means the row's WAL is flushed —"
+    echo "with \`$PG_OPTIONS\`; a fresh database per run. It shares the $(nproc) cores with"
+    echo "everything else, so its CPU is part of every figure. postgres CPU is the cluster's processes'"
+    echo "user+system time per request."
+    echo
+    echo "| connections | memory store req/s | PostgreSQL store req/s | share | p99 ms | logger CPU µs/req | postgres CPU µs/req |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for c in $CONNS_LIST; do
+        ratio=$(calc "round(100.0*${PGC[$c]:-0}/${LOG[$c]:-1},1)")
+        [[ -n "${PGC[$c]:-}" && -n "${LOG[$c]:-}" ]] || ratio=n/a
+        echo "| $c | ${LOG[$c]:-n/a} | ${PGC[$c]:-n/a} | ${ratio} % | ${PGC_P99[$c]:-n/a} | ${PGC_CPU[$c]:-n/a} | ${PGC_DB_CPU[$c]:-n/a} |"
+    done
+    echo
+    echo "Create latency at a constant ${PG_HALF:-n/a} req/s (half the PostgreSQL store's peak of ${PG_PEAK:-n/a}), $LAT_CONNS"
+    echo "connections, $LAT_DUR s, from the scheduled send time:"
+    echo
+    echo "| offered req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| $(kv offered "$PG_LAT_LINE") | $(kv achieved "$PG_LAT_LINE") | $(kv p50_ms "$PG_LAT_LINE") | $(kv p90_ms "$PG_LAT_LINE") | $(kv p99_ms "$PG_LAT_LINE") | $(kv p999_ms "$PG_LAT_LINE") | $(kv max_ms "$PG_LAT_LINE") | $(kv errors "$PG_LAT_LINE")/$(kv non2xx "$PG_LAT_LINE") non-2xx |"
+    echo
+    echo "End to end, as above (\`loadgen burst\`, $E2E_EVENTS events, $E2E_CONNS connections), every status"
+    echo "report a durable \`UPDATE\` too:"
+    echo
+    echo "| processors | events | posting events/s | total s | end-to-end events/s | latency p50 ms | p99 ms | redelivered | logger / postgres CPU µs per event |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    for n in $PG_E2E_PROCS; do
+        l="${PG_E2E[$n]:-}"
+        echo "| $n | $(kv processed "$l")/$(kv events "$l") | $(kv post_rate "$l") | $(kv e2e_s "$l") | $(kv e2e_rate "$l") | $(kv lat_p50_ms "$l") | $(kv lat_p99_ms "$l") | $(kv redelivered "$l") | ${PG_E2E_CPU[$n]:-n/a} |"
+    done
+    echo
+    read -r pg_rows pg_heap pg_index pg_total <<<"${PG_DISK_LINE:-0 0 0 0}"
+    echo "On disk after the last end-to-end run (\`VACUUM\`ed): ${pg_rows:-0} events take"
+    echo "$(calc "round(${pg_total:-0}/max(1,${pg_rows:-0}))") bytes each with their indexes (table $(calc "round(${pg_heap:-0}/max(1,${pg_rows:-0}))"), indexes $(calc "round(${pg_index:-0}/max(1,${pg_rows:-0}))")); WAL comes on top and is recycled."
+    echo
+    fi
     echo "## Memory per held event"
     echo
     echo "A logger with a broker and no processors (so events stay \`queued\`/\`pending\`) is sent 10,000 warm-up"

@@ -30,7 +30,11 @@ as_owner () {
 case "$command" in
     start)
         mkdir -p "$dir"
-        [ "$(id -u)" -ne 0 ] || chown postgres: "$dir"
+        if [ "$(id -u)" -eq 0 ]; then
+            chown postgres: "$dir"
+            runuser -u postgres -- test -x "$dir" \
+                || { echo "pg-scratch: the user postgres cannot reach $dir (put it in /tmp)" >&2; exit 1; }
+        fi
         as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C \
             --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
         listen="''"
