@@ -13,6 +13,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,26 +266,69 @@ s_durable_pipeline (int loggers)
     return pipeline;
 }
 
+//  A stream under way: the pipeline, its clients and what they were given.
+typedef struct {
+    testkit_pipeline_t *pipeline;
+    char (*ids) [S_UUID_SIZE];      //  event id per key
+    atomic_int created, unavailable;
+    s_streamer_t streamers [S_STREAMERS];
+    pthread_t threads [S_STREAMERS];
+    bool joined;                    //  the stream has ended
+} s_fault_t;
+
+//  Start a durable pipeline with this many loggers and the stream, and
+//  return once S_FAULT_AT events were created: time for the fault.
+static s_fault_t *
+s_fault_begin (int loggers)
+{
+    s_fault_t *self = (s_fault_t *) calloc (1, sizeof (s_fault_t));
+    ck_assert_ptr_nonnull (self);
+    self->pipeline = s_durable_pipeline (loggers);
+    self->ids = calloc (S_EVENTS, S_UUID_SIZE);
+    ck_assert_ptr_nonnull (self->ids);
+    s_streams_start (self->streamers, self->threads, self->pipeline, loggers,
+                     self->ids, &self->created, &self->unavailable);
+    s_wait_count (&self->created, S_FAULT_AT);
+    return self;
+}
+
+//  Wait for the stream to end: every key must have had its 201.
+static void
+s_fault_join (s_fault_t *self)
+{
+    if (!self->joined)
+        s_streams_join (self->streamers, self->threads);
+    self->joined = true;
+}
+
+//  Let the stream end; every event must end processed, each key stored
+//  once; then stop everything (each service must exit 0).
+static void
+s_fault_end (s_fault_t **self_p)
+{
+    s_fault_t *self = *self_p;
+    s_fault_join (self);
+    fprintf (stderr, "  %d answers were 503\n", atomic_load (&self->unavailable));
+    s_assert_all_processed (self->ids);
+    ck_assert_int_eq (testkit_pipeline_stop (self->pipeline), 0);
+    testkit_pipeline_destroy (&self->pipeline);
+    free (self->ids);
+    free (self);
+    *self_p = NULL;
+}
+
 //  kill -9 the logger mid-stream and start it again: nothing is lost and
 //  nothing is created twice.
 START_TEST (test_store_faults_logger_killed)
 {
-    testkit_pipeline_t *pipeline = s_durable_pipeline (1);
-    char (*ids) [S_UUID_SIZE] = calloc (S_EVENTS, S_UUID_SIZE);
-    atomic_int created = 0, unavailable = 0;
-    s_streamer_t streamers [S_STREAMERS];
-    pthread_t threads [S_STREAMERS];
-    s_streams_start (streamers, threads, pipeline, 1, ids, &created, &unavailable);
-    s_wait_count (&created, S_FAULT_AT);
-    testkit_pipeline_kill (pipeline, testkit_pipeline_logger (pipeline));
-    fprintf (stderr, "logger killed after %d created\n", atomic_load (&created));
+    s_fault_t *fault = s_fault_begin (1);
+    testkit_pipeline_kill (fault->pipeline,
+                           testkit_pipeline_logger (fault->pipeline));
+    fprintf (stderr, "logger killed after %d created\n",
+             atomic_load (&fault->created));
     const char *const flags [] = { S_LOGGER_FLAGS, NULL };
-    ck_assert_int_gt (testkit_pipeline_start_logger (pipeline, flags), 0);
-    s_streams_join (streamers, threads);
-    s_assert_all_processed (ids);
-    free (ids);
-    ck_assert_int_eq (testkit_pipeline_stop (pipeline), 0);
-    testkit_pipeline_destroy (&pipeline);
+    ck_assert_int_gt (testkit_pipeline_start_logger (fault->pipeline, flags), 0);
+    s_fault_end (&fault);
 }
 END_TEST
 
@@ -292,24 +336,14 @@ END_TEST
 //  event is processed.
 START_TEST (test_store_faults_database_restarted)
 {
-    testkit_pipeline_t *pipeline = s_durable_pipeline (1);
-    char (*ids) [S_UUID_SIZE] = calloc (S_EVENTS, S_UUID_SIZE);
-    atomic_int created = 0, unavailable = 0;
-    s_streamer_t streamers [S_STREAMERS];
-    pthread_t threads [S_STREAMERS];
-    s_streams_start (streamers, threads, pipeline, 1, ids, &created, &unavailable);
-    s_wait_count (&created, S_FAULT_AT);
+    s_fault_t *fault = s_fault_begin (1);
     ck_assert_int_eq (testkit_pg_stop (s_pg), 0);
-    fprintf (stderr, "database stopped after %d created\n", atomic_load (&created));
+    fprintf (stderr, "database stopped after %d created\n",
+             atomic_load (&fault->created));
     //  The clients see 503s while it is away
-    s_wait_count (&unavailable, 1);
+    s_wait_count (&fault->unavailable, 1);
     ck_assert_int_eq (testkit_pg_start (s_pg), 0);
-    s_streams_join (streamers, threads);
-    fprintf (stderr, "  %d answers were 503\n", atomic_load (&unavailable));
-    s_assert_all_processed (ids);
-    free (ids);
-    ck_assert_int_eq (testkit_pipeline_stop (pipeline), 0);
-    testkit_pipeline_destroy (&pipeline);
+    s_fault_end (&fault);
 }
 END_TEST
 
@@ -317,26 +351,22 @@ END_TEST
 //  what it had in flight, and nothing is lost.
 START_TEST (test_store_faults_two_loggers_one_killed)
 {
-    testkit_pipeline_t *pipeline = s_durable_pipeline (2);
-    char (*ids) [S_UUID_SIZE] = calloc (S_EVENTS, S_UUID_SIZE);
-    atomic_int created = 0, unavailable = 0;
-    s_streamer_t streamers [S_STREAMERS];
-    pthread_t threads [S_STREAMERS];
-    s_streams_start (streamers, threads, pipeline, 2, ids, &created, &unavailable);
-    s_wait_count (&created, S_FAULT_AT);
-    testkit_pipeline_kill (pipeline, testkit_pipeline_logger_at (pipeline, 0));
+    s_fault_t *fault = s_fault_begin (2);
+    testkit_pipeline_kill (fault->pipeline,
+                           testkit_pipeline_logger_at (fault->pipeline, 0));
     fprintf (stderr, "first logger killed after %d created\n",
-             atomic_load (&created));
-    s_streams_join (streamers, threads);
-    s_assert_all_processed (ids);
-    //  The survivor redelivered what the dead one's worker never reported
+             atomic_load (&fault->created));
+    //  The survivor redelivers what the dead one's worker never reported
     char metrics [128];
     snprintf (metrics, sizeof metrics, "%s/metrics",
-              testkit_pipeline_base_at (pipeline, 1));
+              testkit_pipeline_base_at (fault->pipeline, 1));
+    s_fault_join (fault);
+    int64_t deadline = enp_time_mono_ms () + 120000;
+    while (testkit_metric (metrics, "events_redelivered_total") <= 0
+       &&  enp_time_mono_ms () < deadline)
+        usleep (100000);
     ck_assert_int_gt ((int) testkit_metric (metrics, "events_redelivered_total"), 0);
-    free (ids);
-    ck_assert_int_eq (testkit_pipeline_stop (pipeline), 0);
-    testkit_pipeline_destroy (&pipeline);
+    s_fault_end (&fault);
 }
 END_TEST
 
