@@ -5,23 +5,30 @@
     the same rules and every response is written the same way:
 
     - One place sees every request: CivetWeb's begin_request callback
-      routes it (exact paths, or a path and what lies below it), answers 404
-      and 405 itself, calls the route's handler, then tells the observer
-      (the logger's metrics) what was answered. CivetWeb's own errors (a
-      malformed request line, headers too large) come through its
-      http_error callback and are answered and observed here too.
+      checks it (one unambiguous body framing, no encoded NUL), routes it
+      on its decoded path (exact paths, or a path and one segment below
+      it; nothing merged or resolved, so a resource has exactly one
+      path), answers 404 and 405 itself, calls the route's handler, then
+      tells the observer (the logger's metrics) what was answered.
+      CivetWeb's own errors (a malformed request line, headers too large)
+      come through its http_error callback and are answered and observed
+      here too; a method CivetWeb does not know still gets 404 or 405 as
+      its path says. Requests CivetWeb would drop unanswered ("OPTIONS *",
+      a target naming another server) are answered as their connection
+      closes.
     - One writer sends every response: status line, headers and body in one
       mg_write. CivetWeb's header functions send a line at a time, which
       with Nagle's algorithm cost tens of milliseconds per request.
     - Errors are RFC 9457 problem documents, never CivetWeb's HTML.
     - A connection is kept alive only when it can be: a request body left
-      unread makes the server close (with Connection: close) rather than
-      read and discard what may be megabytes of it.
+      unread, or framed ambiguously, makes the server close (with
+      Connection: close) rather than read and discard what may be
+      megabytes of it.
 
-    State of the request in progress (what the writer needs to know about
-    the body, the status it sent) lives in a small record on the routing
-    thread's stack, reached from the connection through CivetWeb's user
-    connection data.
+    What the writer needs to know about the request in progress (its body,
+    the status it sent, its path) lives in a small record per connection,
+    made by CivetWeb's init_connection callback and freed by its
+    connection_close, reached through CivetWeb's user connection data.
 */
 #include <assert.h>
 #include <pthread.h>
@@ -48,6 +55,8 @@
 #define S_NUMBER_SIZE       24      //  room for any 64-bit number in decimal
 #define S_FAILURE_SIZE      256     //  bytes of a start failure's reason
 #define S_WAKE_INTERVAL_US  (20 * 1000) //  between knocks while stopping
+#define S_PATH_SIZE         1024    //  bytes of a decoded path, NUL included
+#define S_METHODS_SIZE      128     //  bytes of the methods every route allows
 
 typedef struct {
     char *path;                     //  owned
@@ -71,6 +80,7 @@ struct _enp_http_t {
     atomic_bool starting;           //  CivetWeb's messages are the failure
     char failure [S_FAILURE_SIZE];  //  why the last start failed, or ""
     int port;                       //  port bound
+    char methods [S_METHODS_SIZE];  //  what OPTIONS * answers in Allow
 };
 
 //  Knocks on the server's port while it stops (see s_stop).
@@ -79,10 +89,18 @@ typedef struct {
     atomic_bool done;               //  stop knocking
 } s_waker_t;
 
-//  The request being routed, on the routing thread's stack.
+//  What the layer knows of one connection, from CivetWeb's init_connection
+//  to its connection_close, reached through the user connection data.
 typedef struct {
-    bool body_read;                 //  the request body was read to its end
+    //  The request being routed; reset as routing starts
+    bool routing;                   //  a handler may be running for it
+    bool body_read;                 //  its body was read to its end
+    bool broken;                    //  its framing is in doubt: close after
     int code;                       //  status written, 0 before
+    const char *path;               //  its decoded path, while routing
+    //  The connection
+    bool refused;                   //  CivetWeb refused a request and
+                                    //  answered it (http_error)
 } s_exchange_t;
 
 //  RFC 9110 section 15, plus 429 and 431 (RFC 6585), in rising order.
@@ -188,16 +206,18 @@ s_has_body (struct mg_connection *conn, const struct mg_request_info *request)
 
 //  Decide whether the connection ends after this response, the way
 //  CivetWeb will: the client asked (Connection, or HTTP/1.0 without
-//  keep-alive), or the body is unread. CivetWeb would read and discard
-//  an unread body to keep the connection; we close instead, so a client
-//  declaring a gigabyte cannot make us read it.
+//  keep-alive), the body is unread, or its framing is in doubt. CivetWeb
+//  would read and discard an unread body to keep the connection; we close
+//  instead, so a client declaring a gigabyte cannot make us read it.
 static bool
 s_will_close (struct mg_connection *conn, const struct mg_request_info *request,
               const s_exchange_t *exchange)
 {
     //  Outside a routed request, CivetWeb answers errors of requests it
     //  could not parse, and closes after them
-    if (!exchange || !request || !request->request_method)
+    if (!exchange || !exchange->routing || !request || !request->request_method)
+        return true;
+    if (exchange->broken)
         return true;
     if (!exchange->body_read && s_has_body (conn, request))
         return true;
@@ -214,20 +234,74 @@ s_allowed (const char *allow, const char *method)
     return method && s_has_token (allow, method);
 }
 
-//  Find the route for a path, or NULL.
+//  Percent-decode the path of a request target (up to '?', if any) into
+//  path (S_PATH_SIZE bytes). Returns false when it cannot name a resource:
+//  longer than any route, or holding an encoded NUL, which a C string
+//  would cut short into another, shorter path.
+static bool
+s_decode_path (const char *target, char *path)
+{
+    size_t length = strcspn (target, "?");
+    if (length >= S_PATH_SIZE)
+        return false;
+    int decoded = mg_url_decode (target, (int) length, path, S_PATH_SIZE, 0);
+    return decoded >= 0 && (size_t) decoded == strlen (path);
+}
+
+//  Find the route of a decoded path, or NULL. Matching is exact: a route
+//  serves its path, and a prefix route also its path, a '/' and one
+//  non-empty segment. No slash is merged and no dot segment resolved, so
+//  one resource has one path.
 static const s_route_t *
 s_match (enp_http_t *self, const char *path)
 {
-    if (!path)
-        return NULL;
     for (size_t index = 0; index < self->route_count; index++) {
         const s_route_t *route = &self->routes [index];
         if (strncmp (path, route->path, route->length) != 0)
             continue;
-        char next = path [route->length];
-        if (next == '\0' || (route->prefix && next == '/'))
+        const char *rest = path + route->length;
+        if (*rest == '\0'
+        || (route->prefix && rest [0] == '/' && rest [1] && !strchr (rest + 1, '/')))
             return route;
     }
+    return NULL;
+}
+
+//  True when value is a header's decimal number: digits only, optional
+//  trailing blanks (CivetWeb drops only the leading ones).
+static bool
+s_is_decimal (const char *value)
+{
+    size_t digits = strspn (value, "0123456789");
+    return digits > 0 && value [digits + strspn (value + digits, " \t")] == '\0';
+}
+
+//  Return why the request's message framing is refused, or NULL. Behind
+//  a proxy that reads the framing differently from CivetWeb (which takes
+//  the first Content-Length, reads "33abc" and "+33" as 33, and lets
+//  Transfer-Encoding win), a second request could hide in a body: RFC
+//  9112 section 6.3 allows exactly one way to frame a body.
+static const char *
+s_framing_problem (const struct mg_request_info *request)
+{
+    int lengths = 0, codings = 0;
+    for (int index = 0; index < request->num_headers; index++) {
+        const char *name = request->http_headers [index].name;
+        if (strcasecmp (name, "Content-Length") == 0) {
+            if (!s_is_decimal (request->http_headers [index].value))
+                return "Content-Length must be a number of bytes in decimal digits";
+            lengths++;
+        }
+        else
+        if (strcasecmp (name, "Transfer-Encoding") == 0)
+            codings++;
+    }
+    if (lengths > 1)
+        return "Content-Length must be given once";
+    if (codings > 1)
+        return "Transfer-Encoding must be given once";
+    if (lengths && codings)
+        return "a request must not carry both Content-Length and Transfer-Encoding";
     return NULL;
 }
 
@@ -241,34 +315,73 @@ s_seconds_since (const struct timespec *start)
          + (double) (now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-//  CivetWeb's begin_request: route, answer, observe. Returns the status
-//  sent (above 0 tells CivetWeb the request was handled).
+//  Answer a request no handler takes: 404 without a route, 405 with Allow
+//  for a method the route lacks. Returns the status sent, or 0 when the
+//  route's handler should answer.
+static int
+s_refuse (struct mg_connection *conn, const s_route_t *route, const char *method)
+{
+    if (!route)
+        return enp_http_problem (conn, 404, "no such resource", NULL, NULL);
+    if (route->allow && !s_allowed (route->allow, method))
+        return enp_http_not_allowed (conn, route->allow);
+    return 0;
+}
+
+//  CivetWeb's begin_request: check, route, answer, observe. Returns the
+//  status sent (above 0 tells CivetWeb the request was handled).
 static int
 s_on_request (struct mg_connection *conn)
 {
     enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
     const struct mg_request_info *request = mg_get_request_info (conn);
-    s_exchange_t exchange = { .body_read = false, .code = 0 };
-    mg_set_user_connection_data (conn, &exchange);
+    //  Without a record (init_connection could not allocate one) the
+    //  request still gets one, on this stack, for its duration
+    s_exchange_t fallback = { 0 };
+    s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
+    if (!exchange) {
+        exchange = &fallback;
+        mg_set_user_connection_data (conn, exchange);
+    }
+    char path [S_PATH_SIZE] = "";
+    exchange->routing = true;
+    exchange->body_read = false;
+    exchange->broken = false;
+    exchange->code = 0;
+    exchange->path = path;
     struct timespec start;
     if (self->observe)
         clock_gettime (CLOCK_MONOTONIC, &start);
-    const s_route_t *route = s_match (self, request->local_uri);
+    const s_route_t *route = NULL;
+    const char *framing = s_framing_problem (request);
     int code;
-    if (!route)
-        code = enp_http_problem (conn, 404, "no such resource", NULL, NULL);
+    if (framing) {
+        exchange->broken = true;
+        code = enp_http_problem (conn, 400, framing, NULL, NULL);
+    }
     else
-    if (route->allow && !s_allowed (route->allow, request->request_method))
-        code = enp_http_not_allowed (conn, route->allow);
-    else
-        code = route->handler (route->arg, conn, request);
+    if (request->query_string && strstr (request->query_string, "%00"))
+        code = enp_http_problem (conn, 400, "the query string holds an encoded"
+                                 " NUL (%00)", NULL, NULL);
+    else {
+        //  CivetWeb leaves the path undecoded (decode_url=no): decoding it
+        //  here is the only way to see an encoded NUL
+        if (request->local_uri_raw && s_decode_path (request->local_uri_raw, path))
+            route = s_match (self, path);
+        code = s_refuse (conn, route, request->request_method);
+        if (!code)
+            code = route->handler (route->arg, conn, request);
+    }
     //  A handler that wrote nothing must not leave the client waiting
-    if (exchange.code == 0 && code <= 0)
+    if (exchange->code == 0 && code <= 0)
         code = enp_http_problem (conn, 500, "the request was not answered",
                                  NULL, NULL);
-    if (exchange.code)
-        code = exchange.code;
-    mg_set_user_connection_data (conn, NULL);
+    if (exchange->code)
+        code = exchange->code;
+    exchange->routing = false;
+    exchange->path = NULL;
+    if (exchange == &fallback)
+        mg_set_user_connection_data (conn, NULL);
     if (self->observe)
         self->observe (self->observe_arg, request->request_method,
                        route? route->id: ENP_HTTP_UNROUTED, code,
@@ -276,21 +389,103 @@ s_on_request (struct mg_connection *conn)
     return code;
 }
 
+//  True when CivetWeb read the request line of a request it refused: a
+//  method, an origin-form target and HTTP/1.x.
+static bool
+s_request_line_read (const struct mg_request_info *request)
+{
+    return request && request->request_method && request->request_uri
+        && request->request_uri [0] == '/' && request->http_version
+        && (strcmp (request->http_version, "1.1") == 0
+         || strcmp (request->http_version, "1.0") == 0);
+}
+
 //  CivetWeb's http_error: its own errors, answered as problem documents.
 //  Inside a routed request (a file that vanished) the router observes the
-//  response; outside one, it is observed here.
+//  response; outside one, it is observed here. CivetWeb refuses methods it
+//  does not know (TRACE, anything made up) with 400 before routing; the
+//  path decides instead, as for every other method: 404 where no route
+//  is, 405 with Allow where the route lacks the method.
 static int
 s_on_error (struct mg_connection *conn, int status, const char *message)
 {
     enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
-    enp_http_problem (conn, status, message && *message? message
-                      : "request refused", NULL, NULL);
-    if (self && self->observe && !mg_get_user_connection_data (conn)) {
-        const struct mg_request_info *request = mg_get_request_info (conn);
-        self->observe (self->observe_arg, request? request->request_method: NULL,
-                       ENP_HTTP_UNROUTED, status, 0);
+    s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
+    bool routing = exchange && exchange->routing;
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    if (exchange && !routing)
+        exchange->refused = true;
+    const s_route_t *route = NULL;
+    int code = 0;
+    char path [S_PATH_SIZE];
+    if (self && !routing && status == 400 && s_request_line_read (request)) {
+        if (s_decode_path (request->request_uri, path))
+            route = s_match (self, path);
+        code = s_refuse (conn, route, request->request_method);
+        if (!code)
+            route = NULL;           //  Refused for another reason
     }
+    if (!code) {
+        //  CivetWeb says 411 (Length Required) for a Content-Length that
+        //  is not a number: the request is malformed, not lacking one
+        code = status == 411? 400: status;
+        enp_http_problem (conn, code, status == 411
+                          ? "Content-Length must be a number of bytes in decimal digits"
+                          : message && *message? message: "request refused",
+                          NULL, NULL);
+    }
+    if (self && self->observe && !routing)
+        self->observe (self->observe_arg, request? request->request_method: NULL,
+                       route? route->id: ENP_HTTP_UNROUTED, code, 0);
     return 0;
+}
+
+//  CivetWeb's init_connection: the connection's record.
+static int
+s_on_connect (const struct mg_connection *conn, void **record_p)
+{
+    (void) conn;
+    *record_p = calloc (1, sizeof (s_exchange_t));
+    return 0;
+}
+
+//  CivetWeb's connection_close, the last moment to answer a request it
+//  neither routed nor refused: the asterisk form ("OPTIONS *", which load
+//  balancers use to ping a server) and absolute-form targets naming
+//  another server. CivetWeb would close in silence, which a client
+//  reads as a crash. Then the record goes.
+static void
+s_on_close (const struct mg_connection *closing)
+{
+    //  CivetWeb hands out its own connection as const here; writing to it
+    //  is still allowed until this callback returns
+    struct mg_connection *conn = (struct mg_connection *) closing;
+    enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+    s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    if (self && exchange && !exchange->refused && request
+    &&  request->request_method && request->request_uri && !request->local_uri) {
+        int code;
+        bool asterisk = strcmp (request->request_uri, "*") == 0;
+        if (asterisk && strcmp (request->request_method, "OPTIONS") == 0) {
+            enp_http_response_t response = { .code = 200, .allow = self->methods };
+            code = enp_http_send (conn, &response);
+        }
+        else
+        if (asterisk)
+            code = enp_http_problem (conn, 400, "the asterisk form (*) of a"
+                                     " request target is only for OPTIONS",
+                                     NULL, NULL);
+        else
+            code = enp_http_problem (conn, 421, "the request names another"
+                                     " server; this one is not a proxy",
+                                     NULL, NULL);
+        if (self->observe)
+            self->observe (self->observe_arg, request->request_method,
+                           ENP_HTTP_UNROUTED, code, 0);
+    }
+    mg_set_user_connection_data (conn, NULL);
+    free (exchange);
 }
 
 //  CivetWeb's log_message: into our log. While starting, the first message
@@ -351,6 +546,32 @@ s_stop (enp_http_t *self)
     if (knocking) {
         atomic_store (&waker.done, true);
         pthread_join (thread, NULL);
+    }
+}
+
+//  List the methods of every route's allow list, each once, for OPTIONS *.
+static void
+s_collect_methods (enp_http_t *self)
+{
+    size_t used = 0;
+    self->methods [0] = '\0';
+    for (size_t index = 0; index < self->route_count; index++) {
+        const char *list = self->routes [index].allow;
+        while (list && *list) {
+            list += strspn (list, " \t,");
+            size_t length = strcspn (list, " \t,");
+            char method [S_NUMBER_SIZE];
+            if (length > 0 && length < sizeof method) {
+                memcpy (method, list, length);
+                method [length] = '\0';
+                if (!s_has_token (self->methods, method)) {
+                    if (used)
+                        used = s_append (self->methods, used, sizeof self->methods, ", ");
+                    used = s_append (self->methods, used, sizeof self->methods, method);
+                }
+            }
+            list += length;
+        }
     }
 }
 
@@ -476,6 +697,13 @@ enp_http_start (enp_http_t *self)
         "listen_backlog", backlog,
         //  Files are sent only through enp_http_send_file, never listed
         "enable_directory_listing", "no",
+        //  The router decodes the path itself (s_decode_path), to refuse
+        //  an encoded NUL rather than route what precedes it
+        "decode_url", "no",
+        //  An absolute target (http://host:port/path) is served when its
+        //  port is this server's; CivetWeb otherwise wants the host to be
+        //  its authentication domain, which this server has no use for
+        "enable_auth_domain_check", "no",
         NULL
     };
     struct mg_callbacks callbacks;
@@ -483,6 +711,9 @@ enp_http_start (enp_http_t *self)
     callbacks.begin_request = s_on_request;
     callbacks.http_error = s_on_error;
     callbacks.log_message = s_on_log;
+    callbacks.init_connection = s_on_connect;
+    callbacks.connection_close = s_on_close;
+    s_collect_methods (self);
     self->failure [0] = '\0';
     atomic_store (&self->starting, true);
     self->context = mg_start (&callbacks, self, civetweb_options);
@@ -596,6 +827,14 @@ enp_http_problem (struct mg_connection *conn, int code, const char *detail,
     enp_http_send (conn, &response);
     free (text);
     return code;
+}
+
+//  Return the request's path, percent-decoded, as it was routed.
+const char *
+enp_http_path (struct mg_connection *conn)
+{
+    s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
+    return exchange && exchange->routing && exchange->path? exchange->path: "";
 }
 
 //  Answer 405.

@@ -33,7 +33,8 @@ typedef int (enp_http_handler_fn) (void *arg, struct mg_connection *conn,
 //  A route: which paths reach which handler.
 typedef struct {
     const char *path;           //  e.g. "/healthz"; copied
-    bool prefix;                //  also serve path + "/" + anything
+    bool prefix;                //  also serve path + "/" + one segment (no
+                                //  '/' in it, not empty)
     const char *allow;          //  e.g. "GET, HEAD": other methods get 405
                                 //  with Allow; NULL: the handler decides
     int id;                     //  passed to the observer, e.g. a metrics label
@@ -72,9 +73,12 @@ int enp_http_port (enp_http_t *self);
 //  Return why the last start failed (CivetWeb's words), or "".
 const char *enp_http_failure (enp_http_t *self);
 
-//  Add a route (before start). Routes are tried in the order added; a
-//  request no route takes is answered 404. Returns 0, or -1 when the table
-//  is full or started.
+//  Add a route (before start). Routes are tried in the order added on the
+//  decoded path; a request no route takes is answered 404, and so is a
+//  path holding an encoded NUL. Before routing, a request is refused
+//  with 400 when its framing is ambiguous (Content-Length twice, not
+//  plain digits, or beside Transfer-Encoding) or its query holds %00.
+//  Returns 0, or -1 when the table is full or started.
 int enp_http_route (enp_http_t *self, const enp_http_route_t *route);
 //  Call observe for every response from now on (before start).
 void enp_http_observe (enp_http_t *self, enp_http_observe_fn *observe,
@@ -95,6 +99,10 @@ int enp_http_send (struct mg_connection *conn,
 //  headers. Returns code.
 int enp_http_problem (struct mg_connection *conn, int code, const char *detail,
                       json_t *errors, const enp_http_response_t *extra);
+//  Return the path of the request being handled, percent-decoded, exactly
+//  as the router matched it (no slash merged, no dot segment resolved);
+//  "" outside a handler. Valid until the handler returns.
+const char *enp_http_path (struct mg_connection *conn);
 //  Answer 405 with Allow: allow and a detail naming the method. Returns 405.
 int enp_http_not_allowed (struct mg_connection *conn, const char *allow);
 //  Return the RFC 9110 reason phrase of a status (RFC 6585 for 429 and

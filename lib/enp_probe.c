@@ -79,9 +79,9 @@ s_serve (enp_probe_t *self, const char *host, int port, char *error,
         .request_timeout_ms = S_TIMEOUT_MS, .keep_alive_ms = S_TIMEOUT_MS
     };
     self->http = enp_http_new (&options);
-    enp_http_route_t healthz = { .path = "/healthz", .allow = "GET, HEAD",
+    enp_http_route_t healthz = { .path = "/healthz", .allow = "GET",
                                  .handler = s_healthz, .arg = self };
-    enp_http_route_t metrics = { .path = "/metrics", .allow = "GET, HEAD",
+    enp_http_route_t metrics = { .path = "/metrics", .allow = "GET",
                                  .handler = s_metrics, .arg = self };
     if (!self->http
     ||  enp_http_route (self->http, &healthz)

@@ -104,9 +104,10 @@ static int
 s_files (void *arg, struct mg_connection *conn,
          const struct mg_request_info *request)
 {
+    (void) request;
     char path [512];
     snprintf (path, sizeof path, "%s/%s", (const char *) arg,
-              request->local_uri + strlen ("/files/"));
+              enp_http_path (conn) + strlen ("/files/"));
     return enp_http_send_file (conn, path, "text/plain; charset=utf-8");
 }
 
@@ -347,8 +348,11 @@ START_TEST (test_enp_http_routing)
 {
     s_seen_t seen = { 0 };
     enp_http_t *http = s_server_new (&seen, ".");
+    //  Exact paths only: nothing merged, resolved or cut at a NUL, and a
+    //  prefix route takes one segment below it, not more, not none
     const char *missing [] = { "/", "/hello/x", "/helloo", "/hell", "/file",
-                               "/filesx" };
+                               "/filesx", "//hello", "/hello/", "/hello%00x",
+                               "/files/", "/files/a/b", "/files//a" };
     for (size_t index = 0; index < sizeof missing / sizeof missing [0]; index++) {
         testkit_response_t response = s_request (http, "GET", missing [index],
                                                  NULL, NULL);

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <civetweb.h>
 #include <curl/curl.h>
@@ -115,6 +116,42 @@ testkit_connect (int port)
         fd = -1;
     }
     return fd;
+}
+
+char *
+testkit_raw (int port, const char *request, size_t size)
+{
+    int fd = testkit_connect (port);
+    if (fd < 0)
+        return NULL;
+    struct timeval timeout = { .tv_sec = TESTKIT_RAW_TIMEOUT_S };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    size_t capacity = 4096, used = 0;
+    char *text = (char *) malloc (capacity);
+    bool closed = false;
+    if (text && send (fd, request, size, MSG_NOSIGNAL) == (ssize_t) size)
+        for (;;) {
+            if (used + 1 == capacity) {
+                char *bigger = (char *) realloc (text, capacity * 2);
+                if (!bigger)
+                    break;
+                text = bigger;
+                capacity *= 2;
+            }
+            ssize_t got = recv (fd, text + used, capacity - used - 1, 0);
+            if (got <= 0) {
+                closed = got == 0;
+                break;
+            }
+            used += (size_t) got;
+        }
+    close (fd);
+    if (!closed) {
+        free (text);
+        return NULL;
+    }
+    text [used] = '\0';
+    return text;
 }
 
 int

@@ -36,6 +36,12 @@ int testkit_free_port (void);
 //  Open a TCP connection to 127.0.0.1:port. Returns the descriptor (caller
 //  closes it), or -1 if nothing accepted.
 int testkit_connect (int port);
+//  Send size bytes of request over a new connection to 127.0.0.1:port and
+//  read until the server closes it. Returns what came back, NUL-terminated
+//  (caller frees), or NULL when nothing accepted the connection or it was
+//  still open after TESTKIT_RAW_TIMEOUT_S seconds of silence.
+#define TESTKIT_RAW_TIMEOUT_S 5
+char *testkit_raw (int port, const char *request, size_t size);
 //  Bind socket on 127.0.0.1 on a port the kernel picks (not czmq's "*",
 //  which hands out the same few ports to every process in turn), and write
 //  the endpoint to connect to into endpoint. Returns the port, or -1.

@@ -290,15 +290,12 @@ s_authorized (logger_api_t *self, struct mg_connection *conn)
     return diff == 0;
 }
 
-//  Take the id from /events/{event_id}. Returns 0 with the canonical id,
-//  or the status already sent (404 for deeper paths, 400 for a bad UUID).
+//  Take the id from /events/{event_id} (the router sends nothing deeper
+//  here). Returns 0 with the canonical id, or 400 (sent) for a bad UUID.
 static int
-s_event_id (struct mg_connection *conn, const struct mg_request_info *request,
-            char *event_id)
+s_event_id (struct mg_connection *conn, char *event_id)
 {
-    const char *text = request->local_uri + S_EVENTS_PREFIX_LEN;
-    if (strchr (text, '/'))
-        return enp_http_problem (conn, 404, "no such resource", NULL, NULL);
+    const char *text = enp_http_path (conn) + S_EVENTS_PREFIX_LEN;
     if (enp_event_id_canonical (text, event_id))
         return enp_http_problem (conn, 400, "event_id must be a UUID", NULL, NULL);
     return 0;
@@ -306,11 +303,10 @@ s_event_id (struct mg_connection *conn, const struct mg_request_info *request,
 
 //  GET /events/{event_id}
 static int
-s_read (logger_api_t *self, struct mg_connection *conn,
-        const struct mg_request_info *request)
+s_read (logger_api_t *self, struct mg_connection *conn)
 {
     char event_id [ENP_UUID_LEN + 1];
-    int sent = s_event_id (conn, request, event_id);
+    int sent = s_event_id (conn, event_id);
     if (sent)
         return sent;
     enp_event_t *event = NULL;
@@ -324,8 +320,7 @@ s_read (logger_api_t *self, struct mg_connection *conn,
 
 //  PATCH /events/{event_id} {"status"}
 static int
-s_update (logger_api_t *self, struct mg_connection *conn,
-          const struct mg_request_info *request)
+s_update (logger_api_t *self, struct mg_connection *conn)
 {
     if (!s_authorized (self, conn)) {
         enp_http_response_t extra = { .authenticate = s_authenticate };
@@ -333,7 +328,7 @@ s_update (logger_api_t *self, struct mg_connection *conn,
                                  " <token>' header is required", NULL, &extra);
     }
     char event_id [ENP_UUID_LEN + 1];
-    int sent = s_event_id (conn, request, event_id);
+    int sent = s_event_id (conn, event_id);
     char *body = NULL;
     size_t size = 0;
     if (!sent)
@@ -469,8 +464,9 @@ s_docs (void *arg, struct mg_connection *conn,
         const struct mg_request_info *request)
 {
     logger_api_t *self = (logger_api_t *) arg;
+    (void) request;
     //  /docs and /docs/ both serve the page: it sets <base href="/docs/">
-    const char *path = request->local_uri;
+    const char *path = enp_http_path (conn);
     const char *name = strncmp (path, S_DOCS_PREFIX, S_DOCS_PREFIX_LEN) == 0
                      ? path + S_DOCS_PREFIX_LEN: "";
     if (!*name)
@@ -488,24 +484,15 @@ s_docs (void *arg, struct mg_connection *conn,
     return enp_http_send_file (conn, file_name, s_mime_type (name));
 }
 
-//  /events (and /events/): list or create.
-static int
-s_collection (logger_api_t *self, struct mg_connection *conn,
-              const struct mg_request_info *request)
-{
-    if (strcmp (request->request_method, "POST") == 0)
-        return s_create (self, conn, request);
-    if (strcmp (request->request_method, "GET") == 0)
-        return s_list (self, conn, request);
-    return enp_http_not_allowed (conn, "GET, POST");
-}
-
-//  Route /events.
+//  Route /events: list or create (the router answered other methods).
 static int
 s_on_events (void *arg, struct mg_connection *conn,
              const struct mg_request_info *request)
 {
-    return s_collection ((logger_api_t *) arg, conn, request);
+    logger_api_t *self = (logger_api_t *) arg;
+    if (strcmp (request->request_method, "POST") == 0)
+        return s_create (self, conn, request);
+    return s_list (self, conn, request);
 }
 
 //  Route /events/{event_id}: read or update.
@@ -514,13 +501,9 @@ s_on_event (void *arg, struct mg_connection *conn,
             const struct mg_request_info *request)
 {
     logger_api_t *self = (logger_api_t *) arg;
-    if (strcmp (request->local_uri, S_EVENTS_PREFIX) == 0)
-        return s_collection (self, conn, request);
-    if (strcmp (request->request_method, "GET") == 0)
-        return s_read (self, conn, request);
     if (strcmp (request->request_method, "PATCH") == 0)
-        return s_update (self, conn, request);
-    return enp_http_not_allowed (conn, "GET, PATCH");
+        return s_update (self, conn);
+    return s_read (self, conn);
 }
 
 //  Count each response in the request metrics.
@@ -535,19 +518,26 @@ s_observe (void *arg, const char *method, int route, int code, double seconds)
 static int
 s_routes (logger_api_t *self)
 {
+    //  Exactly the methods api/openapi.yaml documents: HEAD is not one
     const enp_http_route_t routes [] = {
-        { .path = S_EVENTS, .id = LOGGER_ROUTE_EVENTS, .handler = s_on_events },
-        { .path = S_EVENTS, .prefix = true, .id = LOGGER_ROUTE_EVENT,
-          .handler = s_on_event },
-        { .path = "/healthz", .allow = "GET, HEAD", .id = LOGGER_ROUTE_HEALTHZ,
+        { .path = S_EVENTS, .allow = "GET, POST", .id = LOGGER_ROUTE_EVENTS,
+          .handler = s_on_events },
+        { .path = S_EVENTS, .prefix = true, .allow = "GET, PATCH",
+          .id = LOGGER_ROUTE_EVENT, .handler = s_on_event },
+        { .path = "/healthz", .allow = "GET", .id = LOGGER_ROUTE_HEALTHZ,
           .handler = s_healthz },
-        { .path = "/readyz", .allow = "GET, HEAD", .id = LOGGER_ROUTE_READYZ,
+        { .path = "/readyz", .allow = "GET", .id = LOGGER_ROUTE_READYZ,
           .handler = s_readyz },
-        { .path = "/metrics", .allow = "GET, HEAD", .id = LOGGER_ROUTE_METRICS,
+        { .path = "/metrics", .allow = "GET", .id = LOGGER_ROUTE_METRICS,
           .handler = s_metrics },
-        { .path = "/openapi.yaml", .allow = "GET, HEAD",
-          .id = LOGGER_ROUTE_OPENAPI, .handler = s_openapi },
-        { .path = S_DOCS, .prefix = true, .allow = "GET, HEAD",
+        { .path = "/openapi.yaml", .allow = "GET", .id = LOGGER_ROUTE_OPENAPI,
+          .handler = s_openapi },
+        //  The page at /docs and /docs/, its files at /docs/<file>
+        { .path = S_DOCS, .allow = "GET", .id = LOGGER_ROUTE_DOCS,
+          .handler = s_docs },
+        { .path = S_DOCS_PREFIX, .allow = "GET", .id = LOGGER_ROUTE_DOCS,
+          .handler = s_docs },
+        { .path = S_DOCS, .prefix = true, .allow = "GET",
           .id = LOGGER_ROUTE_DOCS, .handler = s_docs }
     };
     for (size_t index = 0; index < sizeof routes / sizeof routes [0]; index++) {
