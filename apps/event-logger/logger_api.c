@@ -12,10 +12,12 @@
     event goes into the store, and the dispatcher is woken to send it.
 */
 #include <assert.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <civetweb.h>
 #include <jansson.h>
@@ -26,9 +28,11 @@
 
 #define S_LIST_LIMIT_DEFAULT 100
 #define S_LIST_LIMIT_MAX     1000
-#define S_LIMIT_TEXT_MAX     16     //  bytes of a limit parameter we read
+#define S_LIMIT_DIGITS_MAX   4      //  digits of the largest limit, 1000
 #define S_PATH_MAX           1024   //  bytes of a file path under docs_dir
 #define S_RETRY_AFTER_S      1      //  what a 503 asks clients to wait
+#define S_BEARER             "Bearer"   //  the auth scheme, any case
+#define S_BEARER_LEN         (sizeof S_BEARER - 1)
 
 //  The path of the events, of one event (with its id after it), of the docs
 #define S_EVENTS             "/events"
@@ -49,7 +53,7 @@ struct _logger_api_t {
     logger_dispatcher_t *dispatcher;    //  borrowed
     logger_metrics_t *metrics;      //  borrowed
     size_t max_body;                //  request body limit
-    char *bearer;                   //  "Bearer <token>", or NULL: no auth
+    char *token;                    //  PATCH's bearer token, or NULL: no auth
     char *docs_dir;                 //  Swagger UI files
 };
 
@@ -156,60 +160,106 @@ s_create (logger_api_t *self, struct mg_connection *conn,
     return code;
 }
 
-//  Read one query parameter into value; returns 1 if present, 0 if absent,
-//  -1 if too long.
-static int
-s_query_param (const struct mg_request_info *request, const char *name,
-               char *value, size_t size)
+//  The query parameters of GET /events, in the order s_list_params names
+//  them. Any other parameter is ignored.
+typedef enum { S_LIMIT, S_STATUS, S_USER_ID, S_AFTER, S_PARAMS } s_param_t;
+static const char *const s_list_params [S_PARAMS] = {
+    "limit", "status", "user_id", "after"
+};
+
+//  Add {"field", "message"} to errors.
+static void
+s_param_error (json_t *errors, s_param_t param, const char *message)
 {
-    const char *query = request->query_string;
-    if (!query)
-        return 0;
-    int rc = mg_get_var (query, strlen (query), name, value, size);
-    return rc >= 0? 1: rc == -1? 0: -1;
+    json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
+                           s_list_params [param], "message", message));
 }
 
-//  Parse the listing parameters; append errors for bad ones.
-static void
+//  Split the query string (names exact, values decoded, '+' a space) into
+//  the listing's parameters, borrowed from *copy_p (caller frees). A
+//  parameter given twice is an error: which one was meant is a guess.
+//  Returns 0, or -1 when out of memory.
+static int
+s_split_query (const char *query_string, char **copy_p,
+               const char *values [S_PARAMS], json_t *errors)
+{
+    *copy_p = NULL;
+    if (!query_string || !*query_string)
+        return 0;
+    char *copy = strdup (query_string);
+    int count = copy? mg_split_form_urlencoded (copy, NULL, 0): -1;
+    struct mg_header *fields = count > 0
+        ? (struct mg_header *) calloc ((size_t) count, sizeof *fields): NULL;
+    if (!fields) {
+        free (copy);
+        return -1;
+    }
+    count = mg_split_form_urlencoded (copy, fields, (unsigned) count);
+    bool repeated [S_PARAMS] = { false };
+    for (int index = 0; index < count; index++)
+        for (s_param_t param = 0; param < S_PARAMS; param++) {
+            if (strcmp (fields [index].name, s_list_params [param]) != 0)
+                continue;
+            if (values [param] && !repeated [param]) {
+                s_param_error (errors, param, "must be given at most once");
+                repeated [param] = true;
+            }
+            values [param] = fields [index].value? fields [index].value: "";
+        }
+    free (fields);
+    *copy_p = copy;
+    return 0;
+}
+
+//  True when text is a whole number from 1 to S_LIST_LIMIT_MAX in plain
+//  decimal digits: no sign, blank or leading zero ("05" is not a limit).
+static bool
+s_valid_limit (const char *text, size_t *limit)
+{
+    size_t length = strlen (text);
+    if (length == 0 || length > S_LIMIT_DIGITS_MAX || text [0] == '0'
+    ||  strspn (text, "0123456789") != length)
+        return false;
+    *limit = (size_t) strtoul (text, NULL, 10);
+    return *limit <= S_LIST_LIMIT_MAX;
+}
+
+//  Parse the listing parameters; append errors for bad ones. Returns 0, or
+//  -1 when out of memory.
+static int
 s_parse_query (const struct mg_request_info *request, enp_store_query_t *query,
                char *status, char *user_id, char *after, json_t *errors)
 {
-    char limit [S_LIMIT_TEXT_MAX];
+    const char *values [S_PARAMS] = { NULL };
+    char *copy = NULL;
+    if (s_split_query (request->query_string, &copy, values, errors))
+        return -1;
     query->limit = S_LIST_LIMIT_DEFAULT;
-    int rc = s_query_param (request, "limit", limit, sizeof limit);
-    if (rc != 0) {
-        char *end = NULL;
-        long number = rc > 0? strtol (limit, &end, 10): 0;
-        if (rc < 0 || !*limit || *end || number < 1 || number > S_LIST_LIMIT_MAX)
-            json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-                "limit", "message", "must be a whole number from 1 to 1000"));
-        else
-            query->limit = (size_t) number;
-    }
-    rc = s_query_param (request, "status", status, ENP_STATUS_MAX + 1);
-    if (rc > 0 && enp_event_status_valid (status))
-        query->status = status;
+    if (values [S_LIMIT] && !s_valid_limit (values [S_LIMIT], &query->limit))
+        s_param_error (errors, S_LIMIT, "must be a whole number from 1 to 1000,"
+                       " in plain digits");
+    const char *value = values [S_STATUS];
+    if (value && enp_event_status_valid (value))
+        query->status = strcpy (status, value);
     else
-    if (rc != 0)
-        json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-            "status", "message", "must be 1-64 characters of a-z, 0-9, _ . -"));
-    rc = s_query_param (request, "user_id", user_id, ENP_USER_ID_MAX + 1);
-    if (rc > 0 && *user_id)
-        query->user_id = user_id;
+    if (value)
+        s_param_error (errors, S_STATUS, "must be 1-64 characters of a-z, 0-9,"
+                       " _ . -");
+    value = values [S_USER_ID];
+    if (value && *value && strlen (value) <= ENP_USER_ID_MAX)
+        query->user_id = strcpy (user_id, value);
     else
-    if (rc != 0)
-        json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-            "user_id", "message", "must be 1-256 bytes"));
-    //  Room for a little more than a UUID, so a longer value is seen whole
-    //  and refused rather than cut to a valid one
-    char raw [ENP_UUID_LEN + S_LIMIT_TEXT_MAX];
-    rc = s_query_param (request, "after", raw, sizeof raw);
-    if (rc > 0 && enp_event_id_canonical (raw, after) == 0)
+    if (value)
+        s_param_error (errors, S_USER_ID, "must be 1-256 bytes");
+    value = values [S_AFTER];
+    if (value && enp_event_id_canonical (value, after) == 0)
         query->after = after;
     else
-    if (rc != 0)
-        json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-            "after", "message", "must be the cursor (an event_id) from 'next'"));
+    if (value)
+        s_param_error (errors, S_AFTER, "must be the cursor (an event_id) from"
+                       " 'next'");
+    free (copy);
+    return 0;
 }
 
 //  GET /events: a page of events, oldest first, with a cursor.
@@ -221,7 +271,10 @@ s_list (logger_api_t *self, struct mg_connection *conn,
     char status [ENP_STATUS_MAX + 1], user_id [ENP_USER_ID_MAX + 1];
     char after [ENP_UUID_LEN + 1], next [ENP_UUID_LEN + 1];
     json_t *errors = json_array ();
-    s_parse_query (request, &query, status, user_id, after, errors);
+    if (!errors || s_parse_query (request, &query, status, user_id, after, errors)) {
+        json_decref (errors);
+        return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
+    }
     if (json_array_size (errors) > 0)
         return enp_http_problem (conn, 422, "invalid query parameters", errors, NULL);
     json_decref (errors);
@@ -271,21 +324,27 @@ s_list (logger_api_t *self, struct mg_connection *conn,
     return code;
 }
 
-//  True when the request carries the configured bearer token. Compares in
-//  constant time so the token cannot be guessed byte by byte.
+//  True when the request carries the configured bearer token:
+//  "Authorization: Bearer <token>", the scheme in any case (RFC 9110
+//  section 11.1), one or more spaces after it. Compares in constant time
+//  so the token cannot be guessed byte by byte.
 static int
 s_authorized (logger_api_t *self, struct mg_connection *conn)
 {
-    if (!self->bearer)
+    if (!self->token)
         return 1;
     const char *given = mg_get_header (conn, "Authorization");
-    if (!given)
+    if (!given || strncasecmp (given, S_BEARER, S_BEARER_LEN) != 0
+    ||  given [S_BEARER_LEN] != ' ')
         return 0;
-    size_t expected = strlen (self->bearer);
+    given += S_BEARER_LEN + strspn (given + S_BEARER_LEN, " ");
     size_t length = strlen (given);
+    while (length > 0 && (given [length - 1] == ' ' || given [length - 1] == '\t'))
+        length--;
+    size_t expected = strlen (self->token);
     unsigned char diff = length != expected;
     for (size_t index = 0; index < expected; index++)
-        diff |= (unsigned char) (self->bearer [index]
+        diff |= (unsigned char) (self->token [index]
                                  ^ (index < length? given [index]: 0));
     return diff == 0;
 }
@@ -579,12 +638,11 @@ logger_api_new (const logger_api_options_t *options, enp_store_t *store,
     self->metrics = metrics;
     self->max_body = options->max_body;
     self->docs_dir = strdup (options->docs_dir? options->docs_dir: "");
-    //  Without its header PATCH would be open to anyone: no token, no start
-    if (options->status_token && *options->status_token
-    &&  asprintf (&self->bearer, "Bearer %s", options->status_token) < 0)
-        self->bearer = NULL;
+    //  Without its token PATCH would be open to anyone: no copy, no start
+    if (options->status_token && *options->status_token)
+        self->token = strdup (options->status_token);
     bool auth_failed = options->status_token && *options->status_token
-                    && !self->bearer;
+                    && !self->token;
     enp_http_options_t http_options = {
         .name = "http", .host = options->host, .port = options->port,
         .threads = options->threads,
@@ -623,7 +681,7 @@ logger_api_destroy (logger_api_t **self_p)
         return;
     logger_api_t *self = *self_p;
     enp_http_destroy (&self->http);
-    free (self->bearer);
+    free (self->token);
     free (self->docs_dir);
     free (self);
     *self_p = NULL;
