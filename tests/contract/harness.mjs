@@ -81,6 +81,9 @@ export function docsDir () {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// A grace period that does not keep the process alive once nothing else
+// waits for it (a pending timer delays the test runner's exit by its length)
+const grace = (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value).unref());
 
 // Path of the queue-broker: $BROKER_BIN, else queue-broker beside the logger.
 export function brokerBin () {
@@ -113,7 +116,7 @@ export function spawnBroker (frontendPort, backendPort) {
 export async function stopProcess (child, graceMs = 5000) {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitPromise;
     try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-    const timer = new Promise((resolve) => setTimeout(resolve, graceMs, null));
+    const timer = grace(graceMs, null);
     const res = await Promise.race([child.exitPromise, timer]);
     if (res) return res;
     try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -187,7 +190,7 @@ export async function startLogger ({ token = 'secret', docs, extraArgs = [], rea
             if (exited) return { ...exited, ms: 0, killed: false };
             const t0 = Date.now();
             try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-            const timer = sleep(graceMs).then(() => null);
+            const timer = grace(graceMs, null);
             const res = await Promise.race([exitPromise, timer]);
             if (res) return { ...res, ms: Date.now() - t0, killed: false };
             try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -257,7 +260,7 @@ export function startPrism (upstream) {
             await portPromise;
             if (child && child.exitCode === null && child.signalCode === null) {
                 try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-                const timer = sleep(3000).then(() => 'timeout');
+                const timer = grace(3000, 'timeout');
                 if (await Promise.race([exitPromise, timer]) === 'timeout') {
                     try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
                     await exitPromise;
