@@ -128,6 +128,17 @@ s_create (const char *user_id, const char *description, char *event_id)
     testkit_response_free (&response);
 }
 
+//  Assert the event at path (/events/{event_id}) is still there, pending:
+//  what was refused changed nothing.
+static void
+s_assert_pending (const char *path)
+{
+    testkit_response_t response = s_request ("GET", path, NULL, NULL, NULL);
+    ck_assert_int_eq (response.code, 200);
+    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"pending\""));
+    testkit_response_free (&response);
+}
+
 START_TEST (test_logger_http_create_read_update)
 {
     testkit_response_t response = s_request ("POST", "/events",
@@ -299,10 +310,7 @@ START_TEST (test_logger_http_deep_nesting)
         free (body);
     }
     //  Still up, still holding the event, still pending
-    testkit_response_t response = s_request ("GET", path, NULL, NULL, NULL);
-    ck_assert_int_eq (response.code, 200);
-    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"pending\""));
-    testkit_response_free (&response);
+    s_assert_pending (path);
 }
 END_TEST
 
@@ -486,9 +494,7 @@ START_TEST (test_logger_http_update_errors)
         testkit_response_free (&response);
     }
     //  None of that changed the event
-    response = s_request ("GET", path, NULL, NULL, NULL);
-    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"pending\""));
-    testkit_response_free (&response);
+    s_assert_pending (path);
 }
 END_TEST
 
@@ -717,9 +723,7 @@ START_TEST (test_logger_http_encoded_nul)
     }
     ck_assert_uint_eq (s_count_events ("nul-poster"), 0);
     snprintf (path, sizeof path, "/events/%s", event_id);
-    response = s_request ("GET", path, NULL, NULL, NULL);
-    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"pending\""));
-    testkit_response_free (&response);
+    s_assert_pending (path);
 }
 END_TEST
 
@@ -767,10 +771,7 @@ START_TEST (test_logger_http_strict_routing)
     //  None of that touched the event
     char path [64];
     snprintf (path, sizeof path, "/events/%s", event_id);
-    testkit_response_t response = s_request ("GET", path, NULL, NULL, NULL);
-    ck_assert_int_eq (response.code, 200);
-    ck_assert_ptr_nonnull (strstr (response.body, "\"status\":\"pending\""));
-    testkit_response_free (&response);
+    s_assert_pending (path);
 }
 END_TEST
 
