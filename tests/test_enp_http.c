@@ -613,6 +613,49 @@ START_TEST (test_enp_http_civetweb_errors)
 }
 END_TEST
 
+//  What CivetWeb does not route is still answered and observed: a method
+//  it does not know gets the route's 405, "OPTIONS *" the methods of
+//  every route, ambiguous framing a 400 that ends the connection.
+START_TEST (test_enp_http_unrouted)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_new (&seen, ".");
+    int fd = s_connect (http);
+    s_write (fd, "TRACE /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *response = s_expect_close (fd, "HTTP/1.1 405 Method Not Allowed\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "\r\nAllow: GET, HEAD\r\n"));
+    free (response);
+    close (fd);
+    s_seen_t last = s_seen (&seen, 1);
+    ck_assert_str_eq (last.method, "TRACE");
+    ck_assert_int_eq (last.route, S_ROUTE_HELLO);
+    ck_assert_int_eq (last.code, 405);
+
+    fd = s_connect (http);
+    s_write (fd, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    response = s_expect_close (fd, "HTTP/1.1 200 OK\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "\r\nAllow: GET, HEAD, POST\r\n"));
+    free (response);
+    close (fd);
+    last = s_seen (&seen, 2);
+    ck_assert_str_eq (last.method, "OPTIONS");
+    ck_assert_int_eq (last.route, ENP_HTTP_UNROUTED);
+    ck_assert_int_eq (last.code, 200);
+
+    //  Keep-alive asked for, but a body framed twice cannot be trusted
+    fd = s_connect (http);
+    s_write (fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
+    response = s_expect_close (fd, "HTTP/1.1 400 Bad Request\r\n");
+    free (response);
+    close (fd);
+    last = s_seen (&seen, 3);
+    ck_assert_int_eq (last.route, ENP_HTTP_UNROUTED);
+    ck_assert_int_eq (last.code, 400);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
 //  A handler that sends nothing still gets its client an answer: 500.
 START_TEST (test_enp_http_unanswered)
 {
@@ -737,6 +780,7 @@ main (void)
         test_enp_http_body_chunked,
         test_enp_http_keep_alive,
         test_enp_http_civetweb_errors,
+        test_enp_http_unrouted,
         test_enp_http_unanswered,
         test_enp_http_big_response,
         test_enp_http_send_file,
