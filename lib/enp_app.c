@@ -3,10 +3,16 @@
     The three services parse their configuration, set up logging, answer
     --healthcheck and wait for a signal the same way; this module does it
     once, so each main.c only declares its own options and wires its own
-    classes together. It holds the one global the style allows: the flag
-    that SIGINT and SIGTERM set.
+    classes together.
+
+    SIGINT and SIGTERM are blocked in every thread and taken synchronously
+    by enp_app_wait with sigwait, never by a handler: a signal that
+    arrived while the main thread was stopping the actors used to cut
+    zactor_destroy's wait short (EINTR), and main then freed the store
+    under a dispatcher that was still running.
 */
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,15 +31,14 @@
 #define S_URL_MAX       256             //  bytes of a health check's URL
 #define S_DIR_MAX       1024            //  bytes of the runtime folder's path
 #define S_RECORDS_MAX   64              //  processes one --healthcheck probes
-#define S_WAIT_STEP_US (100 * 1000)     //  how often enp_app_wait looks at the flag
 
-static volatile sig_atomic_t s_interrupted = 0;
-
+//  Fill set with the signals that stop a service.
 static void
-s_on_signal (int signal_number)
+s_stop_signals (sigset_t *set)
 {
-    (void) signal_number;
-    s_interrupted = 1;
+    sigemptyset (set);
+    sigaddset (set, SIGINT);
+    sigaddset (set, SIGTERM);
 }
 
 //  Declare the options every service has.
@@ -242,10 +247,12 @@ void
 enp_app_start (const char *name)
 {
     enp_log_init (name);
-    zsys_handler_set (NULL);            //  We handle the signals, not czmq
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
+    zsys_handler_set (NULL);            //  We take the signals, not czmq
+    //  Before any thread exists, so every thread inherits the mask: no
+    //  system call anywhere is interrupted by a stop signal
+    sigset_t stop;
+    s_stop_signals (&stop);
+    pthread_sigmask (SIG_BLOCK, &stop, NULL);
     signal (SIGPIPE, SIG_IGN);
     mg_init_library (0);
     curl_global_init (CURL_GLOBAL_DEFAULT);
@@ -255,9 +262,12 @@ enp_app_start (const char *name)
 void
 enp_app_wait (void)
 {
-    //  A short sleep loop has no race with the signal, unlike pause ()
-    while (!s_interrupted)
-        usleep (S_WAIT_STEP_US);
+    //  A signal that came before this call is pending and returns at once
+    sigset_t stop;
+    s_stop_signals (&stop);
+    int signal_number = 0;
+    while (sigwait (&stop, &signal_number) != 0)
+        ;
 }
 
 //  Release what enp_app_start took.
