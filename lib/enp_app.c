@@ -11,6 +11,7 @@
     zactor_destroy's wait short (EINTR), and main then freed the store
     under a dispatcher that was still running.
 */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <civetweb.h>
 #include <curl/curl.h>
 #include <czmq.h>
@@ -242,11 +244,33 @@ enp_app_probe (enp_config_t *config, enp_probe_render_fn *render, void *arg,
     return *probe_p? 0: -1;
 }
 
+//  Raise the soft limit on open files to the hard one: each HTTP
+//  connection and each ZeroMQ peer is a descriptor, and the usual soft
+//  limit (1024) is less than a busy logger holds. Logged, since it shows
+//  what the service can take.
+static void
+s_raise_open_files (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+        return;
+    rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+        enp_log_info ("open files limit raised from %llu to %llu",
+                      (unsigned long long) before,
+                      (unsigned long long) limit.rlim_cur);
+    else
+        enp_log_warn ("cannot raise the open files limit from %llu: %s",
+                      (unsigned long long) before, strerror (errno));
+}
+
 //  Start a service.
 void
 enp_app_start (const char *name)
 {
     enp_log_init (name);
+    s_raise_open_files ();
     zsys_handler_set (NULL);            //  We take the signals, not czmq
     //  Before any thread exists, so every thread inherits the mask: no
     //  system call anywhere is interrupted by a stop signal

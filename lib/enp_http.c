@@ -24,11 +24,16 @@
       unread, or framed ambiguously, makes the server close (with
       Connection: close) rather than read and discard what may be
       megabytes of it.
+    - A guard (enp_http_guard) holds every connection to a deadline for
+      each whole request (408 after it), caps the connections of one client
+      address (429 over it) and closes idle connections when threads run
+      short: CivetWeb gives each connection a thread for its life.
 
     What the writer needs to know about the request in progress (its body,
-    the status it sent, its path) lives in a small record per connection,
-    made by CivetWeb's init_connection callback and freed by its
-    connection_close, reached through CivetWeb's user connection data.
+    the status it sent, its path) and the connection's place in the guard
+    live in a small record per connection, made by CivetWeb's
+    init_connection callback and freed by its connection_close, reached
+    through CivetWeb's user connection data.
 */
 #include <assert.h>
 #include <pthread.h>
@@ -46,6 +51,7 @@
 #include <sys/stat.h>
 #include <civetweb.h>
 #include "enp_http.h"
+#include "enp_http_guard.h"
 #include "enp_log.h"
 
 #define S_ROUTES_MAX        16      //  routes one server holds
@@ -57,6 +63,8 @@
 #define S_WAKE_INTERVAL_US  (20 * 1000) //  between knocks while stopping
 #define S_PATH_SIZE         1024    //  bytes of a decoded path, NUL included
 #define S_METHODS_SIZE      128     //  bytes of the methods every route allows
+#define S_LEARN_WAIT_MS     2000    //  for the throwaway server's close
+#define S_UNGUARDED         (-2)    //  the guard slot of a connection it lacks
 
 typedef struct {
     char *path;                     //  owned
@@ -81,6 +89,8 @@ struct _enp_http_t {
     char failure [S_FAILURE_SIZE];  //  why the last start failed, or ""
     int port;                       //  port bound
     char methods [S_METHODS_SIZE];  //  what OPTIONS * answers in Allow
+    enp_http_guard_t *guard;        //  deadlines and caps, once started
+    long long request_offset;       //  of a connection's request info, or -1
 };
 
 //  Knocks on the server's port while it stops (see s_stop).
@@ -100,7 +110,10 @@ typedef struct {
     const char *path;               //  its decoded path, while routing
     //  The connection
     bool refused;                   //  CivetWeb refused a request and
-                                    //  answered it (http_error)
+                                    //  answered it (http_error), or the
+                                    //  guard refused the connection
+    int slot;                       //  in the guard, ENP_HTTP_GUARD_REFUSED
+                                    //  or S_UNGUARDED
 } s_exchange_t;
 
 //  RFC 9110 section 15, plus 429 and 431 (RFC 6585), in rising order.
@@ -190,6 +203,16 @@ s_has_token (const char *list, const char *token)
         list += item;
     }
     return false;
+}
+
+//  True when the guard cut the connection's request at its deadline.
+static bool
+s_expired (struct mg_connection *conn)
+{
+    enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+    s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
+    return self && self->guard && exchange
+        && enp_http_guard_expired (self->guard, exchange->slot);
 }
 
 //  True when the request carries a body: a Content-Length above 0, or a
@@ -337,11 +360,17 @@ s_on_request (struct mg_connection *conn)
     const struct mg_request_info *request = mg_get_request_info (conn);
     //  Without a record (init_connection could not allocate one) the
     //  request still gets one, on this stack, for its duration
-    s_exchange_t fallback = { 0 };
+    s_exchange_t fallback = { .slot = S_UNGUARDED };
     s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
     if (!exchange) {
         exchange = &fallback;
         mg_set_user_connection_data (conn, exchange);
+    }
+    if (exchange->slot == ENP_HTTP_GUARD_REFUSED) {
+        //  Answered 429 when it opened; a request that came anyway is not
+        //  served
+        mg_disable_connection_keep_alive (conn);
+        return 429;
     }
     char path [S_PATH_SIZE] = "";
     exchange->routing = true;
@@ -349,6 +378,7 @@ s_on_request (struct mg_connection *conn)
     exchange->broken = false;
     exchange->code = 0;
     exchange->path = path;
+    enp_http_guard_head (self->guard, exchange->slot, s_has_body (conn, request));
     struct timespec start;
     if (self->observe)
         clock_gettime (CLOCK_MONOTONIC, &start);
@@ -380,6 +410,7 @@ s_on_request (struct mg_connection *conn)
         code = exchange->code;
     exchange->routing = false;
     exchange->path = NULL;
+    enp_http_guard_wait (self->guard, exchange->slot);
     if (exchange == &fallback)
         mg_set_user_connection_data (conn, NULL);
     if (self->observe)
@@ -405,7 +436,8 @@ s_request_line_read (const struct mg_request_info *request)
 //  response; outside one, it is observed here. CivetWeb refuses methods it
 //  does not know (TRACE, anything made up) with 400 before routing; the
 //  path decides instead, as for every other method: 404 where no route
-//  is, 405 with Allow where the route lacks the method.
+//  is, 405 with Allow where the route lacks the method. A head the guard
+//  cut at the deadline reads to CivetWeb as malformed: it is a 408.
 static int
 s_on_error (struct mg_connection *conn, int status, const char *message)
 {
@@ -413,11 +445,21 @@ s_on_error (struct mg_connection *conn, int status, const char *message)
     s_exchange_t *exchange = (s_exchange_t *) mg_get_user_connection_data (conn);
     bool routing = exchange && exchange->routing;
     const struct mg_request_info *request = mg_get_request_info (conn);
+    //  A connection the guard refused had its answer when it opened
+    if (exchange && exchange->slot == ENP_HTTP_GUARD_REFUSED)
+        return 0;
     if (exchange && !routing)
         exchange->refused = true;
     const s_route_t *route = NULL;
     int code = 0;
     char path [S_PATH_SIZE];
+    if (self && !routing && s_expired (conn)) {
+        char detail [96];
+        snprintf (detail, sizeof detail, "the request did not arrive whole"
+                  " within %ld ms", self->options.request_timeout_ms);
+        code = enp_http_problem (conn, 408, detail, NULL, NULL);
+    }
+    else
     if (self && !routing && status == 400 && s_request_line_read (request)) {
         if (s_decode_path (request->request_uri, path))
             route = s_match (self, path);
@@ -440,12 +482,41 @@ s_on_error (struct mg_connection *conn, int status, const char *message)
     return 0;
 }
 
-//  CivetWeb's init_connection: the connection's record.
+//  CivetWeb's init_connection, on the worker thread that took the
+//  connection: the connection's record, and its place in the guard. Over
+//  the per-client cap the guard shut the connection's receiving side, so
+//  it holds the thread only while it is told why (429) and closed.
 static int
-s_on_connect (const struct mg_connection *conn, void **record_p)
+s_on_connect (const struct mg_connection *connecting, void **record_p)
 {
-    (void) conn;
-    *record_p = calloc (1, sizeof (s_exchange_t));
+    //  CivetWeb hands a const connection; answering a refusal writes to it
+    struct mg_connection *conn = (struct mg_connection *) connecting;
+    enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+    s_exchange_t *exchange = (s_exchange_t *) calloc (1, sizeof (s_exchange_t));
+    *record_p = exchange;
+    if (!exchange)
+        return 0;
+    exchange->slot = S_UNGUARDED;
+    if (!self || self->request_offset < 0)
+        return 0;
+    //  Filled in for this connection, though not yet handed out
+    const struct mg_request_info *client = (const struct mg_request_info *)
+        ((const char *) conn + self->request_offset);
+    exchange->slot = enp_http_guard_open (self->guard, client->remote_addr,
+                                          client->remote_port,
+                                          client->server_port);
+    if (exchange->slot == ENP_HTTP_GUARD_REFUSED) {
+        exchange->refused = true;
+        char detail [128];
+        snprintf (detail, sizeof detail, "too many connections from %.46s:"
+                  " at most %d at once", client->remote_addr,
+                  self->options.max_per_client);
+        //  Before any request: no method to honour, and the writer closes
+        enp_http_response_t extra = { .retry_after = 1 };
+        enp_http_problem (conn, 429, detail, NULL, &extra);
+        if (self->observe)
+            self->observe (self->observe_arg, NULL, ENP_HTTP_UNROUTED, 429, 0);
+    }
     return 0;
 }
 
@@ -453,7 +524,8 @@ s_on_connect (const struct mg_connection *conn, void **record_p)
 //  neither routed nor refused: the asterisk form ("OPTIONS *", which load
 //  balancers use to ping a server) and absolute-form targets naming
 //  another server. CivetWeb would close in silence, which a client
-//  reads as a crash. Then the record goes.
+//  reads as a crash. Then the guard forgets the connection, while its
+//  socket is still its own, and the record goes.
 static void
 s_on_close (const struct mg_connection *closing)
 {
@@ -484,6 +556,8 @@ s_on_close (const struct mg_connection *closing)
             self->observe (self->observe_arg, request->request_method,
                            ENP_HTTP_UNROUTED, code, 0);
     }
+    if (self && self->guard && exchange)
+        enp_http_guard_close (self->guard, exchange->slot);
     mg_set_user_connection_data (conn, NULL);
     free (exchange);
 }
@@ -525,28 +599,83 @@ s_knock (void *arg)
     return NULL;
 }
 
-//  Stop CivetWeb. Its listener looks at the stop flag only between polls
-//  of 2 s, so stopping took up to 2 s per server, which a service's
-//  SIGTERM waits for; a connection wakes the poll, so a thread knocks on
-//  the port until the server is down.
+//  Stop a CivetWeb server listening on host:port. Its listener looks at
+//  the stop flag only between polls of 2 s, so stopping took up to 2 s per
+//  server, which a service's SIGTERM waits for; a connection wakes the
+//  poll, so a thread knocks on the port until the server is down.
 static void
-s_stop (enp_http_t *self)
+s_stop (struct mg_context *context, const char *host, int port)
 {
     s_waker_t waker;
     memset (&waker, 0, sizeof waker);
     atomic_init (&waker.done, false);
     waker.address.sin_family = AF_INET;
-    waker.address.sin_port = htons ((uint16_t) self->port);
-    const char *host = strcmp (self->host, "0.0.0.0") == 0? "127.0.0.1": self->host;
+    waker.address.sin_port = htons ((uint16_t) port);
+    if (strcmp (host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
     pthread_t thread;
-    bool knocking = self->port > 0
+    bool knocking = port > 0
                  && inet_pton (AF_INET, host, &waker.address.sin_addr) == 1
                  && pthread_create (&thread, NULL, s_knock, &waker) == 0;
-    mg_stop (self->context);
+    mg_stop (context);
     if (knocking) {
         atomic_store (&waker.done, true);
         pthread_join (thread, NULL);
     }
+}
+
+//  The throwaway server's connection_close: note where a connection keeps
+//  its request info (CivetWeb answers mg_get_request_info here).
+static void
+s_on_learn (const struct mg_connection *conn)
+{
+    atomic_llong *offset = (atomic_llong *) mg_get_user_data (mg_get_context (conn));
+    const struct mg_request_info *request = mg_get_request_info (conn);
+    if (request)
+        atomic_store (offset, (long long) ((const char *) request
+                                         - (const char *) conn));
+}
+
+//  Return the offset of a connection's request info from the connection,
+//  or -1. The guard needs the client's address as soon as a worker takes
+//  a connection, in init_connection: CivetWeb has filled it in by then
+//  (for its error handler), but mg_get_request_info answers NULL until the
+//  request is read. The offset is the library's; it is learned from one
+//  connection to a throwaway plain server on loopback, since a TLS server
+//  cannot be reached without a handshake.
+static long long
+s_learn_layout (void)
+{
+    atomic_llong offset;
+    atomic_init (&offset, -1);
+    const char *options [] = { "listening_ports", "127.0.0.1:0",
+                               "num_threads", "1", NULL };
+    struct mg_callbacks callbacks;
+    memset (&callbacks, 0, sizeof callbacks);
+    callbacks.connection_close = s_on_learn;
+    struct mg_context *context = mg_start (&callbacks, &offset, options);
+    struct mg_server_port ports [1];
+    if (!context || mg_get_server_ports (context, 1, ports) != 1) {
+        if (context)
+            mg_stop (context);
+        return -1;
+    }
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_port = htons ((uint16_t) ports [0].port) };
+    inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
+    if (fd >= 0
+    &&  connect (fd, (struct sockaddr *) &address, sizeof address) == 0) {
+        close (fd);
+        for (int waited = 0; atomic_load (&offset) < 0 && waited < S_LEARN_WAIT_MS;
+             waited++)
+            usleep (1000);
+    }
+    else
+    if (fd >= 0)
+        close (fd);
+    s_stop (context, "127.0.0.1", ports [0].port);
+    return atomic_load (&offset);
 }
 
 //  List the methods of every route's allow list, each once, for OPTIONS *.
@@ -605,7 +734,8 @@ enp_http_destroy (enp_http_t **self_p)
         return;
     enp_http_t *self = *self_p;
     if (self->context)
-        s_stop (self);
+        s_stop (self->context, self->host, self->port);
+    enp_http_guard_destroy (&self->guard);
     for (size_t index = 0; index < self->route_count; index++) {
         free (self->routes [index].path);
         free (self->routes [index].allow);
@@ -682,7 +812,10 @@ enp_http_start (enp_http_t *self)
     snprintf (threads, sizeof threads, "%d", options->threads);
     snprintf (request_timeout, sizeof request_timeout, "%ld",
               options->request_timeout_ms);
-    snprintf (keep_alive, sizeof keep_alive, "%ld", options->keep_alive_ms);
+    //  The guard cuts any wait for a request at the request timeout
+    snprintf (keep_alive, sizeof keep_alive, "%ld",
+              options->keep_alive_ms < options->request_timeout_ms
+              ? options->keep_alive_ms: options->request_timeout_ms);
     snprintf (max_head, sizeof max_head, "%d", S_MAX_HEAD);
     snprintf (backlog, sizeof backlog, "%d", S_LISTEN_BACKLOG);
     const char *civetweb_options [] = {
@@ -714,6 +847,21 @@ enp_http_start (enp_http_t *self)
     callbacks.init_connection = s_on_connect;
     callbacks.connection_close = s_on_close;
     s_collect_methods (self);
+    enp_http_guard_options_t guard = {
+        .name = self->name, .threads = options->threads,
+        .max_per_client = options->max_per_client,
+        .deadline_ms = options->request_timeout_ms
+    };
+    self->guard = enp_http_guard_new (&guard);
+    if (!self->guard) {
+        snprintf (self->failure, sizeof self->failure, "out of memory");
+        return -1;
+    }
+    self->request_offset = s_learn_layout ();
+    if (self->request_offset < 0)
+        enp_log_warn ("%s: cannot learn CivetWeb's connection layout; no"
+                      " request deadline or per-client cap beyond CivetWeb's"
+                      " own timeouts", self->name);
     self->failure [0] = '\0';
     atomic_store (&self->starting, true);
     self->context = mg_start (&callbacks, self, civetweb_options);
@@ -722,6 +870,7 @@ enp_http_start (enp_http_t *self)
         if (!*self->failure)
             snprintf (self->failure, sizeof self->failure,
                       "CivetWeb could not start");
+        enp_http_guard_destroy (&self->guard);
         return -1;
     }
     struct mg_server_port ports [1];
@@ -906,13 +1055,23 @@ enp_http_read_body (struct mg_connection *conn, size_t max, char **body_p,
         free (body);
         return 413;
     }
+    //  Cut short by the guard: the deadline passed
+    if (rc <= 0 && s_expired (conn)) {
+        free (body);
+        return 408;
+    }
     if (declared >= 0 && size < (size_t) declared) {
         free (body);
         return 400;                 //  Client sent less than it declared
     }
-    //  All read: with a length, when it came; chunked, when the end did
-    if (exchange && (declared >= 0 || rc <= 0))
+    //  All read: with a length, when it came; chunked, when the end did;
+    //  the handler runs without a deadline
+    if (exchange && (declared >= 0 || rc <= 0)) {
         exchange->body_read = true;
+        enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+        if (self && self->guard)
+            enp_http_guard_received (self->guard, exchange->slot);
+    }
     body [size] = '\0';
     *body_p = body;
     *size_p = size;
@@ -928,6 +1087,13 @@ enp_http_read_json (struct mg_connection *conn, size_t max, char **body_p,
         return enp_http_problem (conn, 415, "Content-Type must be application/json",
                                  NULL, NULL);
     int code = enp_http_read_body (conn, max, body_p, size_p);
+    if (code == 408) {
+        enp_http_t *self = (enp_http_t *) mg_get_user_data (mg_get_context (conn));
+        char detail [96];
+        snprintf (detail, sizeof detail, "the request did not arrive whole"
+                  " within %ld ms", self->options.request_timeout_ms);
+        return enp_http_problem (conn, 408, detail, NULL, NULL);
+    }
     if (code == 413) {
         char detail [96];
         snprintf (detail, sizeof detail, "request body is over the limit of"

@@ -20,8 +20,15 @@ typedef struct {
     const char *host;           //  listen address, e.g. "127.0.0.1"
     int port;                   //  0 picks a free port
     int threads;                //  worker threads: one per open connection
-    long request_timeout_ms;    //  a read or write may stall this long
-    long keep_alive_ms;         //  an idle kept-alive connection closes after this
+    long request_timeout_ms;    //  a whole request (head and body) must
+                                //  arrive within this, counted from when
+                                //  the server starts waiting for it: 408
+                                //  and close after; a write may stall this
+                                //  long too
+    long keep_alive_ms;         //  an idle kept-alive connection closes after
+                                //  this (request_timeout_ms at most)
+    int max_per_client;         //  connections one client address may hold
+                                //  at once (429 over it); 0: no cap
 } enp_http_options_t;
 
 //  A route's handler answers one request through enp_http_send (or the
@@ -114,7 +121,8 @@ bool enp_http_is_json (struct mg_connection *conn);
 //  Read the whole request body, at most max bytes, into a new
 //  NUL-terminated buffer (caller frees). Sends nothing. Returns 0, 413 when
 //  the body is over max (checked against Content-Length before allocating),
-//  400 when the client sent less than it declared, or 500.
+//  408 when it did not arrive within the request timeout, 400 when the
+//  client sent less than it declared, or 500.
 int enp_http_read_body (struct mg_connection *conn, size_t max, char **body_p,
                         size_t *size_p);
 //  Take a JSON request body: 415 unless enp_http_is_json, then

@@ -5,6 +5,7 @@
     after a response, malformed requests), over a raw socket.
 */
 #include <check.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -139,14 +140,17 @@ s_big (void *arg, struct mg_connection *conn,
     return code;
 }
 
-//  A server with every route above, observed into seen; files from dir.
+//  A server with every route above, observed into seen; files from dir;
+//  requests due within timeout_ms, at most max_per_client connections
+//  from one address (0: any).
 static enp_http_t *
-s_server_new (s_seen_t *seen, const char *dir)
+s_server_with (s_seen_t *seen, const char *dir, long timeout_ms,
+               int max_per_client)
 {
     mg_init_library (0);
     enp_http_options_t options = { .name = "test", .host = "127.0.0.1",
-        .port = 0, .threads = 4, .request_timeout_ms = 2000,
-        .keep_alive_ms = 2000 };
+        .port = 0, .threads = 4, .request_timeout_ms = timeout_ms,
+        .keep_alive_ms = timeout_ms, .max_per_client = max_per_client };
     enp_http_t *http = enp_http_new (&options);
     ck_assert_ptr_nonnull (http);
     const enp_http_route_t routes [] = {
@@ -167,6 +171,13 @@ s_server_new (s_seen_t *seen, const char *dir)
     ck_assert_str_eq (enp_http_failure (http), "");
     ck_assert_int_gt (enp_http_port (http), 0);
     return http;
+}
+
+//  A server with every route, a 2 s request timeout and no cap.
+static enp_http_t *
+s_server_new (s_seen_t *seen, const char *dir)
+{
+    return s_server_with (seen, dir, 2000, 0);
 }
 
 //  Stop a server: promptly, with no help (enp_http wakes CivetWeb's
@@ -733,6 +744,81 @@ START_TEST (test_enp_http_send_file)
 }
 END_TEST
 
+//  A body trickled a byte at a time, each well within what one read may
+//  wait, is cut at the request timeout: 408, and the connection closed.
+START_TEST (test_enp_http_deadline_body)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_with (&seen, ".", 500, 0);
+    int fd = s_connect (http);
+    s_write (fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 60\r\n\r\n{");
+    struct pollfd item = { .fd = fd, .events = POLLIN };
+    for (int sent = 0; sent < 50 && poll (&item, 1, 100) == 0; sent++)
+        s_write (fd, " ");
+    char *response = s_expect_close (fd, "HTTP/1.1 408 Request Timeout\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "within 500 ms"));
+    free (response);
+    close (fd);
+    s_seen_t last = s_seen (&seen, 1);
+    ck_assert_int_eq (last.route, S_ROUTE_ECHO);
+    ck_assert_int_eq (last.code, 408);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
+//  So is a head trickled a byte at a time.
+START_TEST (test_enp_http_deadline_head)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_with (&seen, ".", 500, 0);
+    int fd = s_connect (http);
+    s_write (fd, "GET /hello HTTP/1.1\r\n");
+    struct pollfd item = { .fd = fd, .events = POLLIN };
+    for (int sent = 0; sent < 50 && poll (&item, 1, 100) == 0; sent++)
+        s_write (fd, "X");
+    free (s_expect_close (fd, "HTTP/1.1 408 Request Timeout\r\n"));
+    close (fd);
+    s_seen_t last = s_seen (&seen, 1);
+    ck_assert_int_eq (last.route, ENP_HTTP_UNROUTED);
+    ck_assert_int_eq (last.code, 408);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
+//  One address holds at most max_per_client connections: the next is
+//  answered 429 with Retry-After and closed; another address is served.
+START_TEST (test_enp_http_per_client_cap)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_with (&seen, ".", 10000, 2);
+    int held [2];
+    for (int index = 0; index < 2; index++) {
+        held [index] = s_connect (http);
+        s_write (held [index], "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        char *response = s_read_response (held [index], false);
+        ck_assert_ptr_nonnull (response);
+        ck_assert (strncmp (response, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        free (response);
+    }
+    int fd = s_connect (http);
+    s_write (fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *response = s_expect_close (fd, "HTTP/1.1 429 Too Many Requests\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "\r\nRetry-After: 1\r\n"));
+    ck_assert_ptr_nonnull (strstr (response, "at most 2 at once"));
+    free (response);
+    close (fd);
+    int other = testkit_connect_from (enp_http_port (http), "127.0.0.2", 2000);
+    ck_assert_int_ge (other, 0);
+    s_write (other, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    free (s_expect_close (other, "HTTP/1.1 200 OK\r\n"));
+    close (other);
+    for (int index = 0; index < 2; index++)
+        close (held [index]);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
 //  A port already taken: start fails and says why, in CivetWeb's words.
 START_TEST (test_enp_http_port_in_use)
 {
@@ -785,6 +871,9 @@ main (void)
         test_enp_http_big_response,
         test_enp_http_send_file,
         test_enp_http_port_in_use,
+        test_enp_http_deadline_body,
+        test_enp_http_deadline_head,
+        test_enp_http_per_client_cap,
         test_enp_http_discard,
         NULL
     };

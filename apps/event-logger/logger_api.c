@@ -647,7 +647,8 @@ logger_api_new (const logger_api_options_t *options, enp_store_t *store,
         .name = "http", .host = options->host, .port = options->port,
         .threads = options->threads,
         .request_timeout_ms = options->request_timeout_ms,
-        .keep_alive_ms = options->keep_alive_ms
+        .keep_alive_ms = options->keep_alive_ms,
+        .max_per_client = options->max_per_client
     };
     self->http = enp_http_new (&http_options);
     if (!self->docs_dir || auth_failed || !self->http || s_routes (self)) {
