@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -152,6 +153,53 @@ testkit_raw (int port, const char *request, size_t size)
     }
     text [used] = '\0';
     return text;
+}
+
+int
+testkit_connect_from (int port, const char *source, int timeout_ms)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    //  The port is picked at connect, by the whole address pair: thousands
+    //  of connections from one source do not run out of ports
+    int on = 1;
+    setsockopt (fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+    struct sockaddr_in from = { .sin_family = AF_INET };
+    struct sockaddr_in to = { .sin_family = AF_INET,
+                              .sin_port = htons ((uint16_t) port) };
+    to.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    bool ready = inet_pton (AF_INET, source, &from.sin_addr) == 1
+              && bind (fd, (struct sockaddr *) &from, sizeof from) == 0;
+    if (ready && connect (fd, (struct sockaddr *) &to, sizeof to) != 0) {
+        struct pollfd item = { .fd = fd, .events = POLLOUT };
+        int error = 0;
+        socklen_t length = sizeof error;
+        ready = errno == EINPROGRESS && poll (&item, 1, timeout_ms) == 1
+             && getsockopt (fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0
+             && error == 0;
+    }
+    if (!ready) {
+        close (fd);
+        return -1;
+    }
+    fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+long
+testkit_rss_kb (pid_t pid)
+{
+    char path [64], line [256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (sscanf (line, "VmRSS: %ld kB", &rss) == 1)
+            break;
+    if (file)
+        fclose (file);
+    return rss;
 }
 
 int
