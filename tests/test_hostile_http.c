@@ -61,8 +61,8 @@ typedef struct {
     testkit_pipeline_t *pipeline;
     char ids [S_EVENTS_MAX][64];    //  events accepted, to follow
     int events;
-    long rss_start_kb;              //  the logger's, before the attack
-    long rss_peak_kb;               //  the highest seen during it
+    long rss_start_kb;              //  the logger's peak before the attack
+    long rss_peak_kb;               //  and after it
     long worst_ms;                  //  the slowest normal request
 } s_rig_t;
 
@@ -78,17 +78,7 @@ s_rig_start (s_rig_t *rig, const char *const flags [])
                    "logger did not start (see %s)",
                    testkit_pipeline_dir (rig->pipeline));
     ck_assert_int_gt (testkit_pipeline_start_processor (rig->pipeline, 0, NULL), 0);
-    rig->rss_start_kb = testkit_rss_kb (testkit_pipeline_logger (rig->pipeline));
-    rig->rss_peak_kb = rig->rss_start_kb;
-}
-
-//  Note the logger's memory now.
-static void
-s_rig_sample (s_rig_t *rig)
-{
-    long rss = testkit_rss_kb (testkit_pipeline_logger (rig->pipeline));
-    if (rss > rig->rss_peak_kb)
-        rig->rss_peak_kb = rss;
+    rig->rss_start_kb = testkit_rss_kb (testkit_pipeline_logger (rig->pipeline), true);
 }
 
 //  The logger still runs: it has not exited, and it answers /healthz.
@@ -126,7 +116,6 @@ s_post (s_rig_t *rig)
               strrchr (location, '/') + 1);
     testkit_response_free (&response);
     rig->worst_ms = elapsed > rig->worst_ms? elapsed: rig->worst_ms;
-    s_rig_sample (rig);
 }
 
 //  Normal requests while the attack runs: each answered, and fast when
@@ -149,6 +138,7 @@ static void
 s_rig_finish (s_rig_t *rig, const char *attack)
 {
     s_assert_alive (rig);
+    rig->rss_peak_kb = testkit_rss_kb (testkit_pipeline_logger (rig->pipeline), true);
     const char *base = testkit_pipeline_base (rig->pipeline);
     int64_t until = enp_time_mono_ms () + S_PROCESSED_MS;
     int processed = 0;
@@ -200,8 +190,6 @@ s_crowd_new (s_rig_t *rig, const char *const sources [], int count,
         if (greeting)
             (void) send (fd, greeting, strlen (greeting), MSG_NOSIGNAL);
         crowd->fds [crowd->count++] = fd;
-        if (index % 100 == 0)
-            s_rig_sample (rig);
     }
     return crowd;
 }

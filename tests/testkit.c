@@ -187,21 +187,6 @@ testkit_connect_from (int port, const char *source, int timeout_ms)
     return fd;
 }
 
-long
-testkit_rss_kb (pid_t pid)
-{
-    char path [64], line [256];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen (path, "r");
-    long rss = -1;
-    while (file && fgets (line, sizeof line, file))
-        if (sscanf (line, "VmRSS: %ld kB", &rss) == 1)
-            break;
-    if (file)
-        fclose (file);
-    return rss;
-}
-
 int
 testkit_bind_any (zsock_t *socket, char *endpoint, size_t size)
 {

@@ -46,8 +46,6 @@ char *testkit_raw (int port, const char *request, size_t size);
 //  source (e.g. "127.0.0.2", to play another client), waiting up to
 //  timeout_ms. Returns the blocking descriptor (caller closes it), or -1.
 int testkit_connect_from (int port, const char *source, int timeout_ms);
-//  Return the resident set size of process pid in KiB, or -1.
-long testkit_rss_kb (pid_t pid);
 //  Bind socket on 127.0.0.1 on a port the kernel picks (not czmq's "*",
 //  which hands out the same few ports to every process in turn), and write
 //  the endpoint to connect to into endpoint. Returns the port, or -1.
