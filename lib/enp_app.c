@@ -160,15 +160,21 @@ s_probe_host (const char *host)
     return host;
 }
 
-//  Probe one port's /healthz; say on stderr when it fails.
+//  Probe one port's /healthz; say on stderr when it fails. A service
+//  serving HTTPS (it has a --tls-cert) is probed over HTTPS, trusting the
+//  certificate it serves.
 static int
 s_probe_port (enp_config_t *config, const char *host, long port, pid_t pid)
 {
     host = s_probe_host (host);
+    const char *tls_cert = enp_config_get (config, "tls-cert");
+    if (tls_cert && !*tls_cert)
+        tls_cert = NULL;
     char url [S_URL_MAX];
-    snprintf (url, sizeof url, strchr (host, ':')? "http://[%s]:%ld/healthz"
-                                                 : "http://%s:%ld/healthz", host, port);
-    if (port > 0 && enp_probe_check (url, S_HEALTHCHECK_TIMEOUT_MS) == 0)
+    snprintf (url, sizeof url, strchr (host, ':')? "%s://[%s]:%ld/healthz"
+                                                 : "%s://%s:%ld/healthz",
+              tls_cert? "https": "http", host, port);
+    if (port > 0 && enp_probe_check (url, tls_cert, S_HEALTHCHECK_TIMEOUT_MS) == 0)
         return 0;
     if (pid > 0)
         fprintf (stderr, "%s: unhealthy: %s (PID %ld) did not answer 2xx\n",

@@ -36,6 +36,9 @@
     through CivetWeb's user connection data.
 */
 #include <assert.h>
+#include <dlfcn.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -65,6 +68,7 @@
 #define S_METHODS_SIZE      128     //  bytes of the methods every route allows
 #define S_LEARN_WAIT_MS     2000    //  for the throwaway server's close
 #define S_UNGUARDED         (-2)    //  the guard slot of a connection it lacks
+#define S_TLS_VERSIONS      "4"     //  CivetWeb's code for TLS 1.2 and newer
 
 typedef struct {
     char *path;                     //  owned
@@ -81,6 +85,7 @@ struct _enp_http_t {
     enp_http_options_t options;     //  strings below are our copies
     char *name;
     char *host;
+    char *tls_cert;                 //  or NULL: plain HTTP
     s_route_t routes [S_ROUTES_MAX];
     size_t route_count;
     enp_http_observe_fn *observe;   //  may be NULL
@@ -704,6 +709,35 @@ s_collect_methods (enp_http_t *self)
     }
 }
 
+//  Load the two libraries that let Debian's CivetWeb find OpenSSL 3
+//  (lib/tls/*.c): ../lib/libenp-lib{crypto,ssl}-compat.so from the
+//  binary's folder, where the build and the images put them. They stay
+//  loaded: CivetWeb's dlopen of libssl.so and libcrypto.so finds them by
+//  their SONAME. Returns 0, or -1 with why in error.
+static int
+s_load_tls_compat (char *error, size_t size)
+{
+    char binary [PATH_MAX];
+    ssize_t length = readlink ("/proc/self/exe", binary, sizeof binary - 1);
+    if (length <= 0) {
+        snprintf (error, size, "cannot find the binary's folder");
+        return -1;
+    }
+    binary [length] = '\0';
+    const char *dir = dirname (binary);
+    const char *parts [] = { "crypto", "ssl" };
+    for (size_t index = 0; index < 2; index++) {
+        char path [PATH_MAX + 64];
+        snprintf (path, sizeof path, "%s/../lib/libenp-lib%s-compat.so", dir,
+                  parts [index]);
+        if (!dlopen (path, RTLD_NOW | RTLD_LOCAL)) {
+            snprintf (error, size, "%s", dlerror ());
+            return -1;
+        }
+    }
+    return 0;
+}
+
 //  Create a server.
 enp_http_t *
 enp_http_new (const enp_http_options_t *options)
@@ -715,13 +749,17 @@ enp_http_new (const enp_http_options_t *options)
     self->options = *options;
     self->name = strdup (options->name? options->name: "http");
     self->host = strdup (options->host? options->host: "127.0.0.1");
+    if (options->tls_cert && *options->tls_cert)
+        self->tls_cert = strdup (options->tls_cert);
     atomic_init (&self->starting, false);
-    if (!self->name || !self->host) {
+    if (!self->name || !self->host
+    || (options->tls_cert && *options->tls_cert && !self->tls_cert)) {
         enp_http_destroy (&self);
         return NULL;
     }
     self->options.name = self->name;
     self->options.host = self->host;
+    self->options.tls_cert = self->tls_cert;
     return self;
 }
 
@@ -740,6 +778,7 @@ enp_http_destroy (enp_http_t **self_p)
         free (self->routes [index].path);
         free (self->routes [index].allow);
     }
+    free (self->tls_cert);
     free (self->host);
     free (self->name);
     free (self);
@@ -808,7 +847,9 @@ enp_http_start (enp_http_t *self)
     char listen [128], threads [S_NUMBER_SIZE], request_timeout [S_NUMBER_SIZE];
     char keep_alive [S_NUMBER_SIZE], max_head [S_NUMBER_SIZE];
     char backlog [S_NUMBER_SIZE];
-    snprintf (listen, sizeof listen, "%s:%d", options->host, options->port);
+    //  CivetWeb's suffix s: this port speaks TLS
+    snprintf (listen, sizeof listen, "%s:%d%s", options->host, options->port,
+              self->tls_cert? "s": "");
     snprintf (threads, sizeof threads, "%d", options->threads);
     snprintf (request_timeout, sizeof request_timeout, "%ld",
               options->request_timeout_ms);
@@ -837,6 +878,9 @@ enp_http_start (enp_http_t *self)
         //  port is this server's; CivetWeb otherwise wants the host to be
         //  its authentication domain, which this server has no use for
         "enable_auth_domain_check", "no",
+        //  Last: without a certificate the list ends at its NULL name
+        self->tls_cert? "ssl_certificate": NULL, self->tls_cert,
+        "ssl_protocol_version", S_TLS_VERSIONS,
         NULL
     };
     struct mg_callbacks callbacks;
@@ -862,6 +906,11 @@ enp_http_start (enp_http_t *self)
         enp_log_warn ("%s: cannot learn CivetWeb's connection layout; no"
                       " request deadline or per-client cap beyond CivetWeb's"
                       " own timeouts", self->name);
+    //  Without them CivetWeb may still find a working OpenSSL: say why
+    //  only if it does not
+    char compat [S_FAILURE_SIZE] = "";
+    if (self->tls_cert)
+        s_load_tls_compat (compat, sizeof compat);
     self->failure [0] = '\0';
     atomic_store (&self->starting, true);
     self->context = mg_start (&callbacks, self, civetweb_options);
@@ -870,6 +919,11 @@ enp_http_start (enp_http_t *self)
         if (!*self->failure)
             snprintf (self->failure, sizeof self->failure,
                       "CivetWeb could not start");
+        if (*compat)
+            snprintf (self->failure + strlen (self->failure),
+                      sizeof self->failure - strlen (self->failure),
+                      " (and the OpenSSL 3 compatibility libraries CivetWeb"
+                      " needs were not loaded: %s)", compat);
         enp_http_guard_destroy (&self->guard);
         return -1;
     }

@@ -29,6 +29,9 @@ typedef struct {
                                 //  this (request_timeout_ms at most)
     int max_per_client;         //  connections one client address may hold
                                 //  at once (429 over it); 0: no cap
+    const char *tls_cert;       //  PEM file with the certificate (chain) and
+                                //  its private key: serve HTTPS (TLS 1.2 or
+                                //  newer); NULL or "": plain HTTP
 } enp_http_options_t;
 
 //  A route's handler answers one request through enp_http_send (or the

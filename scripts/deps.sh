@@ -15,7 +15,7 @@ enp_packages () {
             build)   echo build-essential cmake pkg-config libcivetweb-dev civetweb \
                           libzmq3-dev libczmq-dev uuid-dev libjansson-dev \
                           libcurl4-openssl-dev libssl-dev curl ca-certificates ;;
-            test)    echo check valgrind clang libclang-rt-14-dev systemd python3 ;;
+            test)    echo check valgrind clang libclang-rt-14-dev systemd python3 openssl ;;
             node)    echo nodejs npm ;;
             browser) echo chromium ;;
             metrics) echo prometheus ;;

@@ -280,6 +280,16 @@ testkit_wait_http (const char *url, int timeout_ms)
     return -1;
 }
 
+//  The CA certificates testkit_http trusts for https://, or "" for the
+//  system's: one per test process, set before the requests that need it.
+static char s_trusted_ca [512];
+
+void
+testkit_http_trust (const char *ca_file)
+{
+    snprintf (s_trusted_ca, sizeof s_trusted_ca, "%s", ca_file? ca_file: "");
+}
+
 int
 testkit_http (const char *method, const char *url, const char *content_type,
               const char *body, size_t size, const char *header,
@@ -316,6 +326,8 @@ testkit_http (const char *method, const char *url, const char *content_type,
     curl_easy_setopt (curl, CURLOPT_HEADERDATA, &headers);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    if (*s_trusted_ca)
+        curl_easy_setopt (curl, CURLOPT_CAINFO, s_trusted_ca);
     CURLcode rc = curl_easy_perform (curl);
     if (rc == CURLE_OK)
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &response->code);
@@ -821,7 +833,7 @@ testkit_logger_peak (testkit_logger_t *self)
 struct _testkit_pipeline_t {
     char *dir;                          //  logs and outputs
     int http_port;                      //  the logger's HTTP port
-    char base [64];                     //  http://127.0.0.1:http_port
+    char base [64];                     //  http(s)://127.0.0.1:http_port
     char front [64], back [64];         //  the broker's tcp://127.0.0.1:port
     char outputs [TESTKIT_PIPELINE_PROCESSORS][256];    //  processors' stdout
     pid_t broker, logger;               //  -1 when not running
@@ -891,6 +903,13 @@ testkit_pipeline_dir (testkit_pipeline_t *self)
 {
     assert (self);
     return self->dir;
+}
+
+void
+testkit_pipeline_use_https (testkit_pipeline_t *self)
+{
+    assert (self);
+    snprintf (self->base, sizeof self->base, "https://127.0.0.1:%d", self->http_port);
 }
 
 const char *

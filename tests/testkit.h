@@ -69,6 +69,10 @@ int testkit_wait_http (const char *url, int timeout_ms);
 int testkit_http (const char *method, const char *url, const char *content_type,
                   const char *body, size_t size, const char *header,
                   testkit_response_t *response);
+//  Make testkit_http (and testkit_wait_http) verify https:// servers with
+//  the CA certificates in ca_file (PEM) from now on; NULL or "": with the
+//  system's.
+void testkit_http_trust (const char *ca_file);
 //  Return the value of a response header (case-insensitive name) into
 //  value, or -1 if absent.
 int testkit_header (const testkit_response_t *response, const char *name,
@@ -182,7 +186,10 @@ testkit_pipeline_t *testkit_pipeline_new (void);
 void testkit_pipeline_destroy (testkit_pipeline_t **self_p);
 //  Return the directory of the logs and outputs.
 const char *testkit_pipeline_dir (testkit_pipeline_t *self);
-//  Return the logger's base URL, http://127.0.0.1:port.
+//  Reach the logger at https://127.0.0.1:port from now on (start it with
+//  --tls-cert; make testkit_http trust its CA).
+void testkit_pipeline_use_https (testkit_pipeline_t *self);
+//  Return the logger's base URL, http://127.0.0.1:port (or https://).
 const char *testkit_pipeline_base (testkit_pipeline_t *self);
 //  Return the logger's HTTP port.
 int testkit_pipeline_http_port (testkit_pipeline_t *self);

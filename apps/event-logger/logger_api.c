@@ -648,7 +648,8 @@ logger_api_new (const logger_api_options_t *options, enp_store_t *store,
         .threads = options->threads,
         .request_timeout_ms = options->request_timeout_ms,
         .keep_alive_ms = options->keep_alive_ms,
-        .max_per_client = options->max_per_client
+        .max_per_client = options->max_per_client,
+        .tls_cert = options->tls_cert
     };
     self->http = enp_http_new (&http_options);
     if (!self->docs_dir || auth_failed || !self->http || s_routes (self)) {
@@ -656,14 +657,15 @@ logger_api_new (const logger_api_options_t *options, enp_store_t *store,
         logger_api_destroy (&self);
         return NULL;
     }
+    const char *scheme = options->tls_cert && *options->tls_cert? "HTTPS": "HTTP";
     if (enp_http_start (self->http)) {
-        enp_log_error ("cannot serve HTTP on %s:%d: %s", options->host,
+        enp_log_error ("cannot serve %s on %s:%d: %s", scheme, options->host,
                        options->port, enp_http_failure (self->http));
         logger_api_destroy (&self);
         return NULL;
     }
     int port = enp_http_port (self->http);
-    enp_log_info ("serving HTTP on %s:%d", options->host, port);
+    enp_log_info ("serving %s on %s:%d", scheme, options->host, port);
     if (s_docs_installed (self))
         enp_log_info ("API docs at /docs (Swagger UI from %s)", self->docs_dir);
     else

@@ -19,6 +19,7 @@ typedef struct {
     long request_timeout_ms;    //  a whole request must arrive within this
     long keep_alive_ms;         //  idle time before a connection closes
     int max_per_client;         //  connections per client address; 0: any
+    const char *tls_cert;       //  PEM certificate and key: HTTPS; "": HTTP
 } logger_api_options_t;
 
 typedef struct _logger_api_t logger_api_t;

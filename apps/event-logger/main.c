@@ -48,6 +48,9 @@ s_config_new (void)
                            "connections one client address may hold at once"
                            " (then 429); auto: a quarter of --threads; 0: no"
                            " cap, for a reverse proxy in front")
+    ||  enp_config_option (config, "tls-cert", "",
+                           "PEM file with the server's certificate (chain) and"
+                           " its private key: serve HTTPS (TLS 1.2+) instead of HTTP")
     ||  enp_config_option (config, "docs-dir", "",
                            "folder of Swagger UI files served at /docs (empty:"
                            " ../share/event-logger/docs from the binary's folder)")
@@ -159,7 +162,8 @@ main (int argc, char *argv [])
             .status_token = enp_config_get (config, "status-token"),
             .docs_dir = *docs_dir? docs_dir: docs_default? docs_default: "",
             .request_timeout_ms = request_timeout, .keep_alive_ms = keep_alive,
-            .max_per_client = (int) per_client
+            .max_per_client = (int) per_client,
+            .tls_cert = enp_config_get (config, "tls-cert")
         };
         status = s_run (config, &options, visibility, attempts, max_events);
         free (docs_default);

@@ -29,6 +29,10 @@ worker_callback_t *worker_callback_new (const char *base_url, const char *token,
                                         const atomic_bool *cancel);
 //  Destroy the client, abandoning unfinished reports; nulls the pointer.
 void worker_callback_destroy (worker_callback_t **self_p);
+//  Verify the logger's TLS certificate (an https:// base URL) against the
+//  CA certificates in ca_file (PEM) instead of the system's. Only while
+//  none is in flight. Returns 0, or -1 when the file cannot be read.
+int worker_callback_trust (worker_callback_t *self, const char *ca_file);
 //  Allow up to max reports in flight at once (1..256), each on its own
 //  kept-alive connection. Only while none is in flight. Returns 0 or -1.
 int worker_callback_set_inflight (worker_callback_t *self, size_t max);
