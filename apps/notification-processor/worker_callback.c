@@ -7,11 +7,13 @@
     one report to the next. The worker thread submits reports and calls
     run and wait from its own loop; nothing here blocks except wait.
 
-    Transient failures (no connection, a timeout, a 5xx; a 3xx too, which
-    the logger never sends, so something in between is misconfigured) are
-    retried with exponential backoff and full jitter, so many workers
-    recovering at once do not stampede the logger; a 4xx is the logger
-    saying no, so it is logged and the report dropped.
+    Transient failures (no connection, a timeout, a 5xx; 408 and 429, the
+    logger cutting a slow request or refusing one connection too many from
+    this address; a 3xx too, which the logger never sends, so something in
+    between is misconfigured) are retried with exponential backoff and full
+    jitter, so many workers recovering at once do not stampede the logger;
+    any other 4xx is the logger saying no, so it is logged and the report
+    dropped.
 */
 #include <assert.h>
 #include <stdlib.h>
@@ -173,7 +175,7 @@ s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
         s_finish (self, slot, ENP_ENOTFOUND, done, arg);
     }
     else
-    if (code >= 400 && code < 500) {
+    if (code >= 400 && code < 500 && code != 408 && code != 429) {
         enp_log_event_error (event_id, "logger refused the report with"
                              " HTTP %ld; dropped", code);
         s_finish (self, slot, ENP_EINVAL, done, arg);

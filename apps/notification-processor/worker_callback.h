@@ -11,14 +11,16 @@
 typedef struct _worker_callback_t worker_callback_t;
 
 //  Called when a report is finished, with the event id and its outcome:
-//  ENP_OK on 2xx, ENP_ENOTFOUND on 404, ENP_EINVAL on another 4xx (not
-//  retried), ENP_EIO when the retries ran out or were cancelled.
+//  ENP_OK on 2xx, ENP_ENOTFOUND on 404, ENP_EINVAL on another 4xx but 408
+//  and 429 (not retried), ENP_EIO when the retries ran out or were
+//  cancelled.
 typedef void (worker_callback_done_fn) (void *arg, const char *event_id,
                                         enp_status_t status);
 
 //  Create a client for the logger at base_url (e.g. http://127.0.0.1:8000)
 //  with an optional bearer token (NULL or ""). It retries connection
-//  errors and any status but 2xx and 4xx (5xx, 3xx) up to max_retries
+//  errors and any status but 2xx and 4xx (5xx, 3xx; and 408 and 429,
+//  which say "later") up to max_retries
 //  times with exponential backoff and
 //  full jitter, from backoff_ms up to 5 s; *cancel (may be NULL) set to
 //  true stops retrying. It keeps one report in flight until told more
