@@ -710,8 +710,9 @@ s_collect_methods (enp_http_t *self)
 }
 
 //  Load the two libraries that let Debian's CivetWeb find OpenSSL 3
-//  (lib/tls/*.c): ../lib/libenp-lib{crypto,ssl}-compat.so from the
-//  binary's folder, where the build and the images put them. They stay
+//  (lib/tls/*.c): ../lib/enp/libenp-lib{crypto,ssl}-compat.so from the
+//  binary's folder, where the build, cmake --install and the images put
+//  them. They stay
 //  loaded: CivetWeb's dlopen of libssl.so and libcrypto.so finds them by
 //  their SONAME. Returns 0, or -1 with why in error.
 static int
@@ -728,7 +729,7 @@ s_load_tls_compat (char *error, size_t size)
     const char *parts [] = { "crypto", "ssl" };
     for (size_t index = 0; index < 2; index++) {
         char path [PATH_MAX + 64];
-        snprintf (path, sizeof path, "%s/../lib/libenp-lib%s-compat.so", dir,
+        snprintf (path, sizeof path, "%s/../lib/enp/libenp-lib%s-compat.so", dir,
                   parts [index]);
         if (!dlopen (path, RTLD_NOW | RTLD_LOCAL)) {
             snprintf (error, size, "%s", dlerror ());
