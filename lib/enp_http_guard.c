@@ -16,10 +16,12 @@
     - A cap on the connections one client address holds: over it, a
       connection is refused as soon as a worker takes it, so a single
       address cannot take more than a share of the threads.
-    - When nearly every thread is taken, connections that have waited a
-      moment for a request without sending one whole (idle kept-alive
-      ones, or ones that trickle a head) are closed, so real requests get
-      threads. Closing an idle connection is always allowed in HTTP.
+    - When nearly every thread is taken, connections that have waited
+      100 ms for a request without sending one whole (idle kept-alive
+      ones, or ones that trickle a head), and hold nothing unread, are
+      closed, so real requests get threads: a real client sends its
+      request at once. Closing an idle connection is always allowed in
+      HTTP.
 
     CivetWeb does not hand its callbacks the socket, so the guard finds it:
     the descriptor whose local port and peer address match what CivetWeb
@@ -40,6 +42,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include "enp_http_guard.h"
@@ -47,7 +50,7 @@
 #include "enp_time.h"
 
 #define S_TICK_MS           50      //  watchdog period: the deadline's precision
-#define S_SHED_IDLE_MS      200     //  under pressure, waited this long: closed
+#define S_SHED_IDLE_MS      100     //  under pressure, waited this long: closed
 #define S_LOG_INTERVAL_MS   10000   //  counters logged at most this often
 #define S_FD_BITS           65536   //  descriptors the tracked set covers
 #define S_FD_GAP            4096    //  closed descriptors in a row end a search
@@ -181,6 +184,16 @@ s_cut (s_slot_t *slot)
     slot->expired = true;
 }
 
+//  True when the slot's socket holds bytes its thread has not read yet: a
+//  request that came, on a machine too busy to have read it.
+static bool
+s_unread (s_slot_t *slot)
+{
+    int pending = 0;
+    return slot->fd >= 0 && ioctl (slot->fd, FIONREAD, &pending) == 0
+        && pending > 0;
+}
+
 //  Count the open slots of an address.
 static int
 s_count (enp_http_guard_t *self, const char *address)
@@ -229,7 +242,7 @@ s_patrol (enp_http_guard_t *self, int64_t now)
         }
         else
         if (pressed && slot->state == S_WAITING
-        &&  now - slot->since >= S_SHED_IDLE_MS) {
+        &&  now - slot->since >= S_SHED_IDLE_MS && !s_unread (slot)) {
             s_cut (slot);
             self->stats.shed++;
         }
