@@ -56,6 +56,8 @@
 #include "enp_http.h"
 #include "enp_http_guard.h"
 #include "enp_log.h"
+#include "enp_ratelimit.h"
+#include "enp_time.h"
 
 #define S_ROUTES_MAX        16      //  routes one server holds
 #define S_MAX_HEAD          16384   //  bytes of request line and headers
@@ -69,6 +71,8 @@
 #define S_LEARN_WAIT_MS     2000    //  for the throwaway server's close
 #define S_UNGUARDED         (-2)    //  the guard slot of a connection it lacks
 #define S_TLS_VERSIONS      "4"     //  CivetWeb's code for TLS 1.2 and newer
+#define S_LOG_BURST         10      //  CivetWeb's messages logged per window
+#define S_LOG_WINDOW_MS     10000
 
 typedef struct {
     char *path;                     //  owned
@@ -96,6 +100,8 @@ struct _enp_http_t {
     char methods [S_METHODS_SIZE];  //  what OPTIONS * answers in Allow
     enp_http_guard_t *guard;        //  deadlines and caps, once started
     long long request_offset;       //  of a connection's request info, or -1
+    pthread_mutex_t log_mutex;      //  guards log_limit
+    enp_ratelimit_t *log_limit;     //  CivetWeb's own messages
 };
 
 //  Knocks on the server's port while it stops (see s_stop).
@@ -581,7 +587,23 @@ s_on_log (const struct mg_connection *conn, const char *message)
         enp_log_debug ("%s: %s", self->name, message);
     }
     else
-        enp_log_warn ("%s: %s", self? self->name: "http", message);
+    if (self) {
+        //  A client can make CivetWeb complain (a TLS handshake that fails
+        //  logs a line): at most a few lines per window
+        uint64_t held = 0;
+        pthread_mutex_lock (&self->log_mutex);
+        bool allowed = enp_ratelimit_allow (self->log_limit, enp_time_mono_ms (),
+                                            &held);
+        pthread_mutex_unlock (&self->log_mutex);
+        if (allowed && held)
+            enp_log_warn ("%s: %s (and %llu more messages before it, not shown)",
+                          self->name, message, (unsigned long long) held);
+        else
+        if (allowed)
+            enp_log_warn ("%s: %s", self->name, message);
+    }
+    else
+        enp_log_warn ("http: %s", message);
     return 1;
 }
 
@@ -753,7 +775,9 @@ enp_http_new (const enp_http_options_t *options)
     if (options->tls_cert && *options->tls_cert)
         self->tls_cert = strdup (options->tls_cert);
     atomic_init (&self->starting, false);
-    if (!self->name || !self->host
+    pthread_mutex_init (&self->log_mutex, NULL);
+    self->log_limit = enp_ratelimit_new (S_LOG_BURST, S_LOG_WINDOW_MS);
+    if (!self->name || !self->host || !self->log_limit
     || (options->tls_cert && *options->tls_cert && !self->tls_cert)) {
         enp_http_destroy (&self);
         return NULL;
@@ -779,6 +803,8 @@ enp_http_destroy (enp_http_t **self_p)
         free (self->routes [index].path);
         free (self->routes [index].allow);
     }
+    enp_ratelimit_destroy (&self->log_limit);
+    pthread_mutex_destroy (&self->log_mutex);
     free (self->tls_cert);
     free (self->host);
     free (self->name);
