@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { docsDir, freePort, loadSpec, prismStats, rawRequest, request, SpecChecker, spawnBroker, specPath, startLogger, stopProcess, YAML } from './harness.mjs';
+import { docsDir, freePort, loadSpec, prismStats, rawConnection, rawRequest, request, SpecChecker, spawnBroker, specPath, startLogger, stopProcess, YAML } from './harness.mjs';
 
 const TOKEN = 'secret';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -708,6 +708,87 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
             assert.equal(ev.status, 'queued', 'an event handed to the broker is queued');
             assert.ok(ev.attempts >= 1, `attempts ${ev.attempts} after one hand-over`);
         });
+    });
+
+    // 408 and 429 can answer any request, so the spec says so in its
+    // description rather than under each operation: held here to that and
+    // to the problem document's schema.
+    function checkAnyRequestProblem (res, status) {
+        assert.equal(res.status, status, res.text);
+        assert.equal(String(res.headers['content-type']).split(';')[0], 'application/problem+json');
+        const problem = JSON.parse(res.text);
+        const valid = checker.validatorAt('/components/schemas/Problem');
+        assert.ok(valid(problem), JSON.stringify(valid.errors));
+        assert.equal(problem.status, status);
+        assert.equal(res.headers.connection, 'close');
+        return problem;
+    }
+
+    describe('with a 1 s request timeout and 2 connections per client', () => {
+        let strict;
+        let id;
+        before(async () => {
+            strict = await startLogger({
+                extraArgs: ['--request-timeout', '1000', '--max-connections-per-client', '2'],
+            });
+            const res = await request(strict.baseUrl, 'POST', '/events', { body: { user_id: 'slow', description: 'd' } });
+            assert.equal(res.status, 201, res.text);
+            id = res.json().event_id;
+        });
+        after(async () => { if (strict) await strict.stop(); });
+
+        // A body that stops coming is cut at the deadline: 408, and closed.
+        for (const [method, p, template, auth] of [
+            ['POST', '/events', '/events', {}],
+            ['PATCH', () => `/events/${id}`, '/events/{event_id}', AUTH],
+        ]) {
+            it(`${method} ${template} whose body does not arrive in time: 408, closed`, async () => {
+                const conn = rawConnection(strict.baseUrl);
+                await conn.connected;
+                const target = typeof p === 'function' ? p() : p;
+                const extra = Object.entries(auth).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+                conn.send(`${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+                          `${extra}Content-Length: 40\r\n\r\n{"`);
+                const res = await conn.read();
+                checkAnyRequestProblem(res, 408);
+                assert.ok(await conn.closedWithin(), 'the connection stayed open after 408');
+                conn.close();
+            });
+        }
+
+        // A third connection from this address while two are held: 429 at once.
+        for (const [method, p, template] of [
+            ['POST', '/events', '/events'], ['PATCH', () => `/events/${id}`, '/events/{event_id}'],
+        ]) {
+            it(`${method} ${template} on one connection too many: 429 with Retry-After`, async () => {
+                const held = [rawConnection(strict.baseUrl), rawConnection(strict.baseUrl)];
+                for (const conn of held) {
+                    await conn.connected;
+                    conn.send('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+                    assert.equal((await conn.read()).status, 200);
+                }
+                const extra = method === 'PATCH' ? `Authorization: Bearer ${TOKEN}\r\n` : '';
+                const body = method === 'PATCH' ? '{"status":"processed"}' : '{"user_id":"u","description":"d"}';
+                const conn = rawConnection(strict.baseUrl);
+                await conn.connected;
+                const target = typeof p === 'function' ? p() : p;
+                conn.send(`${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+                          `${extra}Content-Length: ${body.length}\r\n\r\n${body}`);
+                const res = await conn.read();
+                checkAnyRequestProblem(res, 429);
+                assert.equal(res.headers['retry-after'], '1');
+                for (const c of [...held, conn]) c.close();
+                // The two held connections are gone: this address is served again
+                let again;
+                const until = Date.now() + 5000;
+                do {
+                    again = await request(strict.baseUrl, 'GET', '/healthz');
+                    if (again.status === 200) break;
+                    await sleep(50);
+                } while (Date.now() < until);
+                assert.equal(again.status, 200);
+            });
+        }
     });
 
     describe('coverage', () => {

@@ -393,6 +393,61 @@ function mediaBase (contentType) {
     return String(contentType || '').split(';')[0].trim().toLowerCase();
 }
 
+// A raw connection to a server, for what an HTTP client library will not do
+// (send a request in parts, hold a connection open). read() gives the first
+// response in the form request() returns, once whole.
+export function rawConnection (baseUrl) {
+    const url = new URL(baseUrl);
+    const socket = net.connect({ host: url.hostname, port: Number(url.port) });
+    let data = Buffer.alloc(0);
+    let closed = false;
+    const waiters = [];
+    const wake = () => { for (const w of waiters.splice(0)) w(); };
+    socket.on('data', (chunk) => { data = Buffer.concat([data, chunk]); wake(); });
+    socket.on('close', () => { closed = true; wake(); });
+    socket.on('error', () => {});
+    const parse = () => {
+        const end = data.indexOf('\r\n\r\n');
+        if (end < 0) return null;
+        const lines = data.subarray(0, end).toString('latin1').split('\r\n');
+        const headers = {};
+        for (const line of lines.slice(1)) {
+            const colon = line.indexOf(':');
+            headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        const length = Number(headers['content-length'] ?? 0);
+        if (data.length < end + 4 + length) return null;
+        const body = data.subarray(end + 4, end + 4 + length);
+        const text = body.toString('utf8');
+        return {
+            status: Number(lines[0].split(' ')[1]), headers, body, text,
+            json () { return JSON.parse(text); },
+        };
+    };
+    return {
+        connected: new Promise((resolve) => socket.on('connect', resolve)),
+        send (bytes) { socket.write(bytes); },
+        async read (timeoutMs = 10000) {
+            const until = Date.now() + timeoutMs;
+            for (;;) {
+                const res = parse();
+                if (res) return res;
+                if (closed || Date.now() > until) throw new Error(`no whole response (${data.length} bytes)`);
+                await new Promise((resolve) => { waiters.push(resolve); setTimeout(resolve, 100); });
+            }
+        },
+        // True once the server closed the connection, within timeoutMs.
+        async closedWithin (timeoutMs = 10000) {
+            const until = Date.now() + timeoutMs;
+            while (!closed && Date.now() < until) {
+                await new Promise((resolve) => { waiters.push(resolve); setTimeout(resolve, 100); });
+            }
+            return closed;
+        },
+        close () { socket.destroy(); },
+    };
+}
+
 export class SpecChecker {
     constructor (spec = loadSpec()) {
         this.spec = spec;
