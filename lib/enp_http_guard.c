@@ -378,9 +378,12 @@ enp_http_guard_close (enp_http_guard_t *self, int slot)
     if (slot < 0 || slot >= self->threads)
         return;
     pthread_mutex_lock (&self->mutex);
-    s_track (self, self->slots [slot].fd, false);
-    self->slots [slot].state = S_FREE;
-    self->open--;
+    s_slot_t *entry = &self->slots [slot];
+    if (entry->state != S_FREE) {
+        s_track (self, entry->fd, false);
+        entry->state = S_FREE;
+        self->open--;
+    }
     pthread_mutex_unlock (&self->mutex);
 }
 
