@@ -3,15 +3,23 @@
     The three services parse their configuration, set up logging, answer
     --healthcheck and wait for a signal the same way; this module does it
     once, so each main.c only declares its own options and wires its own
-    classes together. It holds the one global the style allows: the flag
-    that SIGINT and SIGTERM set.
+    classes together.
+
+    SIGINT and SIGTERM are blocked in every thread and taken synchronously
+    by enp_app_wait with sigwait, never by a handler: a signal that
+    arrived while the main thread was stopping the actors used to cut
+    zactor_destroy's wait short (EINTR), and main then freed the store
+    under a dispatcher that was still running.
 */
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <civetweb.h>
 #include <curl/curl.h>
 #include <czmq.h>
@@ -25,15 +33,14 @@
 #define S_URL_MAX       256             //  bytes of a health check's URL
 #define S_DIR_MAX       1024            //  bytes of the runtime folder's path
 #define S_RECORDS_MAX   64              //  processes one --healthcheck probes
-#define S_WAIT_STEP_US (100 * 1000)     //  how often enp_app_wait looks at the flag
 
-static volatile sig_atomic_t s_interrupted = 0;
-
+//  Fill set with the signals that stop a service.
 static void
-s_on_signal (int signal_number)
+s_stop_signals (sigset_t *set)
 {
-    (void) signal_number;
-    s_interrupted = 1;
+    sigemptyset (set);
+    sigaddset (set, SIGINT);
+    sigaddset (set, SIGTERM);
 }
 
 //  Declare the options every service has.
@@ -153,15 +160,21 @@ s_probe_host (const char *host)
     return host;
 }
 
-//  Probe one port's /healthz; say on stderr when it fails.
+//  Probe one port's /healthz; say on stderr when it fails. A service
+//  serving HTTPS (it has a --tls-cert) is probed over HTTPS, trusting the
+//  certificate it serves.
 static int
 s_probe_port (enp_config_t *config, const char *host, long port, pid_t pid)
 {
     host = s_probe_host (host);
+    const char *tls_cert = enp_config_get (config, "tls-cert");
+    if (tls_cert && !*tls_cert)
+        tls_cert = NULL;
     char url [S_URL_MAX];
-    snprintf (url, sizeof url, strchr (host, ':')? "http://[%s]:%ld/healthz"
-                                                 : "http://%s:%ld/healthz", host, port);
-    if (port > 0 && enp_probe_check (url, S_HEALTHCHECK_TIMEOUT_MS) == 0)
+    snprintf (url, sizeof url, strchr (host, ':')? "%s://[%s]:%ld/healthz"
+                                                 : "%s://%s:%ld/healthz",
+              tls_cert? "https": "http", host, port);
+    if (port > 0 && enp_probe_check (url, tls_cert, S_HEALTHCHECK_TIMEOUT_MS) == 0)
         return 0;
     if (pid > 0)
         fprintf (stderr, "%s: unhealthy: %s (PID %ld) did not answer 2xx\n",
@@ -237,15 +250,39 @@ enp_app_probe (enp_config_t *config, enp_probe_render_fn *render, void *arg,
     return *probe_p? 0: -1;
 }
 
+//  Raise the soft limit on open files to the hard one: each HTTP
+//  connection and each ZeroMQ peer is a descriptor, and the usual soft
+//  limit (1024) is less than a busy logger holds. Logged, since it shows
+//  what the service can take.
+static void
+s_raise_open_files (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+        return;
+    rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+        enp_log_info ("open files limit raised from %llu to %llu",
+                      (unsigned long long) before,
+                      (unsigned long long) limit.rlim_cur);
+    else
+        enp_log_warn ("cannot raise the open files limit from %llu: %s",
+                      (unsigned long long) before, strerror (errno));
+}
+
 //  Start a service.
 void
 enp_app_start (const char *name)
 {
     enp_log_init (name);
-    zsys_handler_set (NULL);            //  We handle the signals, not czmq
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
+    s_raise_open_files ();
+    zsys_handler_set (NULL);            //  We take the signals, not czmq
+    //  Before any thread exists, so every thread inherits the mask: no
+    //  system call anywhere is interrupted by a stop signal
+    sigset_t stop;
+    s_stop_signals (&stop);
+    pthread_sigmask (SIG_BLOCK, &stop, NULL);
     signal (SIGPIPE, SIG_IGN);
     mg_init_library (0);
     curl_global_init (CURL_GLOBAL_DEFAULT);
@@ -255,9 +292,12 @@ enp_app_start (const char *name)
 void
 enp_app_wait (void)
 {
-    //  A short sleep loop has no race with the signal, unlike pause ()
-    while (!s_interrupted)
-        usleep (S_WAIT_STEP_US);
+    //  A signal that came before this call is pending and returns at once
+    sigset_t stop;
+    s_stop_signals (&stop);
+    int signal_number = 0;
+    while (sigwait (&stop, &signal_number) != 0)
+        ;
 }
 
 //  Release what enp_app_start took.

@@ -43,10 +43,12 @@ int enp_app_probe_healthcheck (enp_config_t *config);
 //  in *probe_p (NULL when --metrics-port is 0), or -1 after logging why.
 int enp_app_probe (enp_config_t *config, enp_probe_render_fn *render, void *arg,
                    enp_probe_t **probe_p);
-//  Start a service: log under its name, catch SIGINT and SIGTERM (czmq's
-//  own handler off), ignore SIGPIPE, initialise CivetWeb and libcurl.
+//  Start a service: log under its name, block SIGINT and SIGTERM in every
+//  thread (call it before any thread starts; czmq's handler off) so only
+//  enp_app_wait takes them, ignore SIGPIPE, initialise CivetWeb and libcurl.
 void enp_app_start (const char *name);
-//  Block until SIGINT or SIGTERM arrives.
+//  Block until SIGINT or SIGTERM arrives (or return at once if one came
+//  since enp_app_start).
 void enp_app_wait (void);
 //  Release what enp_app_start took.
 void enp_app_stop (void);

@@ -40,14 +40,17 @@ s_field_error (json_t *errors, const char *field, const char *message)
                                "field", field, "message", message));
 }
 
-//  Parse body as a JSON object. Jansson rejects invalid UTF-8, NUL
-//  characters and duplicate keys here, so later checks see clean strings;
-//  enp_json bounds the nesting first, so no body can exhaust the stack.
+//  Parse body as a JSON object. Jansson rejects invalid UTF-8 and
+//  duplicate keys here; any JSON value is read, so a scalar is told it is
+//  not an object, and U+0000 is read into strings so that s_check_string
+//  can name the field that holds it. enp_json bounds the nesting first, so
+//  no body can exhaust the stack.
 static json_t *
 s_parse_object (const char *body, size_t size, char *err, size_t err_len)
 {
-    json_t *root = enp_json_load (body, size, JSON_REJECT_DUPLICATES, err,
-                                  err_len);
+    json_t *root = enp_json_load (body, size, JSON_REJECT_DUPLICATES
+                                  | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                                  err, err_len);
     if (!root)
         return NULL;
     if (!json_is_object (root)) {
@@ -76,6 +79,11 @@ s_check_string (json_t *root, const char *field, size_t max, json_t *errors)
     size_t length = json_string_length (value);
     if (length == 0) {
         s_field_error (errors, field, "must not be empty");
+        return NULL;
+    }
+    //  Valid JSON, but a C string would end at it, and so would a line
+    if (strlen (json_string_value (value)) != length) {
+        s_field_error (errors, field, "must not contain U+0000 (\\u0000)");
         return NULL;
     }
     if (length > max) {

@@ -20,8 +20,18 @@ typedef struct {
     const char *host;           //  listen address, e.g. "127.0.0.1"
     int port;                   //  0 picks a free port
     int threads;                //  worker threads: one per open connection
-    long request_timeout_ms;    //  a read or write may stall this long
-    long keep_alive_ms;         //  an idle kept-alive connection closes after this
+    long request_timeout_ms;    //  a whole request (head and body) must
+                                //  arrive within this, counted from when
+                                //  the server starts waiting for it: 408
+                                //  and close after; a write may stall this
+                                //  long too
+    long keep_alive_ms;         //  an idle kept-alive connection closes after
+                                //  this (request_timeout_ms at most)
+    int max_per_client;         //  connections one client address may hold
+                                //  at once (429 over it); 0: no cap
+    const char *tls_cert;       //  PEM file with the certificate (chain) and
+                                //  its private key: serve HTTPS (TLS 1.2 or
+                                //  newer); NULL or "": plain HTTP
 } enp_http_options_t;
 
 //  A route's handler answers one request through enp_http_send (or the
@@ -33,7 +43,8 @@ typedef int (enp_http_handler_fn) (void *arg, struct mg_connection *conn,
 //  A route: which paths reach which handler.
 typedef struct {
     const char *path;           //  e.g. "/healthz"; copied
-    bool prefix;                //  also serve path + "/" + anything
+    bool prefix;                //  also serve path + "/" + one segment (no
+                                //  '/' in it, not empty)
     const char *allow;          //  e.g. "GET, HEAD": other methods get 405
                                 //  with Allow; NULL: the handler decides
     int id;                     //  passed to the observer, e.g. a metrics label
@@ -72,9 +83,12 @@ int enp_http_port (enp_http_t *self);
 //  Return why the last start failed (CivetWeb's words), or "".
 const char *enp_http_failure (enp_http_t *self);
 
-//  Add a route (before start). Routes are tried in the order added; a
-//  request no route takes is answered 404. Returns 0, or -1 when the table
-//  is full or started.
+//  Add a route (before start). Routes are tried in the order added on the
+//  decoded path; a request no route takes is answered 404, and so is a
+//  path holding an encoded NUL. Before routing, a request is refused
+//  with 400 when its framing is ambiguous (Content-Length twice, not
+//  plain digits, or beside Transfer-Encoding) or its query holds %00.
+//  Returns 0, or -1 when the table is full or started.
 int enp_http_route (enp_http_t *self, const enp_http_route_t *route);
 //  Call observe for every response from now on (before start).
 void enp_http_observe (enp_http_t *self, enp_http_observe_fn *observe,
@@ -95,6 +109,10 @@ int enp_http_send (struct mg_connection *conn,
 //  headers. Returns code.
 int enp_http_problem (struct mg_connection *conn, int code, const char *detail,
                       json_t *errors, const enp_http_response_t *extra);
+//  Return the path of the request being handled, percent-decoded, exactly
+//  as the router matched it (no slash merged, no dot segment resolved);
+//  "" outside a handler. Valid until the handler returns.
+const char *enp_http_path (struct mg_connection *conn);
 //  Answer 405 with Allow: allow and a detail naming the method. Returns 405.
 int enp_http_not_allowed (struct mg_connection *conn, const char *allow);
 //  Return the RFC 9110 reason phrase of a status (RFC 6585 for 429 and
@@ -106,7 +124,8 @@ bool enp_http_is_json (struct mg_connection *conn);
 //  Read the whole request body, at most max bytes, into a new
 //  NUL-terminated buffer (caller frees). Sends nothing. Returns 0, 413 when
 //  the body is over max (checked against Content-Length before allocating),
-//  400 when the client sent less than it declared, or 500.
+//  408 when it did not arrive within the request timeout, 400 when the
+//  client sent less than it declared, or 500.
 int enp_http_read_body (struct mg_connection *conn, size_t max, char **body_p,
                         size_t *size_p);
 //  Take a JSON request body: 415 unless enp_http_is_json, then

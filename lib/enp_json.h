@@ -18,8 +18,13 @@
 int enp_json_depth (const char *text, size_t size, int max_depth);
 
 //  Parse text as JSON with jansson's flags once its nesting is at most
-//  ENP_JSON_DEPTH_MAX. Returns the value (caller owns it), or NULL with the
-//  reason in err (may be NULL).
+//  ENP_JSON_DEPTH_MAX. Valid JSON jansson cannot hold is still read, so a
+//  caller can name the member that is wrong instead of calling the text
+//  malformed: a number too large for jansson (1e999, an integer past 64
+//  bits) reads as the real 1e308 (or -1e308), and U+0000 in a member name
+//  as U+2400 (SYMBOL FOR NULL). Pass JSON_ALLOW_NUL to read U+0000 in
+//  string values too (check them with json_string_length). Returns the
+//  value (caller owns it), or NULL with the reason in err (may be NULL).
 json_t *enp_json_load (const char *text, size_t size, size_t flags,
                        char *err, size_t err_len);
 

@@ -79,9 +79,9 @@ s_serve (enp_probe_t *self, const char *host, int port, char *error,
         .request_timeout_ms = S_TIMEOUT_MS, .keep_alive_ms = S_TIMEOUT_MS
     };
     self->http = enp_http_new (&options);
-    enp_http_route_t healthz = { .path = "/healthz", .allow = "GET, HEAD",
+    enp_http_route_t healthz = { .path = "/healthz", .allow = "GET",
                                  .handler = s_healthz, .arg = self };
-    enp_http_route_t metrics = { .path = "/metrics", .allow = "GET, HEAD",
+    enp_http_route_t metrics = { .path = "/metrics", .allow = "GET",
                                  .handler = s_metrics, .arg = self };
     if (!self->http
     ||  enp_http_route (self->http, &healthz)
@@ -165,12 +165,20 @@ enp_probe_port (enp_probe_t *self)
 
 //  GET url with a timeout; 0 when it answers 2xx.
 int
-enp_probe_check (const char *url, long timeout_ms)
+enp_probe_check (const char *url, const char *own_cert, long timeout_ms)
 {
     CURL *curl = curl_easy_init ();
     if (!curl)
         return -1;
     curl_easy_setopt (curl, CURLOPT_URL, url);
+    if (own_cert) {
+        //  The service's own certificate is the trust anchor (OpenSSL takes
+        //  a leaf as one); its name is for remote clients, not for the
+        //  loopback address probed here, so the name is not checked
+        curl_easy_setopt (curl, CURLOPT_CAINFO, own_cert);
+        curl_easy_setopt (curl, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, enp_http_discard);

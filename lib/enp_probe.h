@@ -36,6 +36,8 @@ int enp_probe_port (enp_probe_t *self);
 
 //  GET url with a timeout; returns 0 when it answers 2xx, else -1. The
 //  --healthcheck switch of every binary calls this, so images need no curl.
-int enp_probe_check (const char *url, long timeout_ms);
+//  For an https:// url of the service itself, own_cert is the PEM file of
+//  the certificate it serves, the only one trusted; else NULL.
+int enp_probe_check (const char *url, const char *own_cert, long timeout_ms);
 
 #endif

@@ -14,8 +14,8 @@ enp_packages () {
         case "$group" in
             build)   echo build-essential cmake pkg-config libcivetweb-dev civetweb \
                           libzmq3-dev libczmq-dev uuid-dev libjansson-dev \
-                          libcurl4-openssl-dev libpq-dev curl ca-certificates ;;
-            test)    echo check valgrind clang libclang-rt-14-dev systemd python3 \
+                          libcurl4-openssl-dev libpq-dev libssl-dev curl ca-certificates ;;
+            test)    echo check valgrind clang libclang-rt-14-dev systemd python3 openssl \
                           postgresql ;;
             node)    echo nodejs npm ;;
             browser) echo chromium ;;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 #   Run every test: installs what it needs, builds, runs ctest in a normal
 #   build and in an AddressSanitizer + UBSan build, checks the unit suites
-#   under valgrind, then the API checks (spec lint, contract test, browser
-#   test) and, when a Docker engine answers, the container end-to-end test.
+#   under valgrind, then the API checks (spec lint; the contract suite: live
+#   answers held to the spec by ajv and by Stoplight Prism as a validating
+#   proxy, every spec example replayed, a seeded random-request pass; the
+#   browser test) and, when a Docker engine answers, the container
+#   end-to-end test. npm ci in api/ installs what the API checks need.
 #
 #   Environment:
 #     ENP_SKIP_ASAN=1      skip the sanitizer build

@@ -434,7 +434,7 @@ START_TEST (test_enp_event_decode_create_malformed)
 }
 END_TEST
 
-//  Invalid UTF-8 anywhere is a parse error, as is an escaped NUL.
+//  Invalid UTF-8 anywhere is a parse error, as is a raw NUL byte.
 START_TEST (test_enp_event_decode_create_invalid_utf8)
 {
     const char *bodies [] = {
@@ -443,7 +443,6 @@ START_TEST (test_enp_event_decode_create_invalid_utf8)
         "{\"user_id\":\"a\",\"description\":\"\xed\xa0\x80\"}",     //  surrogate
         "{\"user_id\":\"a\",\"description\":\"\xc0\xaf\"}",         //  overlong
         "{\"user_id\":\"a\",\"description\":\"b\",\"\xfe\":1}",
-        "{\"user_id\":\"a\\u0000b\",\"description\":\"b\"}",
         "{\"user_id\":\"a\",\"description\":\"\\ud800\"}",          //  lone surrogate
     };
     for (size_t index = 0; index < sizeof bodies / sizeof bodies [0]; index++)
@@ -459,6 +458,58 @@ START_TEST (test_enp_event_decode_create_invalid_utf8)
 END_TEST
 
 //  Duplicate keys are refused as malformed.
+//  Valid JSON is never a parse error for what it holds: U+0000 in a field
+//  is that field's error, a number too large for jansson a wrong type, a
+//  U+0000 in a member name an unknown field, and a scalar is "not an
+//  object" rather than "'[' or '{' expected".
+START_TEST (test_enp_event_decode_valid_json)
+{
+    const struct { const char *body, *field, *message; } cases [] = {
+        { "{\"user_id\":\"a\\u0000\",\"description\":\"b\"}", "user_id", "U+0000" },
+        { "{\"user_id\":\"a\",\"description\":\"\\u0000b\"}", "description", "U+0000" },
+        { "{\"user_id\":1e999,\"description\":\"b\"}", "user_id", "must be a string" },
+        { "{\"user_id\":\"a\",\"description\":-1e999}", "description", "must be a string" },
+        { "{\"user_id\":123456789012345678901234567890,\"description\":\"b\"}",
+          "user_id", "must be a string" },
+        { "{\"user_id\":\"a\",\"description\":\"b\",\"x\\u0000\":1}",
+          "x\xe2\x90\x80", "not a known field" },
+        { "{\"user_id\":\"a\",\"description\":\"b\",\"n\":1e999}", "n",
+          "not a known field" }
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        json_t *errors = json_array ();
+        ck_assert_msg (s_create (cases [index].body, errors) == ENP_EINVAL,
+                       "%s was not a field error", cases [index].body);
+        ck_assert_uint_eq (json_array_size (errors), 1);
+        json_t *entry = json_array_get (errors, 0);
+        ck_assert_str_eq (json_string_value (json_object_get (entry, "field")),
+                          cases [index].field);
+        ck_assert_ptr_nonnull (strstr (json_string_value (json_object_get (entry,
+                               "message")), cases [index].message));
+        json_decref (errors);
+    }
+    //  The same in a status patch
+    const char *patches [] = { "{\"status\":\"ok\\u0000\"}", "{\"status\":1e999}" };
+    for (size_t index = 0; index < 2; index++) {
+        char status [ENP_STATUS_MAX + 1];
+        json_t *errors = json_array ();
+        ck_assert_int_eq (enp_event_decode_status (patches [index],
+            strlen (patches [index]), status, errors, NULL, 0), ENP_EINVAL);
+        ck_assert (s_has_field (errors, "status"));
+        json_decref (errors);
+    }
+    //  Scalars and arrays are JSON, not objects
+    const char *scalars [] = { "42", "\"text\"", "null", "[1e999]", "-1e999" };
+    for (size_t index = 0; index < sizeof scalars / sizeof scalars [0]; index++) {
+        enp_event_t *event = NULL;
+        char err [128] = "";
+        ck_assert_int_eq (enp_event_decode_create (scalars [index],
+            strlen (scalars [index]), &event, NULL, err, sizeof err), ENP_EPARSE);
+        ck_assert_str_eq (err, "body must be a JSON object");
+    }
+}
+END_TEST
+
 START_TEST (test_enp_event_decode_create_duplicate_keys)
 {
     ck_assert_int_eq (s_create ("{\"user_id\":\"a\",\"user_id\":\"b\","
@@ -877,6 +928,7 @@ main (void)
         test_enp_event_decode_create_uses_size,
         test_enp_event_decode_create_malformed,
         test_enp_event_decode_create_invalid_utf8,
+        test_enp_event_decode_valid_json,
         test_enp_event_decode_create_duplicate_keys,
         test_enp_event_decode_create_missing_fields,
         test_enp_event_decode_create_wrong_types,

@@ -5,6 +5,7 @@
     after a response, malformed requests), over a raw socket.
 */
 #include <check.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -104,9 +105,10 @@ static int
 s_files (void *arg, struct mg_connection *conn,
          const struct mg_request_info *request)
 {
+    (void) request;
     char path [512];
     snprintf (path, sizeof path, "%s/%s", (const char *) arg,
-              request->local_uri + strlen ("/files/"));
+              enp_http_path (conn) + strlen ("/files/"));
     return enp_http_send_file (conn, path, "text/plain; charset=utf-8");
 }
 
@@ -138,14 +140,17 @@ s_big (void *arg, struct mg_connection *conn,
     return code;
 }
 
-//  A server with every route above, observed into seen; files from dir.
+//  A server with every route above, observed into seen; files from dir;
+//  requests due within timeout_ms, at most max_per_client connections
+//  from one address (0: any).
 static enp_http_t *
-s_server_new (s_seen_t *seen, const char *dir)
+s_server_with (s_seen_t *seen, const char *dir, long timeout_ms,
+               int max_per_client)
 {
     mg_init_library (0);
     enp_http_options_t options = { .name = "test", .host = "127.0.0.1",
-        .port = 0, .threads = 4, .request_timeout_ms = 2000,
-        .keep_alive_ms = 2000 };
+        .port = 0, .threads = 4, .request_timeout_ms = timeout_ms,
+        .keep_alive_ms = timeout_ms, .max_per_client = max_per_client };
     enp_http_t *http = enp_http_new (&options);
     ck_assert_ptr_nonnull (http);
     const enp_http_route_t routes [] = {
@@ -166,6 +171,13 @@ s_server_new (s_seen_t *seen, const char *dir)
     ck_assert_str_eq (enp_http_failure (http), "");
     ck_assert_int_gt (enp_http_port (http), 0);
     return http;
+}
+
+//  A server with every route, a 2 s request timeout and no cap.
+static enp_http_t *
+s_server_new (s_seen_t *seen, const char *dir)
+{
+    return s_server_with (seen, dir, 2000, 0);
 }
 
 //  Stop a server: promptly, with no help (enp_http wakes CivetWeb's
@@ -347,8 +359,11 @@ START_TEST (test_enp_http_routing)
 {
     s_seen_t seen = { 0 };
     enp_http_t *http = s_server_new (&seen, ".");
+    //  Exact paths only: nothing merged, resolved or cut at a NUL, and a
+    //  prefix route takes one segment below it, not more, not none
     const char *missing [] = { "/", "/hello/x", "/helloo", "/hell", "/file",
-                               "/filesx" };
+                               "/filesx", "//hello", "/hello/", "/hello%00x",
+                               "/files/", "/files/a/b", "/files//a" };
     for (size_t index = 0; index < sizeof missing / sizeof missing [0]; index++) {
         testkit_response_t response = s_request (http, "GET", missing [index],
                                                  NULL, NULL);
@@ -609,6 +624,49 @@ START_TEST (test_enp_http_civetweb_errors)
 }
 END_TEST
 
+//  What CivetWeb does not route is still answered and observed: a method
+//  it does not know gets the route's 405, "OPTIONS *" the methods of
+//  every route, ambiguous framing a 400 that ends the connection.
+START_TEST (test_enp_http_unrouted)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_new (&seen, ".");
+    int fd = s_connect (http);
+    s_write (fd, "TRACE /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *response = s_expect_close (fd, "HTTP/1.1 405 Method Not Allowed\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "\r\nAllow: GET, HEAD\r\n"));
+    free (response);
+    close (fd);
+    s_seen_t last = s_seen (&seen, 1);
+    ck_assert_str_eq (last.method, "TRACE");
+    ck_assert_int_eq (last.route, S_ROUTE_HELLO);
+    ck_assert_int_eq (last.code, 405);
+
+    fd = s_connect (http);
+    s_write (fd, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    response = s_expect_close (fd, "HTTP/1.1 200 OK\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "\r\nAllow: GET, HEAD, POST\r\n"));
+    free (response);
+    close (fd);
+    last = s_seen (&seen, 2);
+    ck_assert_str_eq (last.method, "OPTIONS");
+    ck_assert_int_eq (last.route, ENP_HTTP_UNROUTED);
+    ck_assert_int_eq (last.code, 200);
+
+    //  Keep-alive asked for, but a body framed twice cannot be trusted
+    fd = s_connect (http);
+    s_write (fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
+    response = s_expect_close (fd, "HTTP/1.1 400 Bad Request\r\n");
+    free (response);
+    close (fd);
+    last = s_seen (&seen, 3);
+    ck_assert_int_eq (last.route, ENP_HTTP_UNROUTED);
+    ck_assert_int_eq (last.code, 400);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
 //  A handler that sends nothing still gets its client an answer: 500.
 START_TEST (test_enp_http_unanswered)
 {
@@ -686,6 +744,81 @@ START_TEST (test_enp_http_send_file)
 }
 END_TEST
 
+//  A body trickled a byte at a time, each well within what one read may
+//  wait, is cut at the request timeout: 408, and the connection closed.
+START_TEST (test_enp_http_deadline_body)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_with (&seen, ".", 500, 0);
+    int fd = s_connect (http);
+    s_write (fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 60\r\n\r\n{");
+    struct pollfd item = { .fd = fd, .events = POLLIN };
+    for (int sent = 0; sent < 50 && poll (&item, 1, 100) == 0; sent++)
+        s_write (fd, " ");
+    char *response = s_expect_close (fd, "HTTP/1.1 408 Request Timeout\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "within 500 ms"));
+    free (response);
+    close (fd);
+    s_seen_t last = s_seen (&seen, 1);
+    ck_assert_int_eq (last.route, S_ROUTE_ECHO);
+    ck_assert_int_eq (last.code, 408);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
+//  So is a head trickled a byte at a time.
+START_TEST (test_enp_http_deadline_head)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_with (&seen, ".", 500, 0);
+    int fd = s_connect (http);
+    s_write (fd, "GET /hello HTTP/1.1\r\n");
+    struct pollfd item = { .fd = fd, .events = POLLIN };
+    for (int sent = 0; sent < 50 && poll (&item, 1, 100) == 0; sent++)
+        s_write (fd, "X");
+    free (s_expect_close (fd, "HTTP/1.1 408 Request Timeout\r\n"));
+    close (fd);
+    s_seen_t last = s_seen (&seen, 1);
+    ck_assert_int_eq (last.route, ENP_HTTP_UNROUTED);
+    ck_assert_int_eq (last.code, 408);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
+//  One address holds at most max_per_client connections: the next is
+//  answered 429 with Retry-After and closed; another address is served.
+START_TEST (test_enp_http_per_client_cap)
+{
+    s_seen_t seen = { 0 };
+    enp_http_t *http = s_server_with (&seen, ".", 10000, 2);
+    int held [2];
+    for (int index = 0; index < 2; index++) {
+        held [index] = s_connect (http);
+        s_write (held [index], "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        char *response = s_read_response (held [index], false);
+        ck_assert_ptr_nonnull (response);
+        ck_assert (strncmp (response, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        free (response);
+    }
+    int fd = s_connect (http);
+    s_write (fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    char *response = s_expect_close (fd, "HTTP/1.1 429 Too Many Requests\r\n");
+    ck_assert_ptr_nonnull (strstr (response, "\r\nRetry-After: 1\r\n"));
+    ck_assert_ptr_nonnull (strstr (response, "at most 2 at once"));
+    free (response);
+    close (fd);
+    int other = testkit_connect_from (enp_http_port (http), "127.0.0.2", 2000);
+    ck_assert_int_ge (other, 0);
+    s_write (other, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    free (s_expect_close (other, "HTTP/1.1 200 OK\r\n"));
+    close (other);
+    for (int index = 0; index < 2; index++)
+        close (held [index]);
+    s_server_destroy (&http, &seen);
+}
+END_TEST
+
 //  A port already taken: start fails and says why, in CivetWeb's words.
 START_TEST (test_enp_http_port_in_use)
 {
@@ -733,10 +866,14 @@ main (void)
         test_enp_http_body_chunked,
         test_enp_http_keep_alive,
         test_enp_http_civetweb_errors,
+        test_enp_http_unrouted,
         test_enp_http_unanswered,
         test_enp_http_big_response,
         test_enp_http_send_file,
         test_enp_http_port_in_use,
+        test_enp_http_deadline_body,
+        test_enp_http_deadline_head,
+        test_enp_http_per_client_cap,
         test_enp_http_discard,
         NULL
     };

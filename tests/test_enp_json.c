@@ -91,13 +91,59 @@ START_TEST (test_enp_json_huge_nesting)
 }
 END_TEST
 
+//  Valid JSON jansson cannot hold is still read: numbers past a double or
+//  a 64-bit integer as +-1e308, U+0000 in a member name as U+2400; the
+//  same text in strings, and near misses, stay as they are.
+START_TEST (test_enp_json_jansson_limits)
+{
+    const char *text = "[1e999, -1E+400, 99999999999999999999999, -99999999999999999999,"
+                       " 1e-999, 12, 2.5e3, \"1e999\", {\"n\":1e999}]";
+    char err [128] = "";
+    json_t *value = enp_json_load (text, strlen (text), 0, err, sizeof err);
+    ck_assert_msg (value != NULL, "%s", err);
+    const double expected [] = { 1e308, -1e308, 1e308, -1e308 };
+    for (size_t index = 0; index < 4; index++) {
+        json_t *item = json_array_get (value, index);
+        ck_assert (json_is_real (item));
+        ck_assert (json_real_value (item) == expected [index]);
+    }
+    ck_assert (json_real_value (json_array_get (value, 4)) == 0.0);
+    ck_assert_int_eq (json_integer_value (json_array_get (value, 5)), 12);
+    ck_assert (json_real_value (json_array_get (value, 6)) == 2500.0);
+    ck_assert_str_eq (json_string_value (json_array_get (value, 7)), "1e999");
+    ck_assert (json_real_value (json_object_get (json_array_get (value, 8), "n"))
+               == 1e308);
+    json_decref (value);
+
+    //  A NUL in a name, escaped any way JSON allows; values keep theirs
+    text = "{\"a\\u0000b\":\"x\\u0000\", \"\\\\u0000\":2}";
+    value = enp_json_load (text, strlen (text), JSON_ALLOW_NUL, err, sizeof err);
+    ck_assert_msg (value != NULL, "%s", err);
+    json_t *member = json_object_get (value, "a\xe2\x90\x80" "b");
+    ck_assert_ptr_nonnull (member);
+    ck_assert_uint_eq (json_string_length (member), 2);
+    //  An escaped backslash before u0000 is not an escaped NUL
+    ck_assert_ptr_nonnull (json_object_get (value, "\\u0000"));
+    json_decref (value);
+
+    //  Text that is not JSON stays refused, with jansson's reason
+    const char *bad [] = { "[1e999x]", "{\"a\\u0000\" 1}", "[1e999", "1e999 2" };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        err [0] = '\0';
+        ck_assert_ptr_null (enp_json_load (bad [index], strlen (bad [index]),
+                                           JSON_DECODE_ANY, err, sizeof err));
+        ck_assert_ptr_nonnull (strstr (err, "not valid JSON"));
+    }
+}
+END_TEST
+
 int
 main (void)
 {
     const TTest *tests [] = {
         test_enp_json_usage, test_enp_json_limit_inclusive,
         test_enp_json_strings_ignored, test_enp_json_size_and_early_exit,
-        test_enp_json_huge_nesting, NULL
+        test_enp_json_huge_nesting, test_enp_json_jansson_limits, NULL
     };
     return testkit_run (testkit_suite ("enp_json", 10, tests));
 }

@@ -61,7 +61,7 @@ START_TEST (test_enp_probe_usage)
     char url [128];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz",
               enp_probe_port (probe));
-    ck_assert_int_eq (enp_probe_check (url, 2000), 0);
+    ck_assert_int_eq (enp_probe_check (url, NULL, 2000), 0);
     enp_probe_destroy (&probe);
     ck_assert_ptr_null (probe);
     enp_probe_destroy (&probe);     //  Destroying NULL is harmless
@@ -160,17 +160,17 @@ START_TEST (test_enp_probe_check)
     char url [128];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz",
               enp_probe_port (probe));
-    ck_assert_int_eq (enp_probe_check (url, 2000), 0);
+    ck_assert_int_eq (enp_probe_check (url, NULL, 2000), 0);
     snprintf (url, sizeof url, "http://127.0.0.1:%d/missing",
               enp_probe_port (probe));
-    ck_assert_int_eq (enp_probe_check (url, 2000), -1);
+    ck_assert_int_eq (enp_probe_check (url, NULL, 2000), -1);
     enp_probe_destroy (&probe);
 
     int port = testkit_free_port ();
     ck_assert_int_gt (port, 0);
     snprintf (url, sizeof url, "http://127.0.0.1:%d/healthz", port);
-    ck_assert_int_eq (enp_probe_check (url, 60000), -1);
-    ck_assert_int_eq (enp_probe_check ("not a url", 500), -1);
+    ck_assert_int_eq (enp_probe_check (url, NULL, 60000), -1);
+    ck_assert_int_eq (enp_probe_check ("not a url", NULL, 500), -1);
     mg_exit_library ();
 }
 END_TEST

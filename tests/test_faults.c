@@ -287,10 +287,14 @@ START_TEST (test_faults_slowloris)
     const char *const flags [] = { "--request-timeout", "5000", NULL };
     ck_assert_msg (testkit_pipeline_start_logger (pipeline, flags) > 0,
                    "logger did not start");
-    //  100 idle connections and 100 that send half a request, then stall
+    //  100 idle connections and 100 that send half a request, then stall,
+    //  from four other addresses than the normal client's (one address may
+    //  hold only a quarter of the logger's threads, 128)
     int sockets [200];
+    const char *sources [] = { "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" };
     for (int index = 0; index < 200; index++) {
-        sockets [index] = testkit_connect (testkit_pipeline_http_port (pipeline));
+        sockets [index] = testkit_connect_from (testkit_pipeline_http_port (pipeline),
+                                                sources [index % 4], 2000);
         ck_assert_int_ge (sockets [index], 0);
         if (index % 2) {
             const char *partial = "POST /events HTTP/1.1\r\nHost: x\r\n"

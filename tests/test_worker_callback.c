@@ -119,6 +119,22 @@ START_TEST (test_worker_callback_retries_5xx)
 }
 END_TEST
 
+//  408 and 429 (the logger cut a slow request, or this address holds too
+//  many connections) say "later": retried like a 5xx.
+START_TEST (test_worker_callback_retries_later)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 429, 408, 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 5, 10, NULL);
+    ck_assert_int_eq (s_report (callback, S_ID), ENP_OK);
+    ck_assert_uint_eq (worker_callback_retries (callback), 2);
+    ck_assert_int_eq (testkit_logger_requests (logger), 3);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
 //  404: the logger does not know the event; no retry.
 START_TEST (test_worker_callback_not_found)
 {
@@ -518,6 +534,7 @@ main (void)
     const TTest *tests [] = {
         test_worker_callback_usage,
         test_worker_callback_retries_5xx,
+        test_worker_callback_retries_later,
         test_worker_callback_not_found,
         test_worker_callback_client_error,
         test_worker_callback_gives_up,

@@ -21,8 +21,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <civetweb.h>
 #include <curl/curl.h>
@@ -114,6 +116,74 @@ testkit_connect (int port)
         close (fd);
         fd = -1;
     }
+    return fd;
+}
+
+char *
+testkit_raw (int port, const char *request, size_t size)
+{
+    int fd = testkit_connect (port);
+    if (fd < 0)
+        return NULL;
+    struct timeval timeout = { .tv_sec = TESTKIT_RAW_TIMEOUT_S };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    size_t capacity = 4096, used = 0;
+    char *text = (char *) malloc (capacity);
+    bool closed = false;
+    if (text && send (fd, request, size, MSG_NOSIGNAL) == (ssize_t) size)
+        for (;;) {
+            if (used + 1 == capacity) {
+                char *bigger = (char *) realloc (text, capacity * 2);
+                if (!bigger)
+                    break;
+                text = bigger;
+                capacity *= 2;
+            }
+            ssize_t got = recv (fd, text + used, capacity - used - 1, 0);
+            if (got <= 0) {
+                closed = got == 0;
+                break;
+            }
+            used += (size_t) got;
+        }
+    close (fd);
+    if (!closed) {
+        free (text);
+        return NULL;
+    }
+    text [used] = '\0';
+    return text;
+}
+
+int
+testkit_connect_from (int port, const char *source, int timeout_ms)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    //  The port is picked at connect, by the whole address pair: thousands
+    //  of connections from one source do not run out of ports
+    int on = 1;
+    setsockopt (fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+    struct sockaddr_in from = { .sin_family = AF_INET };
+    struct sockaddr_in to = { .sin_family = AF_INET,
+                              .sin_port = htons ((uint16_t) port) };
+    to.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    bool ready = inet_pton (AF_INET, source, &from.sin_addr) == 1
+              && bind (fd, (struct sockaddr *) &from, sizeof from) == 0;
+    if (ready && connect (fd, (struct sockaddr *) &to, sizeof to) != 0) {
+        struct pollfd item = { .fd = fd, .events = POLLOUT };
+        int error = 0;
+        socklen_t length = sizeof error;
+        ready = errno == EINPROGRESS && poll (&item, 1, timeout_ms) == 1
+             && getsockopt (fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0
+             && error == 0;
+    }
+    if (!ready) {
+        close (fd);
+        return -1;
+    }
+    fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
 }
 
@@ -210,6 +280,16 @@ testkit_wait_http (const char *url, int timeout_ms)
     return -1;
 }
 
+//  The CA certificates testkit_http trusts for https://, or "" for the
+//  system's: one per test process, set before the requests that need it.
+static char s_trusted_ca [512];
+
+void
+testkit_http_trust (const char *ca_file)
+{
+    snprintf (s_trusted_ca, sizeof s_trusted_ca, "%s", ca_file? ca_file: "");
+}
+
 int
 testkit_http (const char *method, const char *url, const char *content_type,
               const char *body, size_t size, const char *header,
@@ -246,6 +326,8 @@ testkit_http (const char *method, const char *url, const char *content_type,
     curl_easy_setopt (curl, CURLOPT_HEADERDATA, &headers);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    if (*s_trusted_ca)
+        curl_easy_setopt (curl, CURLOPT_CAINFO, s_trusted_ca);
     CURLcode rc = curl_easy_perform (curl);
     if (rc == CURLE_OK)
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &response->code);
@@ -751,7 +833,7 @@ testkit_logger_peak (testkit_logger_t *self)
 struct _testkit_pipeline_t {
     char *dir;                          //  logs and outputs
     int http_ports [TESTKIT_PIPELINE_LOGGERS];  //  the loggers' HTTP ports
-    char bases [TESTKIT_PIPELINE_LOGGERS][64];  //  http://127.0.0.1:port
+    char bases [TESTKIT_PIPELINE_LOGGERS][64];  //  http(s)://127.0.0.1:port
     char front [64], back [64];         //  the broker's tcp://127.0.0.1:port
     char outputs [TESTKIT_PIPELINE_PROCESSORS][256];    //  processors' stdout
     pid_t broker;                       //  -1 when not running
@@ -828,6 +910,15 @@ testkit_pipeline_dir (testkit_pipeline_t *self)
 {
     assert (self);
     return self->dir;
+}
+
+void
+testkit_pipeline_use_https (testkit_pipeline_t *self)
+{
+    assert (self);
+    for (int index = 0; index < TESTKIT_PIPELINE_LOGGERS; index++)
+        snprintf (self->bases [index], sizeof self->bases [index],
+                  "https://127.0.0.1:%d", self->http_ports [index]);
 }
 
 const char *

@@ -36,6 +36,16 @@ int testkit_free_port (void);
 //  Open a TCP connection to 127.0.0.1:port. Returns the descriptor (caller
 //  closes it), or -1 if nothing accepted.
 int testkit_connect (int port);
+//  Send size bytes of request over a new connection to 127.0.0.1:port and
+//  read until the server closes it. Returns what came back, NUL-terminated
+//  (caller frees), or NULL when nothing accepted the connection or it was
+//  still open after TESTKIT_RAW_TIMEOUT_S seconds of silence.
+#define TESTKIT_RAW_TIMEOUT_S 5
+char *testkit_raw (int port, const char *request, size_t size);
+//  Open a TCP connection to 127.0.0.1:port from the loopback address
+//  source (e.g. "127.0.0.2", to play another client), waiting up to
+//  timeout_ms. Returns the blocking descriptor (caller closes it), or -1.
+int testkit_connect_from (int port, const char *source, int timeout_ms);
 //  Bind socket on 127.0.0.1 on a port the kernel picks (not czmq's "*",
 //  which hands out the same few ports to every process in turn), and write
 //  the endpoint to connect to into endpoint. Returns the port, or -1.
@@ -59,6 +69,10 @@ int testkit_wait_http (const char *url, int timeout_ms);
 int testkit_http (const char *method, const char *url, const char *content_type,
                   const char *body, size_t size, const char *header,
                   testkit_response_t *response);
+//  Make testkit_http (and testkit_wait_http) verify https:// servers with
+//  the CA certificates in ca_file (PEM) from now on; NULL or "": with the
+//  system's.
+void testkit_http_trust (const char *ca_file);
 //  Return the value of a response header (case-insensitive name) into
 //  value, or -1 if absent.
 int testkit_header (const testkit_response_t *response, const char *name,
@@ -173,7 +187,10 @@ testkit_pipeline_t *testkit_pipeline_new (void);
 void testkit_pipeline_destroy (testkit_pipeline_t **self_p);
 //  Return the directory of the logs and outputs.
 const char *testkit_pipeline_dir (testkit_pipeline_t *self);
-//  Return the logger's base URL, http://127.0.0.1:port.
+//  Reach the logger at https://127.0.0.1:port from now on (start it with
+//  --tls-cert; make testkit_http trust its CA).
+void testkit_pipeline_use_https (testkit_pipeline_t *self);
+//  Return the logger's base URL, http://127.0.0.1:port (or https://).
 const char *testkit_pipeline_base (testkit_pipeline_t *self);
 //  Return the logger's HTTP port.
 int testkit_pipeline_http_port (testkit_pipeline_t *self);

@@ -12,10 +12,12 @@
     event goes into the store, and the dispatcher is woken to send it.
 */
 #include <assert.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <civetweb.h>
 #include <jansson.h>
@@ -29,9 +31,11 @@
 //  A listing page holds at most this much JSON: 1,000 events of 2,700
 //  control characters each would be 16 MB per request otherwise
 #define S_LIST_BYTES_MAX     (512 * 1024)
-#define S_LIMIT_TEXT_MAX     16     //  bytes of a limit parameter we read
+#define S_LIMIT_DIGITS_MAX   4      //  digits of the largest limit, 1000
 #define S_PATH_MAX           1024   //  bytes of a file path under docs_dir
 #define S_RETRY_AFTER_S      1      //  what a 503 asks clients to wait
+#define S_BEARER             "Bearer"   //  the auth scheme, any case
+#define S_BEARER_LEN         (sizeof S_BEARER - 1)
 
 //  The path of the events, of one event (with its id after it), of the docs
 #define S_EVENTS             "/events"
@@ -52,7 +56,7 @@ struct _logger_api_t {
     logger_dispatcher_t *dispatcher;    //  borrowed
     logger_metrics_t *metrics;      //  borrowed
     size_t max_body;                //  request body limit
-    char *bearer;                   //  "Bearer <token>", or NULL: no auth
+    char *token;                    //  PATCH's bearer token, or NULL: no auth
     char *docs_dir;                 //  Swagger UI files
 };
 
@@ -202,60 +206,106 @@ s_create (logger_api_t *self, struct mg_connection *conn,
     return code;
 }
 
-//  Read one query parameter into value; returns 1 if present, 0 if absent,
-//  -1 if too long.
-static int
-s_query_param (const struct mg_request_info *request, const char *name,
-               char *value, size_t size)
+//  The query parameters of GET /events, in the order s_list_params names
+//  them. Any other parameter is ignored.
+typedef enum { S_LIMIT, S_STATUS, S_USER_ID, S_AFTER, S_PARAMS } s_param_t;
+static const char *const s_list_params [S_PARAMS] = {
+    "limit", "status", "user_id", "after"
+};
+
+//  Add {"field", "message"} to errors.
+static void
+s_param_error (json_t *errors, s_param_t param, const char *message)
 {
-    const char *query = request->query_string;
-    if (!query)
-        return 0;
-    int rc = mg_get_var (query, strlen (query), name, value, size);
-    return rc >= 0? 1: rc == -1? 0: -1;
+    json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
+                           s_list_params [param], "message", message));
 }
 
-//  Parse the listing parameters; append errors for bad ones.
-static void
+//  Split the query string (names exact, values decoded, '+' a space) into
+//  the listing's parameters, borrowed from *copy_p (caller frees). A
+//  parameter given twice is an error: which one was meant is a guess.
+//  Returns 0, or -1 when out of memory.
+static int
+s_split_query (const char *query_string, char **copy_p,
+               const char *values [S_PARAMS], json_t *errors)
+{
+    *copy_p = NULL;
+    if (!query_string || !*query_string)
+        return 0;
+    char *copy = strdup (query_string);
+    int count = copy? mg_split_form_urlencoded (copy, NULL, 0): -1;
+    struct mg_header *fields = count > 0
+        ? (struct mg_header *) calloc ((size_t) count, sizeof *fields): NULL;
+    if (!fields) {
+        free (copy);
+        return -1;
+    }
+    count = mg_split_form_urlencoded (copy, fields, (unsigned) count);
+    bool repeated [S_PARAMS] = { false };
+    for (int index = 0; index < count; index++)
+        for (s_param_t param = 0; param < S_PARAMS; param++) {
+            if (strcmp (fields [index].name, s_list_params [param]) != 0)
+                continue;
+            if (values [param] && !repeated [param]) {
+                s_param_error (errors, param, "must be given at most once");
+                repeated [param] = true;
+            }
+            values [param] = fields [index].value? fields [index].value: "";
+        }
+    free (fields);
+    *copy_p = copy;
+    return 0;
+}
+
+//  True when text is a whole number from 1 to S_LIST_LIMIT_MAX in plain
+//  decimal digits: no sign, blank or leading zero ("05" is not a limit).
+static bool
+s_valid_limit (const char *text, size_t *limit)
+{
+    size_t length = strlen (text);
+    if (length == 0 || length > S_LIMIT_DIGITS_MAX || text [0] == '0'
+    ||  strspn (text, "0123456789") != length)
+        return false;
+    *limit = (size_t) strtoul (text, NULL, 10);
+    return *limit <= S_LIST_LIMIT_MAX;
+}
+
+//  Parse the listing parameters; append errors for bad ones. Returns 0, or
+//  -1 when out of memory.
+static int
 s_parse_query (const struct mg_request_info *request, logger_store_query_t *query,
                char *status, char *user_id, char *after, json_t *errors)
 {
-    char limit [S_LIMIT_TEXT_MAX];
+    const char *values [S_PARAMS] = { NULL };
+    char *copy = NULL;
+    if (s_split_query (request->query_string, &copy, values, errors))
+        return -1;
     query->limit = S_LIST_LIMIT_DEFAULT;
-    int rc = s_query_param (request, "limit", limit, sizeof limit);
-    if (rc != 0) {
-        char *end = NULL;
-        long number = rc > 0? strtol (limit, &end, 10): 0;
-        if (rc < 0 || !*limit || *end || number < 1 || number > S_LIST_LIMIT_MAX)
-            json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-                "limit", "message", "must be a whole number from 1 to 1000"));
-        else
-            query->limit = (size_t) number;
-    }
-    rc = s_query_param (request, "status", status, ENP_STATUS_MAX + 1);
-    if (rc > 0 && enp_event_status_valid (status))
-        query->status = status;
+    if (values [S_LIMIT] && !s_valid_limit (values [S_LIMIT], &query->limit))
+        s_param_error (errors, S_LIMIT, "must be a whole number from 1 to 1000,"
+                       " in plain digits");
+    const char *value = values [S_STATUS];
+    if (value && enp_event_status_valid (value))
+        query->status = strcpy (status, value);
     else
-    if (rc != 0)
-        json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-            "status", "message", "must be 1-64 characters of a-z, 0-9, _ . -"));
-    rc = s_query_param (request, "user_id", user_id, ENP_USER_ID_MAX + 1);
-    if (rc > 0 && *user_id)
-        query->user_id = user_id;
+    if (value)
+        s_param_error (errors, S_STATUS, "must be 1-64 characters of a-z, 0-9,"
+                       " _ . -");
+    value = values [S_USER_ID];
+    if (value && *value && strlen (value) <= ENP_USER_ID_MAX)
+        query->user_id = strcpy (user_id, value);
     else
-    if (rc != 0)
-        json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-            "user_id", "message", "must be 1-256 bytes"));
-    //  Room for a little more than a UUID, so a longer value is seen whole
-    //  and refused rather than cut to a valid one
-    char raw [ENP_UUID_LEN + S_LIMIT_TEXT_MAX];
-    rc = s_query_param (request, "after", raw, sizeof raw);
-    if (rc > 0 && enp_event_id_canonical (raw, after) == 0)
+    if (value)
+        s_param_error (errors, S_USER_ID, "must be 1-256 bytes");
+    value = values [S_AFTER];
+    if (value && enp_event_id_canonical (value, after) == 0)
         query->after = after;
     else
-    if (rc != 0)
-        json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
-            "after", "message", "must be the cursor (an event_id) from 'next'"));
+    if (value)
+        s_param_error (errors, S_AFTER, "must be the cursor (an event_id) from"
+                       " 'next'");
+    free (copy);
+    return 0;
 }
 
 //  GET /events: a page of events, oldest first, with a cursor.
@@ -267,7 +317,10 @@ s_list (logger_api_t *self, struct mg_connection *conn,
     char status [ENP_STATUS_MAX + 1], user_id [ENP_USER_ID_MAX + 1];
     char after [ENP_UUID_LEN + 1], next [ENP_UUID_LEN + 1];
     json_t *errors = json_array ();
-    s_parse_query (request, &query, status, user_id, after, errors);
+    if (!errors || s_parse_query (request, &query, status, user_id, after, errors)) {
+        json_decref (errors);
+        return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
+    }
     if (json_array_size (errors) > 0)
         return enp_http_problem (conn, 422, "invalid query parameters", errors, NULL);
     json_decref (errors);
@@ -318,34 +371,37 @@ s_list (logger_api_t *self, struct mg_connection *conn,
     return code;
 }
 
-//  True when the request carries the configured bearer token. Compares in
-//  constant time so the token cannot be guessed byte by byte.
+//  True when the request carries the configured bearer token:
+//  "Authorization: Bearer <token>", the scheme in any case (RFC 9110
+//  section 11.1), one or more spaces after it. Compares in constant time
+//  so the token cannot be guessed byte by byte.
 static int
 s_authorized (logger_api_t *self, struct mg_connection *conn)
 {
-    if (!self->bearer)
+    if (!self->token)
         return 1;
     const char *given = mg_get_header (conn, "Authorization");
-    if (!given)
+    if (!given || strncasecmp (given, S_BEARER, S_BEARER_LEN) != 0
+    ||  given [S_BEARER_LEN] != ' ')
         return 0;
-    size_t expected = strlen (self->bearer);
+    given += S_BEARER_LEN + strspn (given + S_BEARER_LEN, " ");
     size_t length = strlen (given);
+    while (length > 0 && (given [length - 1] == ' ' || given [length - 1] == '\t'))
+        length--;
+    size_t expected = strlen (self->token);
     unsigned char diff = length != expected;
     for (size_t index = 0; index < expected; index++)
-        diff |= (unsigned char) (self->bearer [index]
+        diff |= (unsigned char) (self->token [index]
                                  ^ (index < length? given [index]: 0));
     return diff == 0;
 }
 
-//  Take the id from /events/{event_id}. Returns 0 with the canonical id,
-//  or the status already sent (404 for deeper paths, 400 for a bad UUID).
+//  Take the id from /events/{event_id} (the router sends nothing deeper
+//  here). Returns 0 with the canonical id, or 400 (sent) for a bad UUID.
 static int
-s_event_id (struct mg_connection *conn, const struct mg_request_info *request,
-            char *event_id)
+s_event_id (struct mg_connection *conn, char *event_id)
 {
-    const char *text = request->local_uri + S_EVENTS_PREFIX_LEN;
-    if (strchr (text, '/'))
-        return enp_http_problem (conn, 404, "no such resource", NULL, NULL);
+    const char *text = enp_http_path (conn) + S_EVENTS_PREFIX_LEN;
     if (enp_event_id_canonical (text, event_id))
         return enp_http_problem (conn, 400, "event_id must be a UUID", NULL, NULL);
     return 0;
@@ -353,11 +409,10 @@ s_event_id (struct mg_connection *conn, const struct mg_request_info *request,
 
 //  GET /events/{event_id}
 static int
-s_read (logger_api_t *self, struct mg_connection *conn,
-        const struct mg_request_info *request)
+s_read (logger_api_t *self, struct mg_connection *conn)
 {
     char event_id [ENP_UUID_LEN + 1];
-    int sent = s_event_id (conn, request, event_id);
+    int sent = s_event_id (conn, event_id);
     if (sent)
         return sent;
     enp_event_t *event = NULL;
@@ -371,8 +426,7 @@ s_read (logger_api_t *self, struct mg_connection *conn,
 
 //  PATCH /events/{event_id} {"status"}
 static int
-s_update (logger_api_t *self, struct mg_connection *conn,
-          const struct mg_request_info *request)
+s_update (logger_api_t *self, struct mg_connection *conn)
 {
     if (!s_authorized (self, conn)) {
         enp_http_response_t extra = { .authenticate = s_authenticate };
@@ -380,7 +434,7 @@ s_update (logger_api_t *self, struct mg_connection *conn,
                                  " <token>' header is required", NULL, &extra);
     }
     char event_id [ENP_UUID_LEN + 1];
-    int sent = s_event_id (conn, request, event_id);
+    int sent = s_event_id (conn, event_id);
     char *body = NULL;
     size_t size = 0;
     if (!sent)
@@ -511,8 +565,9 @@ s_docs (void *arg, struct mg_connection *conn,
         const struct mg_request_info *request)
 {
     logger_api_t *self = (logger_api_t *) arg;
+    (void) request;
     //  /docs and /docs/ both serve the page: it sets <base href="/docs/">
-    const char *path = request->local_uri;
+    const char *path = enp_http_path (conn);
     const char *name = strncmp (path, S_DOCS_PREFIX, S_DOCS_PREFIX_LEN) == 0
                      ? path + S_DOCS_PREFIX_LEN: "";
     if (!*name)
@@ -530,24 +585,15 @@ s_docs (void *arg, struct mg_connection *conn,
     return enp_http_send_file (conn, file_name, s_mime_type (name));
 }
 
-//  /events (and /events/): list or create.
-static int
-s_collection (logger_api_t *self, struct mg_connection *conn,
-              const struct mg_request_info *request)
-{
-    if (strcmp (request->request_method, "POST") == 0)
-        return s_create (self, conn, request);
-    if (strcmp (request->request_method, "GET") == 0)
-        return s_list (self, conn, request);
-    return enp_http_not_allowed (conn, "GET, POST");
-}
-
-//  Route /events.
+//  Route /events: list or create (the router answered other methods).
 static int
 s_on_events (void *arg, struct mg_connection *conn,
              const struct mg_request_info *request)
 {
-    return s_collection ((logger_api_t *) arg, conn, request);
+    logger_api_t *self = (logger_api_t *) arg;
+    if (strcmp (request->request_method, "POST") == 0)
+        return s_create (self, conn, request);
+    return s_list (self, conn, request);
 }
 
 //  Route /events/{event_id}: read or update.
@@ -556,13 +602,9 @@ s_on_event (void *arg, struct mg_connection *conn,
             const struct mg_request_info *request)
 {
     logger_api_t *self = (logger_api_t *) arg;
-    if (strcmp (request->local_uri, S_EVENTS_PREFIX) == 0)
-        return s_collection (self, conn, request);
-    if (strcmp (request->request_method, "GET") == 0)
-        return s_read (self, conn, request);
     if (strcmp (request->request_method, "PATCH") == 0)
-        return s_update (self, conn, request);
-    return enp_http_not_allowed (conn, "GET, PATCH");
+        return s_update (self, conn);
+    return s_read (self, conn);
 }
 
 //  Count each response in the request metrics.
@@ -577,19 +619,26 @@ s_observe (void *arg, const char *method, int route, int code, double seconds)
 static int
 s_routes (logger_api_t *self)
 {
+    //  Exactly the methods api/openapi.yaml documents: HEAD is not one
     const enp_http_route_t routes [] = {
-        { .path = S_EVENTS, .id = LOGGER_ROUTE_EVENTS, .handler = s_on_events },
-        { .path = S_EVENTS, .prefix = true, .id = LOGGER_ROUTE_EVENT,
-          .handler = s_on_event },
-        { .path = "/healthz", .allow = "GET, HEAD", .id = LOGGER_ROUTE_HEALTHZ,
+        { .path = S_EVENTS, .allow = "GET, POST", .id = LOGGER_ROUTE_EVENTS,
+          .handler = s_on_events },
+        { .path = S_EVENTS, .prefix = true, .allow = "GET, PATCH",
+          .id = LOGGER_ROUTE_EVENT, .handler = s_on_event },
+        { .path = "/healthz", .allow = "GET", .id = LOGGER_ROUTE_HEALTHZ,
           .handler = s_healthz },
-        { .path = "/readyz", .allow = "GET, HEAD", .id = LOGGER_ROUTE_READYZ,
+        { .path = "/readyz", .allow = "GET", .id = LOGGER_ROUTE_READYZ,
           .handler = s_readyz },
-        { .path = "/metrics", .allow = "GET, HEAD", .id = LOGGER_ROUTE_METRICS,
+        { .path = "/metrics", .allow = "GET", .id = LOGGER_ROUTE_METRICS,
           .handler = s_metrics },
-        { .path = "/openapi.yaml", .allow = "GET, HEAD",
-          .id = LOGGER_ROUTE_OPENAPI, .handler = s_openapi },
-        { .path = S_DOCS, .prefix = true, .allow = "GET, HEAD",
+        { .path = "/openapi.yaml", .allow = "GET", .id = LOGGER_ROUTE_OPENAPI,
+          .handler = s_openapi },
+        //  The page at /docs and /docs/, its files at /docs/<file>
+        { .path = S_DOCS, .allow = "GET", .id = LOGGER_ROUTE_DOCS,
+          .handler = s_docs },
+        { .path = S_DOCS_PREFIX, .allow = "GET", .id = LOGGER_ROUTE_DOCS,
+          .handler = s_docs },
+        { .path = S_DOCS, .prefix = true, .allow = "GET",
           .id = LOGGER_ROUTE_DOCS, .handler = s_docs }
     };
     for (size_t index = 0; index < sizeof routes / sizeof routes [0]; index++) {
@@ -632,17 +681,18 @@ logger_api_new (const logger_api_options_t *options, logger_store_t *store,
     self->metrics = metrics;
     self->max_body = options->max_body;
     self->docs_dir = strdup (options->docs_dir? options->docs_dir: "");
-    //  Without its header PATCH would be open to anyone: no token, no start
-    if (options->status_token && *options->status_token
-    &&  asprintf (&self->bearer, "Bearer %s", options->status_token) < 0)
-        self->bearer = NULL;
+    //  Without its token PATCH would be open to anyone: no copy, no start
+    if (options->status_token && *options->status_token)
+        self->token = strdup (options->status_token);
     bool auth_failed = options->status_token && *options->status_token
-                    && !self->bearer;
+                    && !self->token;
     enp_http_options_t http_options = {
         .name = "http", .host = options->host, .port = options->port,
         .threads = options->threads,
         .request_timeout_ms = options->request_timeout_ms,
-        .keep_alive_ms = options->keep_alive_ms
+        .keep_alive_ms = options->keep_alive_ms,
+        .max_per_client = options->max_per_client,
+        .tls_cert = options->tls_cert
     };
     self->http = enp_http_new (&http_options);
     if (!self->docs_dir || auth_failed || !self->http || s_routes (self)) {
@@ -650,14 +700,15 @@ logger_api_new (const logger_api_options_t *options, logger_store_t *store,
         logger_api_destroy (&self);
         return NULL;
     }
+    const char *scheme = options->tls_cert && *options->tls_cert? "HTTPS": "HTTP";
     if (enp_http_start (self->http)) {
-        enp_log_error ("cannot serve HTTP on %s:%d: %s", options->host,
+        enp_log_error ("cannot serve %s on %s:%d: %s", scheme, options->host,
                        options->port, enp_http_failure (self->http));
         logger_api_destroy (&self);
         return NULL;
     }
     int port = enp_http_port (self->http);
-    enp_log_info ("serving HTTP on %s:%d", options->host, port);
+    enp_log_info ("serving %s on %s:%d", scheme, options->host, port);
     if (s_docs_installed (self))
         enp_log_info ("API docs at /docs (Swagger UI from %s)", self->docs_dir);
     else
@@ -676,7 +727,7 @@ logger_api_destroy (logger_api_t **self_p)
         return;
     logger_api_t *self = *self_p;
     enp_http_destroy (&self->http);
-    free (self->bearer);
+    free (self->token);
     free (self->docs_dir);
     free (self);
     *self_p = NULL;

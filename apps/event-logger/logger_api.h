@@ -16,8 +16,10 @@ typedef struct {
     const char *status_token;   //  "" or NULL: PATCH needs no token
     const char *docs_dir;       //  Swagger UI files for /docs (may lack them:
                                 //  /docs then answers 503 saying so)
-    long request_timeout_ms;    //  per read/write on a connection
+    long request_timeout_ms;    //  a whole request must arrive within this
     long keep_alive_ms;         //  idle time before a connection closes
+    int max_per_client;         //  connections per client address; 0: any
+    const char *tls_cert;       //  PEM certificate and key: HTTPS; "": HTTP
 } logger_api_options_t;
 
 typedef struct _logger_api_t logger_api_t;

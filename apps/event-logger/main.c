@@ -4,6 +4,7 @@
     together, and waits for SIGINT or SIGTERM.
 */
 #include <stdlib.h>
+#include <string.h>
 #include "enp_app.h"
 #include "enp_config.h"
 #include "enp_curve.h"
@@ -48,9 +49,18 @@ s_config_new (void)
     ||  enp_config_option (config, "threads", "512",
                            "HTTP worker threads (one per open connection)")
     ||  enp_config_option (config, "request-timeout", "10000",
-                           "ms a connection may stall mid-request")
+                           "ms a whole request, head and body, may take to"
+                           " arrive (then 408); also how long a write may stall")
     ||  enp_config_option (config, "keep-alive-timeout", "10000",
-                           "ms an idle keep-alive connection is kept")
+                           "ms an idle keep-alive connection is kept (at most"
+                           " --request-timeout)")
+    ||  enp_config_option (config, "max-connections-per-client", "auto",
+                           "connections one client address may hold at once"
+                           " (then 429); auto: a quarter of --threads; 0: no"
+                           " cap, for a reverse proxy in front")
+    ||  enp_config_option (config, "tls-cert", "",
+                           "PEM file with the server's certificate (chain) and"
+                           " its private key: serve HTTPS (TLS 1.2+) instead of HTTP")
     ||  enp_config_option (config, "docs-dir", "",
                            "folder of Swagger UI files served at /docs (empty:"
                            " ../share/event-logger/docs from the binary's folder)")
@@ -75,6 +85,18 @@ s_report_loss (logger_store_t *store)
                        " reported): they are lost. --store postgresql://..."
                        " keeps them", stats.pending + stats.queued,
                        stats.pending, stats.queued);
+}
+
+//  Read --max-connections-per-client: auto is a quarter of the threads, so
+//  one address (one attacker) cannot take them all. Returns 0 or -1.
+static int
+s_per_client (enp_config_t *config, long threads, long *value)
+{
+    if (strcmp (enp_config_get (config, "max-connections-per-client"), "auto") == 0) {
+        *value = threads / 4 > 1? threads / 4: 1;
+        return 0;
+    }
+    return enp_app_number (config, "max-connections-per-client", 0, 4096, value);
 }
 
 //  Create the store, the metrics and the dispatcher. Returns 0, or -1
@@ -144,7 +166,7 @@ main (int argc, char *argv [])
     enp_config_t *config = s_config_new ();
     int rc = enp_app_configure (config, argc, argv);
     long port = 0, visibility = 0, attempts = 0, max_events = 0, max_body = 0;
-    long max_store_bytes = 0, store_connections = 0;
+    long max_store_bytes = 0, store_connections = 0, per_client = 0;
     long threads = 0, request_timeout = 0, keep_alive = 0;
     if (rc == 0
     && (enp_app_number (config, "port", 0, 65535, &port)
@@ -157,7 +179,8 @@ main (int argc, char *argv [])
     ||  enp_app_number (config, "max-body", 64, 16777216, &max_body)
     ||  enp_app_number (config, "threads", 2, 4096, &threads)
     ||  enp_app_number (config, "request-timeout", 100, 600000, &request_timeout)
-    ||  enp_app_number (config, "keep-alive-timeout", 100, 600000, &keep_alive)))
+    ||  enp_app_number (config, "keep-alive-timeout", 100, 600000, &keep_alive)
+    ||  s_per_client (config, threads, &per_client)))
         rc = -1;
     //  0: run; 1: --help was printed; -1: bad configuration, said why
     int status = rc < 0? EXIT_FAILURE: EXIT_SUCCESS;
@@ -173,7 +196,9 @@ main (int argc, char *argv [])
             .threads = (int) threads, .max_body = (size_t) max_body,
             .status_token = enp_config_get (config, "status-token"),
             .docs_dir = *docs_dir? docs_dir: docs_default? docs_default: "",
-            .request_timeout_ms = request_timeout, .keep_alive_ms = keep_alive
+            .request_timeout_ms = request_timeout, .keep_alive_ms = keep_alive,
+            .max_per_client = (int) per_client,
+            .tls_cert = enp_config_get (config, "tls-cert")
         };
         logger_store_options_t store_options = {
             .max_events = (size_t) max_events,

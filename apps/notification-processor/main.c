@@ -4,6 +4,7 @@
     and waits for SIGINT or SIGTERM.
 */
 #include <stdlib.h>
+#include <strings.h>
 #include "enp_app.h"
 #include "enp_config.h"
 #include "enp_curve.h"
@@ -24,6 +25,10 @@ s_config_new (void)
                            "queue-broker backend to pull events from")
     ||  enp_config_option (config, "logger-url", "http://127.0.0.1:8000",
                            "base URL of the event-logger")
+    ||  enp_config_option (config, "logger-ca", "",
+                           "PEM file of the CA certificates that verify the"
+                           " logger's (an https:// --logger-url); empty: the"
+                           " system's")
     ||  enp_config_option (config, "status-token", "",
                            "bearer token for PATCH, when the logger requires one")
     ||  enp_config_option (config, "dedup-size", "100000",
@@ -62,6 +67,14 @@ main (int argc, char *argv [])
         fprintf (stderr, "notification-processor: --notify-format must be text or json\n");
         rc = -1;
     }
+    //  A CA for a plain-HTTP logger protects nothing: surely a mistake
+    const char *logger_ca = enp_config_get (config, "logger-ca");
+    if (rc == 0 && *logger_ca
+    &&  strncasecmp (enp_config_get (config, "logger-url"), "https://", 8) != 0) {
+        fprintf (stderr, "notification-processor: --logger-ca needs an https://"
+                 " --logger-url\n");
+        rc = -1;
+    }
     //  0: run; 1: --help was printed; -1: bad configuration, said why
     int status = rc < 0? EXIT_FAILURE: EXIT_SUCCESS;
     if (rc == 0 && enp_app_healthcheck_asked (config))
@@ -75,6 +88,7 @@ main (int argc, char *argv [])
             .broker = enp_config_get (config, "broker"),
             .logger_url = enp_config_get (config, "logger-url"),
             .status_token = enp_config_get (config, "status-token"),
+            .logger_ca = logger_ca,
             .dedup_size = (size_t) dedup, .max_retries = (int) retries,
             .backoff_ms = backoff, .inflight = (size_t) inflight,
             .format = format, .curve = curve

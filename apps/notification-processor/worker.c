@@ -27,6 +27,7 @@
 struct _worker_t {
     worker_options_t options;           //  strings copied below
     char *broker, *logger_url, *status_token;
+    char *logger_ca;                    //  or NULL: the system's CAs
     FILE *out;                          //  notification lines, borrowed
     atomic_bool stopping;               //  cancels report retries
     atomic_uint_fast64_t notified;      //  lines printed
@@ -207,6 +208,12 @@ s_parts_new (worker_t *self, s_parts_t *parts)
     if (parts->callback && worker_callback_set_inflight (parts->callback,
                         self->options.inflight? self->options.inflight: 1))
         worker_callback_destroy (&parts->callback);
+    if (parts->callback && self->logger_ca
+    &&  worker_callback_trust (parts->callback, self->logger_ca)) {
+        enp_log_error ("cannot read the logger's CA certificates %s: %s",
+                       self->logger_ca, strerror (errno));
+        worker_callback_destroy (&parts->callback);
+    }
     if (!parts->dedup || !parts->line || !parts->limit || !parts->callback)
         return -1;
     parts->link = enp_link_new (ENP_LINK_WORKER, self->options.curve);
@@ -268,8 +275,11 @@ worker_new (const worker_options_t *options, FILE *out)
     self->broker = strdup (options->broker);
     self->logger_url = strdup (options->logger_url);
     self->status_token = strdup (options->status_token? options->status_token: "");
+    if (options->logger_ca && *options->logger_ca)
+        self->logger_ca = strdup (options->logger_ca);
     self->out = out;
-    if (self->broker && self->logger_url && self->status_token)
+    if (self->broker && self->logger_url && self->status_token
+    && (self->logger_ca || !options->logger_ca || !*options->logger_ca))
         self->actor = zactor_new (s_actor, self);
     //  zactor_new ignores the actor's signal value, so ask it ourselves
     if (!self->actor || !self->started)
@@ -291,6 +301,7 @@ worker_destroy (worker_t **self_p)
     free (self->broker);
     free (self->logger_url);
     free (self->status_token);
+    free (self->logger_ca);
     free (self);
     *self_p = NULL;
 }

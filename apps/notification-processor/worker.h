@@ -11,6 +11,8 @@ typedef struct {
     const char *broker;         //  backend endpoint to connect to
     const char *logger_url;     //  base URL of the event-logger
     const char *status_token;   //  bearer token for PATCH, or "" / NULL
+    const char *logger_ca;      //  PEM CAs that verify an https logger, or
+                                //  "" / NULL: the system's
     size_t dedup_size;          //  events remembered to avoid printing twice
     int max_retries;            //  report retries before giving up
     long backoff_ms;            //  first retry backoff

@@ -7,16 +7,19 @@
     one report to the next. The worker thread submits reports and calls
     run and wait from its own loop; nothing here blocks except wait.
 
-    Transient failures (no connection, a timeout, a 5xx; a 3xx too, which
-    the logger never sends, so something in between is misconfigured) are
-    retried with exponential backoff and full jitter, so many workers
-    recovering at once do not stampede the logger; a 4xx is the logger
-    saying no, so it is logged and the report dropped.
+    Transient failures (no connection, a timeout, a 5xx; 408 and 429, the
+    logger cutting a slow request or refusing one connection too many from
+    this address; a 3xx too, which the logger never sends, so something in
+    between is misconfigured) are retried with exponential backoff and full
+    jitter, so many workers recovering at once do not stampede the logger;
+    any other 4xx is the logger saying no, so it is logged and the report
+    dropped.
 */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include "worker_callback.h"
 #include "enp_event.h"
 #include "enp_http.h"
@@ -45,6 +48,7 @@ struct _worker_callback_t {
     CURLM *multi;                       //  drives every transfer
     struct curl_slist *headers;         //  Content-Type, Authorization
     char *base_url;                     //  without a trailing slash
+    char *ca_file;                      //  CAs for https, or NULL: the system's
     int max_retries;
     long backoff_ms;                    //  first backoff
     const atomic_bool *cancel;          //  stop retrying when true
@@ -73,6 +77,13 @@ s_easy_new (worker_callback_t *self, s_slot_t *slot)
     curl_easy_setopt (curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, S_CONNECT_TIMEOUT_MS);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, S_TIMEOUT_MS);
+    //  Only the web's two schemes, with the peer's certificate and name
+    //  checked: a report never falls back to an unverified connection
+    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt (curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (self->ca_file)
+        curl_easy_setopt (curl, CURLOPT_CAINFO, self->ca_file);
     return curl;
 }
 
@@ -134,6 +145,9 @@ s_finish (worker_callback_t *self, s_slot_t *slot, enp_status_t status,
 static const char *
 s_outcome (CURLcode rc, long code, char *buf, size_t size)
 {
+    if (rc == CURLE_PEER_FAILED_VERIFICATION)
+        return "the logger's TLS certificate is not trusted: give the CA that"
+               " signed it with --logger-ca";
     if (rc != CURLE_OK)
         return curl_easy_strerror (rc);
     if (code == 0)
@@ -161,7 +175,7 @@ s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
         s_finish (self, slot, ENP_ENOTFOUND, done, arg);
     }
     else
-    if (code >= 400 && code < 500) {
+    if (code >= 400 && code < 500 && code != 408 && code != 429) {
         enp_log_event_error (event_id, "logger refused the report with"
                              " HTTP %ld; dropped", code);
         s_finish (self, slot, ENP_EINVAL, done, arg);
@@ -235,9 +249,38 @@ worker_callback_destroy (worker_callback_t **self_p)
     if (self->multi)
         curl_multi_cleanup (self->multi);
     curl_slist_free_all (self->headers);
+    free (self->ca_file);
     free (self->base_url);
     free (self);
     *self_p = NULL;
+    //  libcurl's OpenSSL keeps state per thread (its error queue, and on
+    //  the thread that happened to initialise it, what loading its
+    //  configuration left) that it frees when the thread exits. A worker
+    //  runs on a detached zactor thread, which may still be exiting when
+    //  the process exits: OpenSSL's exit handler then deletes its
+    //  thread-local keys first, the thread's destructor finds nothing, and
+    //  the state is lost (LeakSanitizer reported it in about half of the
+    //  runs). Free it now, on the thread that used it; OpenSSL makes it
+    //  again if this thread calls it later.
+    OPENSSL_thread_stop ();
+}
+
+//  Verify the logger's certificate against the CAs in ca_file.
+int
+worker_callback_trust (worker_callback_t *self, const char *ca_file)
+{
+    assert (self);
+    assert (ca_file);
+    if (self->pending > 0 || access (ca_file, R_OK) != 0)
+        return -1;
+    char *copy = strdup (ca_file);
+    if (!copy)
+        return -1;
+    free (self->ca_file);
+    self->ca_file = copy;
+    for (size_t index = 0; index < self->inflight; index++)
+        curl_easy_setopt (self->slots [index].curl, CURLOPT_CAINFO, self->ca_file);
+    return 0;
 }
 
 //  Allow up to max reports in flight.

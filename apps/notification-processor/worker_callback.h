@@ -11,14 +11,16 @@
 typedef struct _worker_callback_t worker_callback_t;
 
 //  Called when a report is finished, with the event id and its outcome:
-//  ENP_OK on 2xx, ENP_ENOTFOUND on 404, ENP_EINVAL on another 4xx (not
-//  retried), ENP_EIO when the retries ran out or were cancelled.
+//  ENP_OK on 2xx, ENP_ENOTFOUND on 404, ENP_EINVAL on another 4xx but 408
+//  and 429 (not retried), ENP_EIO when the retries ran out or were
+//  cancelled.
 typedef void (worker_callback_done_fn) (void *arg, const char *event_id,
                                         enp_status_t status);
 
 //  Create a client for the logger at base_url (e.g. http://127.0.0.1:8000)
 //  with an optional bearer token (NULL or ""). It retries connection
-//  errors and any status but 2xx and 4xx (5xx, 3xx) up to max_retries
+//  errors and any status but 2xx and 4xx (5xx, 3xx; and 408 and 429,
+//  which say "later") up to max_retries
 //  times with exponential backoff and
 //  full jitter, from backoff_ms up to 5 s; *cancel (may be NULL) set to
 //  true stops retrying. It keeps one report in flight until told more
@@ -29,6 +31,10 @@ worker_callback_t *worker_callback_new (const char *base_url, const char *token,
                                         const atomic_bool *cancel);
 //  Destroy the client, abandoning unfinished reports; nulls the pointer.
 void worker_callback_destroy (worker_callback_t **self_p);
+//  Verify the logger's TLS certificate (an https:// base URL) against the
+//  CA certificates in ca_file (PEM) instead of the system's. Only while
+//  none is in flight. Returns 0, or -1 when the file cannot be read.
+int worker_callback_trust (worker_callback_t *self, const char *ca_file);
 //  Allow up to max reports in flight at once (1..256), each on its own
 //  kept-alive connection. Only while none is in flight. Returns 0 or -1.
 int worker_callback_set_inflight (worker_callback_t *self, size_t max);

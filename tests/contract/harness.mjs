@@ -6,6 +6,18 @@
 // must be documented for the operation, the Content-Type must be one the spec
 // lists for that response, required headers must be there and valid, and the
 // body must validate against the response's schema.
+//
+// A second, independent validator stands in front of each logger when asked
+// (startLogger({ prism: true })): Stoplight Prism as a validating proxy
+// (api/node_modules/.bin/prism, pinned in api/package-lock.json). Requests to
+// logger.baseUrl then go through Prism, which adds its findings to each
+// response in an sl-violations header; request() fails on any violation in
+// the response, and on a request the spec forbids that the server accepted
+// (a 2xx or 3xx). Requests Prism cannot carry unchanged go to
+// logger.directUrl instead: bodies that are not JSON (Prism answers those
+// itself), bytes that are not UTF-8 (Prism re-encodes them) and chunked
+// bodies (Prism forwards them with a Content-Length added, which the logger
+// refuses as ambiguous framing).
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -69,6 +81,9 @@ export function docsDir () {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// A grace period that does not keep the process alive once nothing else
+// waits for it (a pending timer delays the test runner's exit by its length)
+const grace = (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value).unref());
 
 // Path of the queue-broker: $BROKER_BIN, else queue-broker beside the logger.
 export function brokerBin () {
@@ -101,7 +116,7 @@ export function spawnBroker (frontendPort, backendPort) {
 export async function stopProcess (child, graceMs = 5000) {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitPromise;
     try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-    const timer = new Promise((resolve) => setTimeout(resolve, graceMs, null));
+    const timer = grace(graceMs, null);
     const res = await Promise.race([child.exitPromise, timer]);
     if (res) return res;
     try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -123,9 +138,11 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 // Start the logger. Returns { baseUrl, port, brokerPort, pid, log(), stop() }.
 // The broker endpoint points at a free port with nothing listening, so the
 // broker link stays down for the whole run.
-export async function startLogger ({ token = 'secret', docs, extraArgs = [], readyTimeoutMs = 15000, brokerPort } = {}) {
+export async function startLogger ({ token = 'secret', docs, extraArgs = [], readyTimeoutMs = 15000, brokerPort, prism = false } = {}) {
     const bin = loggerBin();
     const port = await freePort();
+    // Prism starts in seconds: start it beside the logger, not after it
+    const proxy = prism ? startPrism(`http://127.0.0.1:${port}`) : null;
     brokerPort = brokerPort ?? await freePort();
     const args = ['--host', '127.0.0.1', '--port', String(port),
         '--broker', `tcp://127.0.0.1:${brokerPort}`];
@@ -161,18 +178,19 @@ export async function startLogger ({ token = 'secret', docs, extraArgs = [], rea
         });
     });
 
-    const baseUrl = `http://127.0.0.1:${port}`;
+    const directUrl = `http://127.0.0.1:${port}`;
     const logger = {
-        baseUrl, port, brokerPort, pid: child.pid, args,
+        baseUrl: directUrl, directUrl, port, brokerPort, pid: child.pid, args,
         log: () => output,
         exited: () => exited,
         // SIGTERM by pid, wait up to graceMs, then SIGKILL. Resolves to
         // { code, signal, ms, killed } (idempotent).
         async stop (graceMs = 5000) {
+            if (proxy) await proxy.stop();
             if (exited) return { ...exited, ms: 0, killed: false };
             const t0 = Date.now();
             try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-            const timer = sleep(graceMs).then(() => null);
+            const timer = grace(graceMs, null);
             const res = await Promise.race([exitPromise, timer]);
             if (res) return { ...res, ms: Date.now() - t0, killed: false };
             try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -187,14 +205,92 @@ export async function startLogger ({ token = 'secret', docs, extraArgs = [], rea
             throw new Error(`event-logger exited early (${JSON.stringify(exited)}): ${bin} ${args.join(' ')}\n${output}`);
         }
         try {
-            const res = await request(baseUrl, 'GET', '/healthz', { timeoutMs: 1000 });
-            if (res.status === 200) return logger;
+            const res = await request(directUrl, 'GET', '/healthz', { timeoutMs: 1000 });
+            if (res.status === 200) break;
         } catch { /* not listening yet */ }
         if (Date.now() > deadline) {
             await logger.stop(1000);
             throw new Error(`event-logger did not answer /healthz within ${readyTimeoutMs} ms\n${output}`);
         }
         await sleep(100);
+    }
+    if (proxy) {
+        try {
+            logger.baseUrl = await proxy.ready(readyTimeoutMs + 15000);
+        } catch (err) {
+            await logger.stop(1000);
+            throw err;
+        }
+    }
+    return logger;
+}
+
+// Start Prism as a validating proxy in front of upstream, on a free port.
+// Returns { ready(timeoutMs) -> its base URL, stop(), log() }.
+export function startPrism (upstream) {
+    const bin = path.join(apiDir, 'node_modules', '.bin', 'prism');
+    if (!existsSync(bin)) throw new Error(`Prism not found at ${bin}; run npm ci in api/`);
+    let child = null;
+    let output = '';
+    let exitPromise = Promise.resolve();
+    const portPromise = freePort().then((port) => {
+        child = spawn(bin, ['proxy', specPath, upstream, '--host', '127.0.0.1', '--port', String(port)],
+            { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+        running.add(child);
+        const keep = (c) => { output = (output + c.toString('utf8')).slice(-50000); };
+        child.stdout.on('data', keep);
+        child.stderr.on('data', keep);
+        exitPromise = new Promise((resolve) => child.on('exit', () => { running.delete(child); resolve(); }));
+        return port;
+    });
+    return {
+        log: () => output,
+        async ready (timeoutMs) {
+            const port = await portPromise;
+            const url = `http://127.0.0.1:${port}`;
+            const deadline = Date.now() + timeoutMs;
+            for (;;) {
+                if (child.exitCode !== null) throw new Error(`Prism exited early:\n${output}`);
+                if (/Prism is listening/.test(output)) return url;
+                if (Date.now() > deadline) throw new Error(`Prism did not start within ${timeoutMs} ms:\n${output}`);
+                await sleep(100);
+            }
+        },
+        async stop () {
+            await portPromise;
+            if (child && child.exitCode === null && child.signalCode === null) {
+                try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
+                const timer = grace(3000, 'timeout');
+                if (await Promise.race([exitPromise, timer]) === 'timeout') {
+                    try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+                    await exitPromise;
+                }
+            }
+        },
+    };
+}
+
+// What Prism found, over every response that came through it.
+export const prismStats = { responses: 0, requestViolations: 0 };
+
+// Prism's verdict on one proxied response (res.headers). A violation in the
+// response is a failure; so is a request the spec forbids (an Error about
+// the request, or a path the spec lacks) that the server accepted.
+function prismVerdict (method, reqPath, status, headers) {
+    if (headers['access-control-allow-origin'] === undefined) return;   // not via Prism
+    prismStats.responses++;
+    const raw = headers['sl-violations'];
+    if (!raw) return;
+    const violations = JSON.parse(raw);
+    const inResponse = violations.filter((v) => v.location?.[0] === 'response');
+    if (inResponse.length) {
+        throw new Error(`Prism: the response to ${method} ${reqPath} (${status}) breaks the spec: ` +
+            JSON.stringify(inResponse));
+    }
+    prismStats.requestViolations++;
+    if (status < 400) {
+        throw new Error(`Prism: ${method} ${reqPath} breaks the spec, yet the server answered ${status}: ` +
+            JSON.stringify(violations));
     }
 }
 
@@ -228,6 +324,12 @@ export function request (baseUrl, method, reqPath, { headers = {}, body, timeout
             res.on('end', () => {
                 const buf = Buffer.concat(chunks);
                 const text = buf.toString('utf8');
+                try {
+                    prismVerdict(method, reqPath, res.statusCode, res.headers);
+                } catch (err) {
+                    reject(err);
+                    return;
+                }
                 resolve({
                     status: res.statusCode,
                     headers: res.headers,
@@ -258,11 +360,92 @@ export function request (baseUrl, method, reqPath, { headers = {}, body, timeout
     });
 }
 
+// Send bytes as they are over a fresh connection to 127.0.0.1:port and read
+// until the server closes it (for requests no HTTP client would send).
+// Resolves to { status, headers (lower-case names), body: Buffer, text }.
+export function rawRequest (port, bytes, { timeoutMs = 5000 } = {}) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        const socket = net.connect(port, '127.0.0.1', () => socket.end(bytes));
+        socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        socket.on('data', (c) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('close', () => {
+            const all = Buffer.concat(chunks);
+            const end = all.indexOf('\r\n\r\n');
+            if (end < 0) { reject(new Error(`not an HTTP response: ${JSON.stringify(all.toString('latin1').slice(0, 200))}`)); return; }
+            const lines = all.subarray(0, end).toString('latin1').split('\r\n');
+            const headers = {};
+            for (const line of lines.slice(1)) {
+                const colon = line.indexOf(':');
+                headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+            }
+            const body = all.subarray(end + 4, end + 4 + Number(headers['content-length'] ?? all.length));
+            resolve({ status: Number(lines[0].split(' ')[1]), headers, body, text: body.toString('utf8') });
+        });
+    });
+}
+
 // ---------------------------------------------------------------------------
 // Holding responses to the spec
 
 function mediaBase (contentType) {
     return String(contentType || '').split(';')[0].trim().toLowerCase();
+}
+
+// A raw connection to a server, for what an HTTP client library will not do
+// (send a request in parts, hold a connection open). read() gives the first
+// response in the form request() returns, once whole.
+export function rawConnection (baseUrl) {
+    const url = new URL(baseUrl);
+    const socket = net.connect({ host: url.hostname, port: Number(url.port) });
+    let data = Buffer.alloc(0);
+    let closed = false;
+    const waiters = [];
+    const wake = () => { for (const w of waiters.splice(0)) w(); };
+    socket.on('data', (chunk) => { data = Buffer.concat([data, chunk]); wake(); });
+    socket.on('close', () => { closed = true; wake(); });
+    socket.on('error', () => {});
+    const parse = () => {
+        const end = data.indexOf('\r\n\r\n');
+        if (end < 0) return null;
+        const lines = data.subarray(0, end).toString('latin1').split('\r\n');
+        const headers = {};
+        for (const line of lines.slice(1)) {
+            const colon = line.indexOf(':');
+            headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        const length = Number(headers['content-length'] ?? 0);
+        if (data.length < end + 4 + length) return null;
+        const body = data.subarray(end + 4, end + 4 + length);
+        const text = body.toString('utf8');
+        return {
+            status: Number(lines[0].split(' ')[1]), headers, body, text,
+            json () { return JSON.parse(text); },
+        };
+    };
+    return {
+        connected: new Promise((resolve) => socket.on('connect', resolve)),
+        send (bytes) { socket.write(bytes); },
+        async read (timeoutMs = 10000) {
+            const until = Date.now() + timeoutMs;
+            for (;;) {
+                const res = parse();
+                if (res) return res;
+                if (closed || Date.now() > until) throw new Error(`no whole response (${data.length} bytes)`);
+                await new Promise((resolve) => { waiters.push(resolve); setTimeout(resolve, 100); });
+            }
+        },
+        // True once the server closed the connection, within timeoutMs.
+        async closedWithin (timeoutMs = 10000) {
+            const until = Date.now() + timeoutMs;
+            while (!closed && Date.now() < until) {
+                await new Promise((resolve) => { waiters.push(resolve); setTimeout(resolve, 100); });
+            }
+            return closed;
+        },
+        close () { socket.destroy(); },
+    };
 }
 
 export class SpecChecker {
@@ -318,6 +501,16 @@ export class SpecChecker {
             }
         }
         return ops;
+    }
+
+    // The spec's path template a concrete path (query allowed) falls under, or null.
+    templateOf (concrete) {
+        const bare = concrete.split('?')[0];
+        for (const template of Object.keys(this.spec.paths)) {
+            const pattern = template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+');
+            if (new RegExp(`^${pattern}$`).test(bare)) return template;
+        }
+        return null;
     }
 
     // The spec's methods for a path template, upper case.

@@ -17,16 +17,19 @@ const spec = loadSpec();
 const checker = new SpecChecker(spec);
 
 // What README.md's API table fixes: method, path, operationId, status codes.
+// Every operation documents 400: a request framed ambiguously or with %00 in
+// its query is refused on any path.
 const CONTRACT = [
     ['post', '/events', 'createEvent', ['201', '400', '405', '413', '415', '422', '503']],
-    ['get', '/events', 'listEvents', ['200', '405', '422']],
+    ['get', '/events', 'listEvents', ['200', '400', '405', '422']],
     ['get', '/events/{event_id}', 'getEvent', ['200', '400', '404', '405']],
     ['patch', '/events/{event_id}', 'updateEventStatus', ['200', '400', '401', '404', '405', '413', '415', '422']],
-    ['get', '/healthz', 'getHealth', ['200']],
-    ['get', '/readyz', 'getReadiness', ['200', '503']],
-    ['get', '/metrics', 'getMetrics', ['200']],
-    ['get', '/openapi.yaml', 'getOpenApi', ['200']],
-    ['get', '/docs', 'getDocs', ['200']],
+    ['get', '/healthz', 'getHealth', ['200', '400']],
+    ['get', '/readyz', 'getReadiness', ['200', '400', '503']],
+    ['get', '/metrics', 'getMetrics', ['200', '400']],
+    ['get', '/openapi.yaml', 'getOpenApi', ['200', '400']],
+    ['get', '/docs', 'getDocs', ['200', '400', '503']],
+    ['get', '/docs/{file}', 'getDocsFile', ['200', '400', '404', '503']],
 ];
 
 test('the document is OpenAPI 3.1', () => {
@@ -71,11 +74,12 @@ test('every error response is application/problem+json and nothing else', () => 
     }
 });
 
-test('405 documents Allow, 503 on POST documents Retry-After, 401 documents WWW-Authenticate', () => {
+test('405 documents Allow, 503 of POST and readyz document Retry-After, 401 documents WWW-Authenticate', () => {
     for (const { op } of checker.operations()) {
         if (op.responses['405']) assert.ok(checker.deref(op.responses['405']).headers?.Allow?.$ref);
     }
     assert.ok(checker.deref(spec.paths['/events'].post.responses['503']).headers['Retry-After']);
+    assert.ok(checker.deref(checker.deref(spec.paths['/readyz'].get.responses['503']).headers['Retry-After']).required);
     assert.ok(checker.deref(spec.paths['/events'].post.responses['201']).headers.Location.required);
     assert.ok(checker.deref(spec.paths['/events/{event_id}'].patch.responses['401']).headers['WWW-Authenticate']);
 });
@@ -97,6 +101,10 @@ test('request schemas are closed and carry the contract limits', () => {
     assert.deepEqual(s.EventCreate.required.sort(), ['description', 'user_id']);
     assert.equal(s.EventCreate.properties.user_id.maxLength, 256);
     assert.equal(s.EventCreate.properties.description.maxLength, 4096);
+    // The server counts bytes: each limited string says so in x-max-bytes
+    assert.equal(s.EventCreate.properties.user_id['x-max-bytes'], 256);
+    assert.equal(s.EventCreate.properties.description['x-max-bytes'], 4096);
+    assert.equal(s.Event.properties.user_id['x-max-bytes'], 256);
     assert.equal(s.StatusPatch.additionalProperties, false);
     assert.deepEqual(s.StatusPatch.required, ['status']);
     assert.equal(s.EventStatus.maxLength, 64);

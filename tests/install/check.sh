@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #   Install the build into a temporary prefix and check what landed there.
 #     tests/install/check.sh layout BUILD_DIR    the three programs, the
-#         Swagger UI files and the spec, the systemd units; and the installed
+#         Swagger UI files and the spec, the OpenSSL 3 shims for the logger's
+#         HTTPS, the systemd units; and the installed
 #         logger serves /docs from the installed files
 #     tests/install/check.sh systemd BUILD_DIR   `systemd-analyze verify` on
 #         the installed units, whose ExecStart= names the installed binaries
@@ -29,6 +30,7 @@ layout () {
         [ -x "$prefix/$file" ] || fail "$file is missing or not executable"
     done
     for file in share/event-logger/openapi.yaml share/event-logger/docs/index.html \
+                lib/enp/libenp-libssl-compat.so lib/enp/libenp-libcrypto-compat.so \
                 lib/systemd/system/event-logger.service \
                 lib/systemd/system/queue-broker.service \
                 lib/systemd/system/notification-processor@.service; do
