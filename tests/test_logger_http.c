@@ -585,16 +585,19 @@ START_TEST (test_logger_http_list)
     testkit_response_free (&response);
 
     //  limit is plain digits: no blank, sign, leading zero or newline; a
-    //  parameter given twice is refused rather than one of them guessed
+    //  parameter given twice is refused rather than one of them guessed;
+    //  user_id follows the body's rule, UTF-8 (a lone byte, a bad sequence)
     const char *bad [] = { "limit=0", "limit=1001", "limit=abc", "status=NO",
                            "after=zzz", "after=7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1",
                            "limit=%205", "limit=%2B5", "limit=05", "limit=%0A5",
                            "limit=5%20", "limit=+5", "limit", "limit=1&limit=2",
                            "status=pending&status=queued", "user_id=a&user_id=a",
-                           "after=7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1%20", NULL };
+                           "after=7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1%20",
+                           "user_id=%FF", "user_id=a%C3%28", "user_id=%ED%A0%80", NULL };
     const char *fields [] = { "limit", "limit", "limit", "status", "after", "after",
                               "limit", "limit", "limit", "limit", "limit", "limit",
-                              "limit", "limit", "status", "user_id", "after" };
+                              "limit", "limit", "status", "user_id", "after",
+                              "user_id", "user_id", "user_id" };
     for (int index = 0; bad [index]; index++) {
         snprintf (path, sizeof path, "/events?%s", bad [index]);
         response = s_request ("GET", path, NULL, NULL, NULL);

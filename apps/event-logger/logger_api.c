@@ -292,11 +292,12 @@ s_parse_query (const struct mg_request_info *request, logger_store_query_t *quer
         s_param_error (errors, S_STATUS, "must be 1-64 characters of a-z, 0-9,"
                        " _ . -");
     value = values [S_USER_ID];
-    if (value && *value && strlen (value) <= ENP_USER_ID_MAX)
+    //  The rule of the field itself: events never hold any other user_id
+    if (value && enp_event_text_valid (value, strlen (value), ENP_USER_ID_MAX))
         query->user_id = strcpy (user_id, value);
     else
     if (value)
-        s_param_error (errors, S_USER_ID, "must be 1-256 bytes");
+        s_param_error (errors, S_USER_ID, "must be 1-256 bytes of UTF-8");
     value = values [S_AFTER];
     if (value && enp_event_id_canonical (value, after) == 0)
         query->after = after;
