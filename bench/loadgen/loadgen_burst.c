@@ -8,6 +8,13 @@
     processed event back (the list endpoint, or GET /events/{id} when the
     target has no list) to get end-to-end time and create->processed
     latency (updated_at - created_at).
+
+    With --pace R the POSTs follow a schedule of R events a second (unit i
+    is due at i / R s from the start) instead of going as fast as they are
+    accepted: the read-back latency is then that of a steady load, not of
+    a backlog. With --batch N each POST is one POST /events:batchCreate of N copies of
+    --body: a unit of work (what is retried, or lost) is then a batch, and
+    the ids come from the response's "events" array instead of Location.
 */
 #define _GNU_SOURCE
 #include <jansson.h>
@@ -28,7 +35,10 @@ typedef struct {
     const loadgen_options_t *options;
     loadgen_engine_t *engine;
     char (*ids) [LOADGEN_ID_MAX];       //  event id of each posted index
-    long next;                  //  next index never sent
+    long per_post;              //  events a POST carries (1, or --batch)
+    long units;                 //  POSTs to send: events / per_post
+    long next;                  //  next unit never sent
+    uint64_t start;             //  when posting began (CLOCK_MONOTONIC ns)
     long ok, failed;            //  POSTs accepted, POSTs given up
     long *retry_stack;          //  indexes to post again (after 503/429)
     long retry_count;
@@ -42,6 +52,31 @@ typedef struct {
     double max_updated_ms;      //  latest updated_at seen
 } s_burst_t;
 
+//  A batch created: keep the id of each of its events, in request order.
+static void
+s_keep_batch_ids (s_burst_t *self, long unit, const loadgen_http_response_t *response,
+                  uint64_t now)
+{
+    json_t *root = json_loadb (response->body, response->body_len, 0, NULL);
+    json_t *events = json_object_get (root, "events");
+    long first = unit * self->per_post, kept = 0;
+    for (long index = 0; json_is_array (events) && index < self->per_post
+                      && (size_t) index < json_array_size (events); index++) {
+        const char *id = json_string_value (json_object_get (json_array_get (events,
+                                                            (size_t) index), "event_id"));
+        if (id && strlen (id) < LOADGEN_ID_MAX) {
+            strcpy (self->ids [first + index], id);
+            kept++;
+        }
+    }
+    json_decref (root);
+    self->ok += kept;
+    self->failed += self->per_post - kept;
+    if (kept < self->per_post)
+        loadgen_engine_stats (self->engine)->errors++;
+    self->last_ok = now;
+}
+
 //  A POST answered: keep the id, or queue the event again, or count it.
 static void
 s_on_response (void *arg, loadgen_conn_t *conn, const loadgen_http_response_t *response,
@@ -49,6 +84,10 @@ s_on_response (void *arg, loadgen_conn_t *conn, const loadgen_http_response_t *r
 {
     s_burst_t *self = (s_burst_t *) arg;
     long index = conn->idx;
+    if (self->per_post > 1 && response->status == 201) {
+        s_keep_batch_ids (self, index, response, now);
+        return;
+    }
     if (response->status == 201 || response->status == 200) {
         const char *slash = strrchr (response->location, '/');
         const char *id = slash? slash + 1: response->location;
@@ -74,7 +113,7 @@ s_on_response (void *arg, loadgen_conn_t *conn, const loadgen_http_response_t *r
         return;
     }
     loadgen_engine_stats (self->engine)->non2xx++;
-    self->failed++;
+    self->failed += self->per_post;
 }
 
 //  The connection died with the POST in flight: whether it was recorded is
@@ -85,7 +124,17 @@ s_on_lost (void *arg, loadgen_conn_t *conn)
     (void) conn;
     s_burst_t *self = (s_burst_t *) arg;
     loadgen_engine_stats (self->engine)->errors++;
-    self->failed++;
+    self->failed += self->per_post;
+}
+
+//  When unit may be sent: at once, or on --pace's schedule.
+static uint64_t
+s_due (s_burst_t *self, long unit)
+{
+    double pace = self->options->pace;
+    if (pace <= 0)
+        return 0;
+    return self->start + (uint64_t) ((double) (unit * self->per_post) * 1e9 / pace);
 }
 
 //  Phase 1: post every event until each is accepted or failed, or the
@@ -114,8 +163,15 @@ s_post (s_burst_t *self, uint64_t deadline)
                 self->retries++;
             }
             else
-            if (self->next < count)
+            if (self->next < self->units) {
+                uint64_t due = s_due (self, self->next);
+                if (due > now) {
+                    if (due < wake)
+                        wake = due;
+                    continue;
+                }
                 index = self->next++;
+            }
             else
                 continue;
             conn->idx = index;
@@ -438,15 +494,33 @@ loadgen_burst_run (const loadgen_options_t *options)
     if (count <= 0)
         loadgen_die ("--events must be > 0");
     s_burst_t *self = (s_burst_t *) loadgen_calloc (1, sizeof *self);
-    self->options = options;
+    self->per_post = options->batch > 0? options->batch: 1;
+    self->units = count / self->per_post;
     self->ids = loadgen_calloc ((size_t) count, sizeof *self->ids);
-    self->retry_stack = loadgen_malloc ((size_t) count * sizeof *self->retry_stack);
+    self->retry_stack = loadgen_malloc ((size_t) self->units * sizeof *self->retry_stack);
+    //  A batch run posts {"events":[body,body,...]} to the batch route
+    loadgen_options_t batch_options = *options;
+    char *batch_body = NULL;
+    if (self->per_post > 1) {
+        size_t body_len = strlen (options->body);
+        batch_body = loadgen_malloc ((size_t) self->per_post * (body_len + 1) + 16);
+        size_t used = (size_t) sprintf (batch_body, "{\"events\":[");
+        for (long index = 0; index < self->per_post; index++)
+            used += (size_t) sprintf (batch_body + used, "%s%s", index? ",": "", options->body);
+        strcpy (batch_body + used, "]}");
+        batch_options.body = batch_body;
+        if (strcmp (options->path, "/events") == 0)
+            batch_options.path = "/events:batchCreate";
+        options = &batch_options;
+    }
+    self->options = options;
     self->engine = loadgen_engine_new (options);
 
     const double t0_wall = loadgen_wall_ms ();
     const uint64_t t0 = loadgen_now_ns ();
+    self->start = t0;
     s_post (self, t0 + (uint64_t) (options->timeout * 1e9));
-    double post_s = (double) (self->last_ok - t0) / 1e9;
+    double post_s = self->last_ok > t0? (double) (self->last_ok - t0) / 1e9: 0;
     for (size_t slot = 0; slot < loadgen_engine_size (self->engine); slot++)
         loadgen_engine_close (self->engine, loadgen_engine_conn (self->engine, slot));
     printf ("burst: posted %ld of %ld events over %d conns in %.3f s (%.0f events/s), "
@@ -460,6 +534,7 @@ loadgen_burst_run (const loadgen_options_t *options)
                 self->retries);
         int status = self->failed? 1: 0;
         s_destroy (&self);
+        free (batch_body);
         return status;
     }
     self->seen = loadgen_calloc ((size_t) count, 1);
@@ -470,5 +545,6 @@ loadgen_burst_run (const loadgen_options_t *options)
     s_report (self, t0_wall, done_wall, post_s);
     int status = self->seen_count == count? 0: 1;
     s_destroy (&self);
+    free (batch_body);
     return status;
 }

@@ -21,6 +21,8 @@ s_usage (void)
              "                     [--warmup S] [--drain S] [--path P] [--body JSON] [--timeline]\n"
              "       loadgen burst --url http://127.0.0.1:PORT [--events N] [--conns C] [--timeout S]\n"
              "                     [--poll list|get] [--poll-ms MS] [--post-only] [--body JSON]\n"
+             "                     [--batch N]   (N events a POST /events:batchCreate, each --body)\n"
+             "                     [--pace R]    (post at most R events/s, on a schedule)\n"
              "Loopback targets only.  Prints a RESULT line for scripts.\n");
     exit (2);
 }
@@ -75,6 +77,7 @@ loadgen_options_parse (loadgen_options_t *self, int argc, char **argv)
         { "poll", required_argument, 0, 'P' },     { "poll-ms", required_argument, 0, 'm' },
         { "post-only", no_argument, 0, 'o' },      { "content-type", required_argument, 0, 'T' },
         { "timeline", no_argument, 0, 'L' },       { "help", no_argument, 0, 'h' },
+        { "batch", required_argument, 0, 'B' },    { "pace", required_argument, 0, 'R' },
         { 0, 0, 0, 0 }
     };
     optind = 2;
@@ -96,6 +99,8 @@ loadgen_options_parse (loadgen_options_t *self, int argc, char **argv)
             case 'o': self->post_only = 1; break;
             case 'L': self->timeline = 1; break;
             case 'T': self->content_type = optarg; break;
+            case 'B': self->batch = atoi (optarg); break;
+            case 'R': self->pace = atof (optarg); break;
             default:  s_usage ();
         }
     }
@@ -109,6 +114,12 @@ loadgen_options_parse (loadgen_options_t *self, int argc, char **argv)
         loadgen_die ("--duration must be <= 3600");
     if (self->events > 20000000)
         loadgen_die ("--events must be <= 20,000,000");
+    if (self->pace < 0 || self->pace > 10000000)
+        loadgen_die ("--pace must be 0..10,000,000 events/s");
+    if (self->batch < 0 || self->batch > 1000)
+        loadgen_die ("--batch must be 0..1000");
+    if (self->batch > 0 && self->events % self->batch != 0)
+        loadgen_die ("--events must be a multiple of --batch");
     if (self->poll_ms < 1)
         self->poll_ms = 1;
     s_parse_url (self);

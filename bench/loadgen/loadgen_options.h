@@ -23,6 +23,8 @@ typedef struct {
     double timeout;             //  burst: seconds for the whole run
     int poll_ms;                //  burst: interval between progress polls
     int post_only;              //  burst: stop after posting
+    double pace;                //  burst: events per second at most (0: as fast as accepted)
+    int batch;                  //  burst: events per POST /events:batchCreate (0: POST /events)
     const char *poll;           //  burst: "list" or "get" to read back
     int timeline;               //  rate: print the per-second timeline
     const volatile sig_atomic_t *interrupted;   //  set by SIGINT/SIGTERM
