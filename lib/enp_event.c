@@ -411,6 +411,39 @@ enp_event_encode (const enp_event_t *self, size_t *size_p)
     return text;
 }
 
+//  Return {"<member>":[...]} (and "next") as compact JSON text.
+char *
+enp_event_encode_list (enp_event_t *const *events, size_t count,
+                       const char *member, const char *next, size_t *size_p)
+{
+    assert (member);
+    //  Counted first, so a page is one allocation of its own size: the
+    //  frame at its longest ("next":null is longer than "next":"" by two)
+    size_t capacity = strlen (member) + sizeof "{\"\":[],\"next\":null}"
+                    + (next? strlen (next) + 2: 0);
+    for (size_t index = 0; index < count; index++)
+        capacity += enp_event_encoded_size (events [index]) + 1;
+    char *text = (char *) malloc (capacity);
+    if (!text)
+        return NULL;
+    size_t size = (size_t) snprintf (text, capacity, "{\"%s\":[", member);
+    for (size_t index = 0; index < count; index++) {
+        if (index)
+            text [size++] = ',';
+        size += enp_event_encode_into (events [index], text + size);
+    }
+    if (next)
+        size += (size_t) snprintf (text + size, capacity - size, "],\"next\":%s%s%s}",
+                                   *next? "\"": "", *next? next: "null",
+                                   *next? "\"": "");
+    else
+        size += (size_t) snprintf (text + size, capacity - size, "]}");
+    assert (size < capacity);
+    if (size_p)
+        *size_p = size;
+    return text;
+}
+
 //  Decode and validate a create request body.
 enp_status_t
 enp_event_decode_create (const char *body, size_t size, enp_event_t **event_p,

@@ -75,6 +75,14 @@ size_t enp_event_encoded_size (const enp_event_t *self);
 //  Write the event as compact JSON at buf, which has room for
 //  enp_event_encoded_max bytes; no NUL is added. Returns bytes written.
 size_t enp_event_encode_into (const enp_event_t *self, char *buf);
+//  Return {"<member>":[event,...]} as compact JSON text, with a member
+//  "next" after the array when next is not NULL (null when it is "", else
+//  that string, which must need no escaping: a cursor), and its length in
+//  *size_p; or NULL when out of memory. The listing and the bulk create
+//  answer with it, each event written as enp_event_encode writes it.
+char *enp_event_encode_list (enp_event_t *const *events, size_t count,
+                             const char *member, const char *next,
+                             size_t *size_p);
 //  Write a new random (v4) UUID in lowercase canonical form into event_id
 //  (ENP_UUID_LEN + 1 bytes). Returns 0, or -1 if no randomness is to be had.
 int enp_event_new_id (char *event_id);

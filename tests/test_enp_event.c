@@ -911,6 +911,45 @@ START_TEST (test_enp_event_decode_deep_nesting)
 }
 END_TEST
 
+//  A page of events: each written as enp_event_encode writes it, the size
+//  exact, and "next" absent, null or the cursor. A page of one event with
+//  next "" once came out one byte short of its closing brace.
+START_TEST (test_enp_event_encode_list)
+{
+    enp_event_t *events [2] = {
+        enp_event_new ("7d444840-9dc0-41d8-a9c2-2f8e5c2ab6d1", "u", "d", 0),
+        enp_event_new ("00000000-0000-4000-8000-000000000001", "bob",
+                       "tab\there \"quoted\"", 1763713119123)
+    };
+    char *single [2];
+    for (size_t index = 0; index < 2; index++)
+        single [index] = enp_event_encode (events [index], NULL);
+    const char *nexts [] = { NULL, "", "00000000-0000-4000-8000-000000000001" };
+    for (size_t count = 0; count <= 2; count++)
+        for (size_t which = 0; which < 3; which++) {
+            size_t size = 0;
+            char *page = enp_event_encode_list (events, count, "items",
+                                                nexts [which], &size);
+            ck_assert_ptr_nonnull (page);
+            ck_assert_uint_eq (size, strlen (page));
+            char expected [1024];
+            snprintf (expected, sizeof expected, "{\"items\":[%s%s%s]%s%s%s%s}",
+                      count > 0? single [0]: "", count > 1? ",": "",
+                      count > 1? single [1]: "",
+                      nexts [which]? ",\"next\":": "",
+                      nexts [which] && *nexts [which]? "\"": "",
+                      !nexts [which]? "": *nexts [which]? nexts [which]: "null",
+                      nexts [which] && *nexts [which]? "\"": "");
+            ck_assert_str_eq (page, expected);
+            free (page);
+        }
+    for (size_t index = 0; index < 2; index++) {
+        free (single [index]);
+        enp_event_destroy (&events [index]);
+    }
+}
+END_TEST
+
 int
 main (void)
 {
@@ -923,6 +962,7 @@ main (void)
         test_enp_event_encode_matches_jansson,
         test_enp_event_encoded_max_bound,
         test_enp_event_encoded_size_exact,
+        test_enp_event_encode_list,
         test_enp_event_new_id,
         test_enp_event_decode_create_valid,
         test_enp_event_decode_create_uses_size,

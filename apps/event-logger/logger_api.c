@@ -332,26 +332,9 @@ s_list (logger_api_t *self, struct mg_connection *conn,
         return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
     size_t count = 0;
     enp_status_t rc = logger_store_list (self->store, &query, items, &count, next);
-    //  {"items":[...],"next":...} written directly, like single events
-    static const char head [] = "{\"items\":[";
-    static const char tail [] = "],\"next\":\"\"}";
-    size_t capacity = sizeof head + sizeof tail + ENP_UUID_LEN;
-    for (size_t index = 0; index < count; index++)
-        capacity += enp_event_encoded_size (items [index]) + 1;
-    char *page = rc == ENP_OK? (char *) malloc (capacity): NULL;
     size_t size = 0;
-    if (page) {
-        memcpy (page, head, sizeof head - 1);
-        size = sizeof head - 1;
-        for (size_t index = 0; index < count; index++) {
-            if (index)
-                page [size++] = ',';
-            size += enp_event_encode_into (items [index], page + size);
-        }
-        size += (size_t) snprintf (page + size, capacity - size,
-                                   "],\"next\":%s%s%s}", *next? "\"": "",
-                                   *next? next: "null", *next? "\"": "");
-    }
+    char *page = rc == ENP_OK
+               ? enp_event_encode_list (items, count, "items", next, &size): NULL;
     for (size_t index = 0; index < count; index++)
         enp_event_destroy (&items [index]);
     free (items);
