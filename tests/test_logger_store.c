@@ -831,6 +831,122 @@ START_TEST (test_logger_store_duplicate_id)
 }
 END_TEST
 
+//  Make events first .. first + count - 1 into events.
+static void
+s_events (enp_event_t **events, unsigned long first, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        events [index] = s_event (first + index, "bulk");
+}
+
+//  A batch goes in whole: every event stored, in order, handed to the
+//  dispatcher like single inserts, and the store owns them all.
+START_TEST (test_logger_store_insert_many)
+{
+    logger_store_t *store = s_store (100, S_HOUR_MS, 5);
+    s_insert (store, 1, "alice");
+    enp_event_t *batch [3];
+    s_events (batch, 10, 3);
+    ck_assert_int_eq (logger_store_insert_many (store, batch, 3), ENP_OK);
+    for (size_t index = 0; index < 3; index++)
+        ck_assert_ptr_null (batch [index]);
+    enp_event_t *items [8];
+    size_t count = 0;
+    char next [ENP_UUID_LEN + 1], id [ENP_UUID_LEN + 1];
+    logger_store_query_t query = { .limit = 8 };
+    ck_assert_int_eq (logger_store_list (store, &query, items, &count, next),
+                      ENP_OK);
+    ck_assert_uint_eq (count, 4);
+    for (size_t index = 1; index < 4; index++) {
+        ck_assert_str_eq (enp_event_id (items [index]), s_id (9 + index, id));
+        ck_assert_str_eq (enp_event_status (items [index]), ENP_STATUS_PENDING);
+    }
+    s_destroy_all (items, count);
+    //  All four are due for the dispatcher, in creation order
+    enp_event_t *due [8];
+    count = s_claim (store, due, 8);
+    ck_assert_uint_eq (count, 4);
+    ck_assert_str_eq (enp_event_id (due [3]), s_id (12, id));
+    ck_assert_int_eq (logger_store_mark_sent (store, due, count), ENP_OK);
+    ck_assert_int_eq (logger_store_flush (store), ENP_OK);
+    s_destroy_all (due, count);
+    ck_assert_str_eq (s_status (store, 11, next), ENP_STATUS_QUEUED);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.created_total, 4);
+    ck_assert_uint_eq (stats.total, 4);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A batch with one event the store cannot take stores none of them, and
+//  the caller keeps every event.
+START_TEST (test_logger_store_insert_many_atomic)
+{
+    logger_store_t *store = s_store (100, S_HOUR_MS, 5);
+    s_insert (store, 2, "alice");
+    enp_event_t *batch [3];
+    s_events (batch, 1, 3);         //  2 is taken
+    enp_event_t *kept [3] = { batch [0], batch [1], batch [2] };
+    ck_assert_int_ne (logger_store_insert_many (store, batch, 3), ENP_OK);
+    char id [ENP_UUID_LEN + 1];
+    for (size_t index = 0; index < 3; index++)
+        ck_assert_ptr_eq (batch [index], kept [index]);
+    s_destroy_all (batch, 3);
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (logger_store_get (store, s_id (1, id), &event),
+                      ENP_ENOTFOUND);
+    ck_assert_int_eq (logger_store_get (store, s_id (3, id), &event),
+                      ENP_ENOTFOUND);
+    ck_assert_int_eq (logger_store_get (store, s_id (2, id), &event), ENP_OK);
+    ck_assert_str_eq (enp_event_user_id (event), "alice");
+    enp_event_destroy (&event);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 1);
+    ck_assert_uint_eq (stats.created_total, 1);
+    //  Only one event is due: the store's own
+    enp_event_t *due [4];
+    size_t count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    s_destroy_all (due, count);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  A batch that does not fit is refused whole, evicting nothing; one that
+//  fits once processed events go evicts just enough of them.
+START_TEST (test_logger_store_insert_many_full)
+{
+    logger_store_t *store = s_store (5, 1000, 5);
+    for (unsigned long number = 1; number <= 3; number++)
+        s_insert (store, number, "alice");
+    s_set (store, 1, ENP_STATUS_PROCESSED);
+    enp_event_t *batch [3];
+    s_events (batch, 10, 3);
+    //  3 held, 1 of them processed: room for 3 only by evicting, and 3 + 3
+    //  - 1 > 5 even then
+    enp_event_t *four [4];
+    s_events (four, 20, 4);
+    ck_assert_int_eq (logger_store_insert_many (store, four, 4), ENP_EFULL);
+    for (size_t index = 0; index < 4; index++)
+        ck_assert_ptr_nonnull (four [index]);
+    s_destroy_all (four, 4);
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 3);
+    ck_assert_uint_eq (stats.evicted_processed_total, 0);
+    ck_assert_uint_eq (stats.created_total, 3);
+    //  Three fit by evicting the processed one
+    ck_assert_int_eq (logger_store_insert_many (store, batch, 3), ENP_OK);
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.total, 5);
+    ck_assert_uint_eq (stats.evicted_processed_total, 1);
+    ck_assert_uint_eq (stats.created_total, 6);
+    logger_store_destroy (&store);
+}
+END_TEST
+
 //  A full store makes room by evicting the oldest processed event.
 START_TEST (test_logger_store_eviction)
 {
@@ -1550,6 +1666,8 @@ main (void)
         test_logger_store_requeue_bumps_generation,
         test_logger_store_idempotency_key,
         test_logger_store_duplicate_id,
+        test_logger_store_insert_many,
+        test_logger_store_insert_many_atomic,
         test_logger_store_concurrency,
         NULL
     };
@@ -1559,6 +1677,7 @@ main (void)
     const TTest *memory_only [] = {
         test_logger_store_eviction,
         test_logger_store_full,
+        test_logger_store_insert_many_full,
         test_logger_store_evict_failed,
         test_logger_store_max_bytes,
         test_logger_store_next_due,

@@ -101,6 +101,15 @@ logger_store_insert (logger_store_t *self, enp_event_t **event_p,
 }
 
 enp_status_t
+logger_store_insert_many (logger_store_t *self, enp_event_t **events,
+                          size_t count)
+{
+    assert (self);
+    assert (events && count > 0);
+    return self->engine->insert_many (self->engine_self, events, count);
+}
+
+enp_status_t
 logger_store_get (logger_store_t *self, const char *event_id,
                   enp_event_t **event_p)
 {

@@ -64,6 +64,8 @@ typedef struct {
     void (*destroy) (void **self_p);
     enp_status_t (*insert) (void *self, enp_event_t **event_p,
                             const char *key, enp_event_t **replay_p);
+    enp_status_t (*insert_many) (void *self, enp_event_t **events,
+                                 size_t count);
     enp_status_t (*get) (void *self, const char *event_id,
                          enp_event_t **event_p);
     enp_status_t (*set_status) (void *self, const char *event_id,
@@ -107,6 +109,18 @@ int logger_store_url_valid (const char *url);
 //  the store is unavailable. In every failure the caller keeps the event.
 enp_status_t logger_store_insert (logger_store_t *self, enp_event_t **event_p,
                                   const char *key, enp_event_t **replay_p);
+//  Insert count new pending events (count >= 1) all together or none of
+//  them: the memory engine makes room for all and links them under one
+//  lock, the PostgreSQL engine writes them in one statement (one
+//  transaction). On ENP_OK the store owns every event and each slot of
+//  events is NULL; on a failure the caller keeps them, except when the
+//  PostgreSQL engine timed out with the batch already in a writer's
+//  hands: then the slots are NULL and the batch may yet be stored, as a
+//  single insert may. No Idempotency-Key. ENP_EFULL: the store cannot
+//  make room for them all (nothing is evicted then); ENP_EIO: the store is
+//  unavailable.
+enp_status_t logger_store_insert_many (logger_store_t *self,
+                                       enp_event_t **events, size_t count);
 //  Copy the event with this canonical id into *event_p (caller owns it).
 //  Returns ENP_OK, ENP_ENOTFOUND or ENP_EIO.
 enp_status_t logger_store_get (logger_store_t *self, const char *event_id,

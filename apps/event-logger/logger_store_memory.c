@@ -196,9 +196,10 @@ s_apply_status (logger_store_memory_t *self, s_node_t *node,
         s_list_append (self, node, S_LIST_FAILED);
 }
 
-//  Drop a node entirely: indexes, creation list, delivery list, memory.
+//  Unlink a node from everything: indexes, creation list, delivery list.
+//  It keeps its event; the caller frees both.
 static void
-s_node_drop (logger_store_memory_t *self, s_node_t *node)
+s_node_unlink (logger_store_memory_t *self, s_node_t *node)
 {
     s_list_remove (self, node);
     zhashx_delete (s_index (self, enp_event_id (node->event)),
@@ -213,33 +214,42 @@ s_node_drop (logger_store_memory_t *self, s_node_t *node)
         node->newer->older = node->older;
     else
         self->newest = node->older;
-    enp_event_destroy (&node->event);
-    free (node->key);
     self->bytes -= node->bytes;
-    free (node);
     self->size--;
 }
 
-//  True when one more event of this many bytes fits without evicting.
-static int
-s_fits (logger_store_memory_t *self, size_t size, size_t bytes, size_t more)
+//  Drop a node entirely: indexes, creation list, delivery list, memory.
+static void
+s_node_drop (logger_store_memory_t *self, s_node_t *node)
 {
-    return size + 1 <= self->options.max_events
+    s_node_unlink (self, node);
+    enp_event_destroy (&node->event);
+    free (node->key);
+    free (node);
+}
+
+//  True when count more events of this many bytes in all fit without
+//  evicting.
+static int
+s_fits (logger_store_memory_t *self, size_t size, size_t bytes, size_t count,
+        size_t more)
+{
+    return size + count <= self->options.max_events
         && bytes + more <= self->options.max_bytes;
 }
 
-//  Make room for one more event of this many bytes: evict processed
-//  events, oldest first, then failed ones. Nothing is evicted when that
-//  would not be enough. Returns ENP_OK or ENP_EFULL.
+//  Make room for count more events of this many bytes in all: evict
+//  processed events, oldest first, then failed ones. Nothing is evicted
+//  when that would not be enough. Returns ENP_OK or ENP_EFULL.
 static enp_status_t
-s_make_room (logger_store_memory_t *self, size_t more)
+s_make_room (logger_store_memory_t *self, size_t count, size_t more)
 {
     s_list_t *processed = &self->lists [S_LIST_PROCESSED];
     s_list_t *failed = &self->lists [S_LIST_FAILED];
     if (!s_fits (self, self->size - processed->size - failed->size,
-                 self->bytes - processed->bytes - failed->bytes, more))
+                 self->bytes - processed->bytes - failed->bytes, count, more))
         return ENP_EFULL;
-    while (!s_fits (self, self->size, self->bytes, more)) {
+    while (!s_fits (self, self->size, self->bytes, count, more)) {
         if (processed->head) {
             s_node_drop (self, processed->head);
             self->evicted_processed_total++;
@@ -380,7 +390,7 @@ s_insert (void *self_, enp_event_t **event_p, const char *key,
     enp_status_t status = key? s_key_replay (self, key, *event_p, replay_p)
                              : ENP_ENOTFOUND;
     if (status == ENP_ENOTFOUND) {
-        status = s_make_room (self, node->bytes);
+        status = s_make_room (self, 1, node->bytes);
         if (status == ENP_OK)
             status = s_node_link (self, node, event_p);
         if (status == ENP_OK)
@@ -391,6 +401,60 @@ s_insert (void *self_, enp_event_t **event_p, const char *key,
         free (node->key);
         free (node);
     }
+    return status;
+}
+
+//  Free nodes that were never linked in.
+static void
+s_nodes_free (s_node_t **nodes, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        free (nodes [index]);
+    free (nodes);
+}
+
+//  Insert new pending events all together or none: room for all of them
+//  is made (or refused) at once, and they are linked under one lock.
+static enp_status_t
+s_insert_many (void *self_, enp_event_t **events, size_t count)
+{
+    logger_store_memory_t *self = (logger_store_memory_t *) self_;
+    assert (self);
+    //  Nodes are allocated outside the lock, like a single insert's
+    s_node_t **nodes = (s_node_t **) calloc (count, sizeof (s_node_t *));
+    size_t made = 0, bytes = 0;
+    while (nodes && made < count
+       && (nodes [made] = (s_node_t *) calloc (1, sizeof (s_node_t)))) {
+        nodes [made]->bytes = (uint32_t) s_event_bytes (events [made], NULL);
+        bytes += nodes [made++]->bytes;
+    }
+    if (made < count) {
+        s_nodes_free (nodes, made);
+        return ENP_ENOMEM;
+    }
+    pthread_mutex_lock (&self->mutex);
+    enp_status_t status = s_make_room (self, count, bytes);
+    size_t linked = 0;
+    while (status == ENP_OK && linked < count) {
+        enp_event_t *event = events [linked];
+        status = s_node_link (self, nodes [linked], &event);
+        if (status == ENP_OK)
+            linked++;
+    }
+    if (status != ENP_OK)
+        //  A repeated id (a UUID v4 never repeats): take back what went
+        //  in; the events are still the caller's
+        while (linked-- > 0) {
+            s_node_unlink (self, nodes [linked]);
+            self->created_total--;
+        }
+    else
+        for (size_t index = 0; index < count; index++) {
+            events [index] = NULL;
+            nodes [index] = NULL;
+        }
+    pthread_mutex_unlock (&self->mutex);
+    s_nodes_free (nodes, count);
     return status;
 }
 
@@ -657,7 +721,7 @@ s_problem (void *self_)
     size_t largest = S_EVENT_OVERHEAD + ENP_USER_ID_MAX + ENP_DESCRIPTION_MAX
                    + LOGGER_STORE_KEY_MAX + 1;
     pthread_mutex_lock (&self->mutex);
-    int full = !s_fits (self, self->size, self->bytes, largest)
+    int full = !s_fits (self, self->size, self->bytes, 1, largest)
             && self->lists [S_LIST_PROCESSED].size == 0
             && self->lists [S_LIST_FAILED].size == 0;
     pthread_mutex_unlock (&self->mutex);
@@ -679,6 +743,7 @@ logger_store_memory_engine (void)
         .durable = 0,
         .destroy = s_destroy,
         .insert = s_insert,
+        .insert_many = s_insert_many,
         .get = s_get,
         .set_status = s_set_status,
         .list = s_list,

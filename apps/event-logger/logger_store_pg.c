@@ -97,7 +97,8 @@
     " WHERE e.event_id = i.event_id" \
     " AND e.due_at = timestamptz 'epoch' + i.lease * interval '1 microsecond'"
 
-typedef enum { S_INSERT, S_GET, S_SET_STATUS, S_LIST, S_STATS } s_kind_t;
+typedef enum { S_INSERT, S_INSERT_MANY, S_GET, S_SET_STATUS, S_LIST, S_STATS }
+    s_kind_t;
 typedef enum { S_QUEUED, S_TAKEN, S_DONE, S_ABANDONED } s_state_t;
 
 //  One handler's request. It owns everything it refers to, so a handler
@@ -112,6 +113,8 @@ struct _s_request_t {
     enp_event_t *event;         //  insert: the new event, owned
     char *key;                  //  insert: Idempotency-Key, owned, or NULL
     char lease [24];            //  insert: its due_at, µs since the epoch
+    enp_event_t **events;       //  insert_many: the new events, owned
+    size_t event_count;         //  insert_many: how many
     char event_id [ENP_UUID_LEN + 1];   //  get, set_status
     char status [ENP_STATUS_MAX + 1];   //  set_status
     enp_event_t *reply;         //  the event to answer with, owned
@@ -276,6 +279,9 @@ s_request_destroy (s_request_t **request_p)
         return;
     enp_event_destroy (&request->event);
     enp_event_destroy (&request->reply);
+    for (size_t index = 0; index < request->event_count; index++)
+        enp_event_destroy (&request->events [index]);
+    free (request->events);
     for (size_t index = 0; index < request->count; index++)
         enp_event_destroy (&request->items [index]);
     free (request->items);
@@ -418,16 +424,19 @@ s_array_add (s_sql_t *array, const char *text, bool first)
     s_sql_add (array, "\"");
 }
 
-//  Insert the batch's new events with one statement. Requests whose key
-//  is taken get the stored event to compare with.
-static void
-s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
+//  Run the insert statement for count new events, with their keys (keys
+//  NULL: none). Returns its result (caller clears it), or NULL when it
+//  failed, with *built false when the statement could not even be built
+//  (out of memory).
+static PGresult *
+s_insert_exec (s_writer_t *writer, enp_event_t *const *events,
+               char *const *keys, size_t count, bool *built)
 {
     s_sql_t columns [5] = { { 0 } };
     for (int column = 0; column < 5; column++)
         s_sql_add (&columns [column], "{");
     for (size_t index = 0; index < count; index++) {
-        enp_event_t *event = requests [index]->event;
+        const enp_event_t *event = events [index];
         char created [24];
         bool first = index == 0;
         s_array_add (&columns [0], enp_event_id (event), first);
@@ -435,7 +444,7 @@ s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
         s_array_add (&columns [2], enp_event_description (event), first);
         s_array_add (&columns [3], s_int (created, enp_event_created_at (event)),
                      first);
-        s_array_add (&columns [4], requests [index]->key, first);
+        s_array_add (&columns [4], keys? keys [index]: NULL, first);
     }
     bool failed = false;
     for (int column = 0; column < 5; column++) {
@@ -447,10 +456,32 @@ s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
         columns [0].text, columns [1].text, columns [2].text, columns [3].text,
         columns [4].text, s_int (lease, writer->store->options.visibility_ms)
     };
+    PGresult *result = failed? NULL: logger_pg_conn_exec_prepared (
+        writer->conn, "insert", 6, values);
+    for (int column = 0; column < 5; column++)
+        free (columns [column].text);
+    *built = !failed;
+    return result;
+}
+
+//  Insert the batch's new events with one statement. Requests whose key
+//  is taken get the stored event to compare with.
+static void
+s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
+{
+    enp_event_t **events = (enp_event_t **) calloc (count, sizeof (enp_event_t *));
+    char **keys = (char **) calloc (count, sizeof (char *));
+    for (size_t index = 0; events && keys && index < count; index++) {
+        events [index] = requests [index]->event;
+        keys [index] = requests [index]->key;
+    }
+    bool built = false;
     PGresult *result = NULL;
     zhashx_t *by_id = zhashx_new ();
-    if (by_id && !failed)
-        result = logger_pg_conn_exec_prepared (writer->conn, "insert", 6, values);
+    if (by_id && events && keys)
+        result = s_insert_exec (writer, events, keys, count, &built);
+    free (events);
+    free (keys);
     for (size_t index = 0; result && index < count; index++)
         zhashx_insert (by_id, enp_event_id (requests [index]->event),
                        requests [index]);
@@ -469,7 +500,7 @@ s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
         if (requests [index]->result != ENP_OK)
             requests [index]->result = requests [index]->key? ENP_ENOTFOUND
                                                             : ENP_EIO;
-    if (!result && !failed && !logger_pg_conn_lost (writer->conn)) {
+    if (!result && built && !logger_pg_conn_lost (writer->conn)) {
         //  An SQL error fails the whole statement: a duplicate event id
         //  (a UUID v4 never repeats) or a broken row. Find which, one by one
         if (count > 1)
@@ -484,8 +515,6 @@ s_insert_rows (s_writer_t *writer, s_request_t **requests, size_t count)
         }
     }
     PQclear (result);
-    for (int column = 0; column < 5; column++)
-        free (columns [column].text);
 }
 
 //  For inserts that found their key taken: compare with the stored event
@@ -536,16 +565,18 @@ s_insert_replays (s_writer_t *writer, s_request_t **requests, size_t count)
     free (sql.text);
 }
 
-//  Hand a new event (taken from its request) to this process's dispatcher.
+//  Hand a new event (taken from *event_p) and its lease to this process's
+//  dispatcher.
 static void
-s_fresh_push (logger_store_pg_t *self, s_request_t *request)
+s_fresh_push (logger_store_pg_t *self, enp_event_t **event_p,
+              const char *lease)
 {
     s_fresh_t *fresh = (s_fresh_t *) calloc (1, sizeof (s_fresh_t));
     if (!fresh)
         return;                 //  It waits out its lease, then is claimed
-    fresh->event = request->event;
-    request->event = NULL;
-    memcpy (fresh->lease, request->lease, sizeof fresh->lease);
+    fresh->event = *event_p;
+    *event_p = NULL;
+    snprintf (fresh->lease, sizeof fresh->lease, "%s", lease);
     bool dropped = false;
     pthread_mutex_lock (&self->mutex);
     if (zhashx_size (self->fresh_ids) < S_FRESH_MAX
@@ -584,8 +615,40 @@ s_run_inserts (s_writer_t *writer, s_request_t **requests, size_t count)
     for (size_t index = 0; index < count; index++)
         if (requests [index]->result == ENP_OK && !requests [index]->reply) {
             atomic_fetch_add (&writer->store->created_total, 1);
-            s_fresh_push (writer->store, requests [index]);
+            s_fresh_push (writer->store, &requests [index]->event,
+                          requests [index]->lease);
         }
+}
+
+//  Insert one request's many events with a statement of their own, so
+//  they commit together or not at all (a statement is one transaction),
+//  whatever else the batch holds.
+static void
+s_run_insert_many (s_writer_t *writer, s_request_t *request)
+{
+    bool built = false;
+    PGresult *result = s_insert_exec (writer, request->events, NULL,
+                                      request->event_count, &built);
+    request->result = result? ENP_OK: built? ENP_EIO: ENP_ENOMEM;
+    if (!result && built && !logger_pg_conn_lost (writer->conn))
+        enp_log_warn ("a batch of %zu events was not stored: %s",
+                      request->event_count, logger_pg_conn_error (writer->conn));
+    if (!result)
+        return;
+    //  Stored: hand each to the dispatcher under the lease its row got
+    zhashx_t *leases = zhashx_new ();
+    for (int row = 0; leases && row < PQntuples (result); row++)
+        zhashx_insert (leases, PQgetvalue (result, row, 0),
+                       PQgetvalue (result, row, 1));
+    for (size_t index = 0; index < request->event_count; index++) {
+        const char *lease = leases? (const char *) zhashx_lookup (leases,
+            enp_event_id (request->events [index])): NULL;
+        if (lease)
+            s_fresh_push (writer->store, &request->events [index], lease);
+    }
+    atomic_fetch_add (&writer->store->created_total, request->event_count);
+    zhashx_destroy (&leases);
+    PQclear (result);
 }
 
 //  The statement each writer prepares for status changes: the batch as
@@ -870,6 +933,9 @@ s_execute (s_writer_t *writer, s_request_t *batch)
     for (s_request_t *request = batch; request; request = request->next)
         kinds [request->kind][counts [request->kind]++] = request;
     s_run_inserts (writer, kinds [S_INSERT], counts [S_INSERT]);
+    for (size_t index = 0; index < counts [S_INSERT_MANY]; index++)
+        if (logger_pg_conn_connected (writer->conn))
+            s_run_insert_many (writer, kinds [S_INSERT_MANY][index]);
     if (counts [S_SET_STATUS] && logger_pg_conn_connected (writer->conn))
         s_run_updates (writer, kinds [S_SET_STATUS], counts [S_SET_STATUS]);
     if (logger_pg_conn_connected (writer->conn))
@@ -1205,6 +1271,35 @@ s_insert (void *self_, enp_event_t **event_p, const char *key,
     if (status != ENP_OK || replayed) {
         *event_p = request->event;
         request->event = NULL;
+    }
+    s_request_destroy (&request);
+    return status;
+}
+
+static enp_status_t
+s_insert_many (void *self_, enp_event_t **events, size_t count)
+{
+    logger_store_pg_t *self = (logger_store_pg_t *) self_;
+    assert (self && events && count);
+    s_request_t *request = s_request_new (S_INSERT_MANY);
+    if (request)
+        request->events = (enp_event_t **) calloc (count, sizeof (enp_event_t *));
+    if (!request || !request->events) {
+        s_request_destroy (&request);
+        return ENP_ENOMEM;
+    }
+    //  The request holds the events while they are in the writers' hands
+    memcpy (request->events, events, count * sizeof (enp_event_t *));
+    memset (events, 0, count * sizeof (enp_event_t *));
+    request->event_count = count;
+    enp_status_t status = ENP_EIO;
+    if (s_submit (self, &request))
+        status = request->result;
+    //  Not stored (or abandoned: a writer has it, and it may yet be):
+    //  the events go back to the caller when the request is still ours
+    if (request && status != ENP_OK) {
+        memcpy (events, request->events, count * sizeof (enp_event_t *));
+        memset (request->events, 0, count * sizeof (enp_event_t *));
     }
     s_request_destroy (&request);
     return status;
@@ -1739,6 +1834,7 @@ logger_store_pg_engine (void)
         .durable = 1,
         .destroy = s_destroy,
         .insert = s_insert,
+        .insert_many = s_insert_many,
         .get = s_get,
         .set_status = s_set_status,
         .list = s_list,
