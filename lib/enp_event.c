@@ -7,6 +7,7 @@
 */
 #include <stdarg.h>
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -31,13 +32,19 @@ struct _enp_event_t {
     uint32_t generation;                //  deliberate re-queues so far
 };
 
-//  Append {"field","message"} to errors when the caller wants them.
+//  Append {"field","message"} to errors when the caller wants them. The
+//  field is named by the member's name, or within a larger document by
+//  its JSON pointer there (pointer, the object's, is not NULL).
 static void
-s_field_error (json_t *errors, const char *field, const char *message)
+s_field_error (json_t *errors, const char *pointer, const char *field,
+               const char *message)
 {
-    if (errors)
-        json_array_append_new (errors, json_pack ("{s:s, s:s}",
-                               "field", field, "message", message));
+    if (!errors)
+        return;
+    char *named = pointer? enp_json_pointer (pointer, field): NULL;
+    json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
+                           named? named: field, "message", message));
+    free (named);
 }
 
 //  Parse body as a JSON object. Jansson rejects invalid UTF-8 and
@@ -64,31 +71,32 @@ s_parse_object (const char *body, size_t size, char *err, size_t err_len)
 //  Check one required string field of 1..max bytes; record any error.
 //  Returns the string (borrowed from root) or NULL.
 static const char *
-s_check_string (json_t *root, const char *field, size_t max, json_t *errors)
+s_check_string (json_t *root, const char *pointer, const char *field,
+                size_t max, json_t *errors)
 {
     json_t *value = json_object_get (root, field);
     char message [96];
     if (!value) {
-        s_field_error (errors, field, "is required");
+        s_field_error (errors, pointer, field, "is required");
         return NULL;
     }
     if (!json_is_string (value)) {
-        s_field_error (errors, field, "must be a string");
+        s_field_error (errors, pointer, field, "must be a string");
         return NULL;
     }
     size_t length = json_string_length (value);
     if (length == 0) {
-        s_field_error (errors, field, "must not be empty");
+        s_field_error (errors, pointer, field, "must not be empty");
         return NULL;
     }
     //  Valid JSON, but a C string would end at it, and so would a line
     if (strlen (json_string_value (value)) != length) {
-        s_field_error (errors, field, "must not contain U+0000 (\\u0000)");
+        s_field_error (errors, pointer, field, "must not contain U+0000 (\\u0000)");
         return NULL;
     }
     if (length > max) {
         snprintf (message, sizeof message, "must be at most %zu bytes", max);
-        s_field_error (errors, field, message);
+        s_field_error (errors, pointer, field, message);
         return NULL;
     }
     return json_string_value (value);
@@ -96,8 +104,8 @@ s_check_string (json_t *root, const char *field, size_t max, json_t *errors)
 
 //  Record an error for every member of root not named in allowed.
 static void
-s_check_unknown (json_t *root, const char *const *allowed, json_t *errors,
-                 int *failures)
+s_check_unknown (json_t *root, const char *pointer,
+                 const char *const *allowed, json_t *errors, int *failures)
 {
     const char *key;
     json_t *value;
@@ -107,7 +115,7 @@ s_check_unknown (json_t *root, const char *const *allowed, json_t *errors,
             if (strcmp (key, *name) == 0)
                 known = 1;
         if (!known) {
-            s_field_error (errors, key, "is not a known field");
+            s_field_error (errors, pointer, key, "is not a known field");
             (*failures)++;
         }
     }
@@ -444,6 +452,30 @@ enp_event_encode_list (enp_event_t *const *events, size_t count,
     return text;
 }
 
+//  Validate a parsed create request.
+enp_status_t
+enp_event_create_from_json (json_t *object, const char *pointer,
+                            enp_event_t **event_p, json_t *errors,
+                            char *err, size_t err_len)
+{
+    assert (json_is_object (object));
+    static const char *const allowed [] = { "user_id", "description", NULL };
+    int failures = 0;
+    const char *user_id = s_check_string (object, pointer, "user_id",
+                                          ENP_USER_ID_MAX, errors);
+    const char *description = s_check_string (object, pointer, "description",
+                                              ENP_DESCRIPTION_MAX, errors);
+    failures += !user_id + !description;
+    s_check_unknown (object, pointer, allowed, errors, &failures);
+    if (failures) {
+        enp_status_explain (err, err_len, "%d field%s failed validation",
+                            failures, failures == 1? "": "s");
+        return ENP_EINVAL;
+    }
+    *event_p = enp_event_create (user_id, description);
+    return *event_p? ENP_OK: ENP_ENOMEM;
+}
+
 //  Decode and validate a create request body.
 enp_status_t
 enp_event_decode_create (const char *body, size_t size, enp_event_t **event_p,
@@ -452,25 +484,8 @@ enp_event_decode_create (const char *body, size_t size, enp_event_t **event_p,
     json_t *root = s_parse_object (body, size, err, err_len);
     if (!root)
         return ENP_EPARSE;
-    static const char *const allowed [] = { "user_id", "description", NULL };
-    int failures = 0;
-    const char *user_id = s_check_string (root, "user_id", ENP_USER_ID_MAX,
-                                          errors);
-    const char *description = s_check_string (root, "description",
-                                              ENP_DESCRIPTION_MAX, errors);
-    failures += !user_id + !description;
-    s_check_unknown (root, allowed, errors, &failures);
-    enp_status_t status = ENP_OK;
-    if (failures) {
-        enp_status_explain (err, err_len, "%d field%s failed validation", failures,
-                 failures == 1? "": "s");
-        status = ENP_EINVAL;
-    }
-    else {
-        *event_p = enp_event_create (user_id, description);
-        if (!*event_p)
-            status = ENP_ENOMEM;
-    }
+    enp_status_t status = enp_event_create_from_json (root, NULL, event_p,
+                                                      errors, err, err_len);
     json_decref (root);
     return status;
 }
@@ -500,6 +515,41 @@ s_canonical_status (const char *body, size_t size, char *status)
     return 1;
 }
 
+//  Check the status member of a patch. Returns it (borrowed from object)
+//  when valid, else NULL with a failure counted.
+static const char *
+s_check_status (json_t *object, const char *pointer, json_t *errors,
+                int *failures)
+{
+    const char *value = s_check_string (object, pointer, "status",
+                                        ENP_STATUS_MAX, errors);
+    if (value && !enp_event_status_valid (value)) {
+        s_field_error (errors, pointer, "status",
+                       "must use only a-z, 0-9, '_', '.' and '-'");
+        value = NULL;
+    }
+    *failures += !value;
+    return value;
+}
+
+//  Copy a checked status (at most ENP_STATUS_MAX bytes) into status.
+static void
+s_copy_status (char *status, const char *value)
+{
+    memcpy (status, value, strlen (value) + 1);
+}
+
+//  Return ENP_EINVAL with a summary in err when fields failed, else ENP_OK.
+static enp_status_t
+s_failures (int failures, char *err, size_t err_len)
+{
+    if (failures == 0)
+        return ENP_OK;
+    enp_status_explain (err, err_len, "%d field%s failed validation", failures,
+                        failures == 1? "": "s");
+    return ENP_EINVAL;
+}
+
 //  Decode and validate a status patch.
 enp_status_t
 enp_event_decode_status (const char *body, size_t size, char *status,
@@ -514,22 +564,37 @@ enp_event_decode_status (const char *body, size_t size, char *status,
         return ENP_EPARSE;
     static const char *const allowed [] = { "status", NULL };
     int failures = 0;
-    const char *value = s_check_string (root, "status", ENP_STATUS_MAX, errors);
-    if (!value)
+    const char *value = s_check_status (root, NULL, errors, &failures);
+    s_check_unknown (root, NULL, allowed, errors, &failures);
+    if (!failures)
+        s_copy_status (status, value);
+    json_decref (root);
+    return s_failures (failures, err, err_len);
+}
+
+//  Validate one parsed item of a status batch.
+enp_status_t
+enp_event_update_from_json (json_t *object, const char *pointer,
+                            char *event_id, char *status, json_t *errors,
+                            char *err, size_t err_len)
+{
+    assert (json_is_object (object));
+    static const char *const allowed [] = { "event_id", "status", NULL };
+    int failures = 0;
+    const char *text = s_check_string (object, pointer, "event_id", SIZE_MAX,
+                                       errors);
+    if (!text)
         failures++;
     else
-    if (!enp_event_status_valid (value)) {
-        s_field_error (errors, "status", "must use only a-z, 0-9, '_', '.' and '-'");
+    if (enp_event_id_canonical (text, event_id)) {
+        s_field_error (errors, pointer, "event_id", "must be a UUID");
         failures++;
     }
-    s_check_unknown (root, allowed, errors, &failures);
-    if (failures)
-        enp_status_explain (err, err_len, "%d field%s failed validation", failures,
-                 failures == 1? "": "s");
-    else
-        snprintf (status, ENP_STATUS_MAX + 1, "%s", value);
-    json_decref (root);
-    return failures? ENP_EINVAL: ENP_OK;
+    const char *value = s_check_status (object, pointer, errors, &failures);
+    s_check_unknown (object, pointer, allowed, errors, &failures);
+    if (!failures)
+        s_copy_status (status, value);
+    return s_failures (failures, err, err_len);
 }
 
 //  Return 1 if text is 1-64 bytes of [a-z0-9_.-].

@@ -100,6 +100,25 @@ enp_status_t enp_event_decode_create (const char *body, size_t size,
 enp_status_t enp_event_decode_status (const char *body, size_t size,
                                       char *status, json_t *errors,
                                       char *err, size_t err_len);
+//  Validate a create request already parsed into object (a JSON object),
+//  as enp_event_decode_create does: the one rule for a single create and
+//  each item of a batch. Field errors name the member, or, when pointer
+//  (the object's JSON pointer in a larger document, e.g. "/events/3") is
+//  not NULL, its pointer: "/events/3/user_id". Returns ENP_OK with a new
+//  pending event in *event_p (caller owns it), ENP_EINVAL or ENP_ENOMEM.
+enp_status_t enp_event_create_from_json (json_t *object, const char *pointer,
+                                         enp_event_t **event_p,
+                                         json_t *errors, char *err,
+                                         size_t err_len);
+//  Validate one item of a status batch, {"event_id","status"}, already
+//  parsed into object (a JSON object): event_id a UUID (its canonical form
+//  into event_id, ENP_UUID_LEN + 1 bytes), status checked as
+//  enp_event_decode_status checks it. Errors named as above. Returns
+//  ENP_OK or ENP_EINVAL.
+enp_status_t enp_event_update_from_json (json_t *object, const char *pointer,
+                                         char *event_id, char *status,
+                                         json_t *errors, char *err,
+                                         size_t err_len);
 //  Return 1 if text is 1-64 bytes of [a-z0-9_.-], else 0.
 int enp_event_status_valid (const char *text);
 //  Return 1 if data is 1..max bytes of valid UTF-8 holding no NUL byte:

@@ -166,3 +166,27 @@ enp_json_load (const char *text, size_t size, size_t flags, char *err,
                             error.text, error.position);
     return value;
 }
+
+//  Return base + "/" + token, escaped as RFC 6901 says.
+char *
+enp_json_pointer (const char *base, const char *token)
+{
+    size_t base_size = strlen (base), size = base_size + 2;
+    for (const char *c = token; *c; c++)
+        size += (*c == '~' || *c == '/')? 2: 1;
+    char *pointer = (char *) malloc (size);
+    if (!pointer)
+        return NULL;
+    memcpy (pointer, base, base_size);
+    char *cursor = pointer + base_size;
+    *cursor++ = '/';
+    for (const char *c = token; *c; c++)
+        if (*c == '~' || *c == '/') {
+            *cursor++ = '~';
+            *cursor++ = *c == '~'? '0': '1';
+        }
+        else
+            *cursor++ = *c;
+    *cursor = '\0';
+    return pointer;
+}

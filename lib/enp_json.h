@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 //  The deepest nesting of arrays and objects a request may use. The API's
-//  documents need 3 levels; jansson parses recursively and overflows a
+//  documents need 3 levels (a batch: {"events":[{...}]}); jansson parses recursively and overflows a
 //  CivetWeb worker's ~100 KiB stack at ~850 levels, well below its own limit
 //  of 2,048, so depth is checked before jansson sees the text.
 #define ENP_JSON_DEPTH_MAX 16
@@ -27,5 +27,11 @@ int enp_json_depth (const char *text, size_t size, int max_depth);
 //  value (caller owns it), or NULL with the reason in err (may be NULL).
 json_t *enp_json_load (const char *text, size_t size, size_t flags,
                        char *err, size_t err_len);
+
+//  Return the JSON pointer (RFC 6901) base + "/" + token, the token's '~'
+//  written "~0" and '/' "~1": "/events" and "3" give "/events/3". base
+//  may be "" (the whole document). Returns a new string (caller frees), or
+//  NULL when out of memory.
+char *enp_json_pointer (const char *base, const char *token);
 
 #endif

@@ -950,6 +950,81 @@ START_TEST (test_enp_event_encode_list)
 }
 END_TEST
 
+//  Return the "field" of error index of errors.
+static const char *
+s_field (json_t *errors, size_t index)
+{
+    return json_string_value (json_object_get (json_array_get (errors, index),
+                                               "field"));
+}
+
+//  An item of a batch is checked by the single create's rules, its errors
+//  named by JSON pointer into the batch; unnamed, as the single create.
+START_TEST (test_enp_event_create_from_json_pointer)
+{
+    json_t *item = json_pack ("{s:i, s:s, s:s}", "user_id", 7,
+                              "description", "", "a/b", "x");
+    json_t *errors = json_array ();
+    enp_event_t *event = NULL;
+    ck_assert_int_eq (enp_event_create_from_json (item, "/events/3", &event,
+                                                  errors, NULL, 0), ENP_EINVAL);
+    ck_assert_ptr_null (event);
+    ck_assert_uint_eq (json_array_size (errors), 3);
+    ck_assert_str_eq (s_field (errors, 0), "/events/3/user_id");
+    ck_assert_str_eq (s_field (errors, 1), "/events/3/description");
+    ck_assert_str_eq (s_field (errors, 2), "/events/3/a~1b");
+    json_array_clear (errors);
+    ck_assert_int_eq (enp_event_create_from_json (item, NULL, &event, errors,
+                                                  NULL, 0), ENP_EINVAL);
+    ck_assert_str_eq (s_field (errors, 0), "user_id");
+    json_decref (item);
+    item = json_pack ("{s:s, s:s}", "user_id", "u", "description", "d");
+    ck_assert_int_eq (enp_event_create_from_json (item, "/events/0", &event,
+                                                  NULL, NULL, 0), ENP_OK);
+    ck_assert_str_eq (enp_event_user_id (event), "u");
+    ck_assert_str_eq (enp_event_status (event), ENP_STATUS_PENDING);
+    enp_event_destroy (&event);
+    json_decref (item);
+    json_decref (errors);
+}
+END_TEST
+
+//  A status batch item: a UUID (any case, canonical out) and a status
+//  checked as PATCH checks it; nothing else.
+START_TEST (test_enp_event_update_from_json)
+{
+    char event_id [ENP_UUID_LEN + 1] = "", status [ENP_STATUS_MAX + 1] = "";
+    json_t *item = json_pack ("{s:s, s:s}", "event_id",
+                              "3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+                              "status", "processed");
+    ck_assert_int_eq (enp_event_update_from_json (item, "/updates/0", event_id,
+                      status, NULL, NULL, 0), ENP_OK);
+    ck_assert_str_eq (event_id, "3f2504e0-4f89-41d3-9a0c-0305e82c3301");
+    ck_assert_str_eq (status, "processed");
+    json_decref (item);
+    item = json_pack ("{s:s, s:s, s:b}", "event_id", "nope", "status",
+                      "Processed", "extra", 1);
+    json_t *errors = json_array ();
+    char err [128] = "";
+    ck_assert_int_eq (enp_event_update_from_json (item, "/updates/9", event_id,
+                      status, errors, err, sizeof err), ENP_EINVAL);
+    ck_assert_uint_eq (json_array_size (errors), 3);
+    ck_assert_str_eq (s_field (errors, 0), "/updates/9/event_id");
+    ck_assert_str_eq (s_field (errors, 1), "/updates/9/status");
+    ck_assert_str_eq (s_field (errors, 2), "/updates/9/extra");
+    ck_assert_str_eq (err, "3 fields failed validation");
+    ck_assert_str_eq (status, "processed");     //  Unchanged
+    json_decref (item);
+    item = json_object ();
+    json_array_clear (errors);
+    ck_assert_int_eq (enp_event_update_from_json (item, "/updates/1", event_id,
+                      status, errors, NULL, 0), ENP_EINVAL);
+    ck_assert_uint_eq (json_array_size (errors), 2);
+    json_decref (item);
+    json_decref (errors);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -983,6 +1058,8 @@ main (void)
         test_enp_event_status_valid,
         test_enp_event_id_canonical,
         test_enp_event_decode_deep_nesting,
+        test_enp_event_create_from_json_pointer,
+        test_enp_event_update_from_json,
         NULL
     };
     return testkit_run (testkit_suite ("enp_event", 10, tests));

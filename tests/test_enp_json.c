@@ -137,13 +137,33 @@ START_TEST (test_enp_json_jansson_limits)
 }
 END_TEST
 
+//  JSON pointers escape '~' and '/' in a token (RFC 6901), and only those.
+START_TEST (test_enp_json_pointer)
+{
+    const char *cases [][3] = {
+        { "/events", "3", "/events/3" },
+        { "/events/3", "user_id", "/events/3/user_id" },
+        { "", "events", "/events" },
+        { "/e/0", "a/b~c", "/e/0/a~1b~0c" },
+        { "/e", "", "/e/" }
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        char *pointer = enp_json_pointer (cases [index][0], cases [index][1]);
+        ck_assert_ptr_nonnull (pointer);
+        ck_assert_str_eq (pointer, cases [index][2]);
+        free (pointer);
+    }
+}
+END_TEST
+
 int
 main (void)
 {
     const TTest *tests [] = {
         test_enp_json_usage, test_enp_json_limit_inclusive,
         test_enp_json_strings_ignored, test_enp_json_size_and_early_exit,
-        test_enp_json_huge_nesting, test_enp_json_jansson_limits, NULL
+        test_enp_json_huge_nesting, test_enp_json_jansson_limits,
+        test_enp_json_pointer, NULL
     };
     return testkit_run (testkit_suite ("enp_json", 10, tests));
 }
