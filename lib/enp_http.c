@@ -1038,12 +1038,7 @@ int
 enp_http_problem (struct mg_connection *conn, int code, const char *detail,
                   json_t *errors, const enp_http_response_t *extra)
 {
-    json_t *problem = json_pack ("{s:s, s:s, s:i, s:s}",
-        "type", "about:blank", "title", enp_http_reason (code),
-        "status", code, "detail", detail? detail: "");
-    if (problem && errors && json_array_size (errors) > 0)
-        json_object_set (problem, "errors", errors);
-    json_decref (errors);
+    json_t *problem = enp_http_problem_new (code, detail, errors);
     char *text = problem? json_dumps (problem, JSON_COMPACT | JSON_PRESERVE_ORDER)
                         : NULL;
     json_decref (problem);
@@ -1057,6 +1052,19 @@ enp_http_problem (struct mg_connection *conn, int code, const char *detail,
     enp_http_send (conn, &response);
     free (text);
     return code;
+}
+
+//  Build a problem document.
+json_t *
+enp_http_problem_new (int code, const char *detail, json_t *errors)
+{
+    json_t *problem = json_pack ("{s:s, s:s, s:i, s:s}",
+        "type", "about:blank", "title", enp_http_reason (code),
+        "status", code, "detail", detail? detail: "");
+    if (problem && errors && json_array_size (errors) > 0)
+        json_object_set (problem, "errors", errors);
+    json_decref (errors);
+    return problem;
 }
 
 //  Return the request's path, percent-decoded, as it was routed.

@@ -109,6 +109,11 @@ int enp_http_send (struct mg_connection *conn,
 //  headers. Returns code.
 int enp_http_problem (struct mg_connection *conn, int code, const char *detail,
                       json_t *errors, const enp_http_response_t *extra);
+//  Build the problem document enp_http_problem sends, as a JSON object,
+//  for a response that carries problems inside it (one per item of a
+//  batch). errors is consumed, as there. Returns NULL when out of memory.
+//  Caller owns the result.
+json_t *enp_http_problem_new (int code, const char *detail, json_t *errors);
 //  Return the path of the request being handled, percent-decoded, exactly
 //  as the router matched it (no slash merged, no dot segment resolved);
 //  "" outside a handler. Valid until the handler returns.

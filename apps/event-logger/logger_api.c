@@ -24,6 +24,7 @@
 #include "logger_api.h"
 #include "enp_event.h"
 #include "enp_http.h"
+#include "enp_json.h"
 #include "enp_log.h"
 
 #define S_LIST_LIMIT_DEFAULT 100
@@ -45,6 +46,10 @@
 #define S_DOCS_PREFIX        "/docs/"
 #define S_DOCS_PREFIX_LEN    (sizeof S_DOCS_PREFIX - 1)
 #define S_DOCS_INDEX         "index.html"
+//  The custom methods on the collection (AIP-136's colon form)
+#define S_BATCH_CREATE       "/events:batchCreate"
+#define S_BATCH_UPDATE       "/events:batchUpdateStatus"
+#define S_BATCH_MAX          1000   //  items one batch request holds
 
 //  The OpenAPI document, embedded at build time (cmake/embed.cmake)
 extern const unsigned char logger_openapi_yaml [];
@@ -56,6 +61,7 @@ struct _logger_api_t {
     logger_dispatcher_t *dispatcher;    //  borrowed
     logger_metrics_t *metrics;      //  borrowed
     size_t max_body;                //  request body limit
+    size_t max_batch_body;          //  the batch routes' body limit
     char *token;                    //  PATCH's bearer token, or NULL: no auth
     char *docs_dir;                 //  Swagger UI files
 };
@@ -96,18 +102,25 @@ s_send_json (struct mg_connection *conn, int code, json_t *value)
     return code;
 }
 
-//  Answer for a store failure, using the one status mapping. An
-//  unavailable store says so, whatever the operation.
+//  Return what a store failure tells the client: an unavailable store
+//  says so, whatever the operation; else the operation's own detail.
+static const char *
+s_store_detail (enp_status_t status, const char *detail)
+{
+    return status == ENP_EIO
+        ? "the event store is unavailable (its database is unreachable"
+          " or slow); retry later": detail;
+}
+
+//  Answer for a store failure, using the one status mapping.
 static int
 s_store_problem (struct mg_connection *conn, enp_status_t status,
                  const char *detail)
 {
     int code = logger_api_http_status (status);
     enp_http_response_t extra = { .retry_after = code == 503? S_RETRY_AFTER_S: 0 };
-    if (status == ENP_EIO)
-        detail = "the event store is unavailable (its database is unreachable"
-                 " or slow); retry later";
-    return enp_http_problem (conn, code, detail, NULL, &extra);
+    return enp_http_problem (conn, code, s_store_detail (status, detail), NULL,
+                             &extra);
 }
 
 //  True when an Idempotency-Key is 1-255 visible ASCII characters.
@@ -408,17 +421,50 @@ s_read (logger_api_t *self, struct mg_connection *conn)
     return code;
 }
 
+//  Answer 401 unless the request carries the status token (when one is
+//  set): the rule of every route that changes a status. Returns 0 when
+//  it may go on, else the status sent.
+static int
+s_require_token (logger_api_t *self, struct mg_connection *conn)
+{
+    if (s_authorized (self, conn))
+        return 0;
+    enp_http_response_t extra = { .authenticate = s_authenticate };
+    return enp_http_problem (conn, 401, "a valid 'Authorization: Bearer"
+                             " <token>' header is required", NULL, &extra);
+}
+
+//  Set one event's status, as PATCH and each item of a batch do: a
+//  re-queue wakes the dispatcher unless the caller does (wake NULL: it
+//  is told through *wake). Returns the store's status, the event in
+//  *event_p on ENP_OK.
+static enp_status_t
+s_set_status (logger_api_t *self, const char *event_id, const char *status,
+              enp_event_t **event_p, bool *wake)
+{
+    enp_status_t rc = logger_store_set_status (self->store, event_id, status,
+                                               event_p);
+    if (rc != ENP_OK)
+        return rc;
+    if (strcmp (status, ENP_STATUS_PENDING) == 0) {
+        if (wake)
+            *wake = true;
+        else
+            logger_dispatcher_wake (self->dispatcher);
+    }
+    enp_log_event_debug (event_id, "status set to %s", status);
+    return rc;
+}
+
 //  PATCH /events/{event_id} {"status"}
 static int
 s_update (logger_api_t *self, struct mg_connection *conn)
 {
-    if (!s_authorized (self, conn)) {
-        enp_http_response_t extra = { .authenticate = s_authenticate };
-        return enp_http_problem (conn, 401, "a valid 'Authorization: Bearer"
-                                 " <token>' header is required", NULL, &extra);
-    }
+    int sent = s_require_token (self, conn);
+    if (sent)
+        return sent;
     char event_id [ENP_UUID_LEN + 1];
-    int sent = s_event_id (conn, event_id);
+    sent = s_event_id (conn, event_id);
     char *body = NULL;
     size_t size = 0;
     if (!sent)
@@ -439,14 +485,312 @@ s_update (logger_api_t *self, struct mg_connection *conn)
     }
     free (body);
     enp_event_t *event = NULL;
-    rc = logger_store_set_status (self->store, event_id, status, &event);
+    rc = s_set_status (self, event_id, status, &event, NULL);
     if (rc != ENP_OK)
         return s_store_problem (conn, rc, "no event has this id");
-    if (strcmp (status, ENP_STATUS_PENDING) == 0)
-        logger_dispatcher_wake (self->dispatcher);
-    enp_log_event_debug (event_id, "status set to %s", status);
     int code = s_send_event (conn, 200, event);
     enp_event_destroy (&event);
+    return code;
+}
+
+//  ---------------------------------------------------------------------
+//  The batch routes: many events in one request, each checked by the same
+//  rules as the single create and PATCH (enp_event), errors located by
+//  JSON pointer into the request document.
+
+//  Append {"field": base/token, "message"} to errors.
+static void
+s_pointer_error (json_t *errors, const char *base, const char *token,
+                 const char *message)
+{
+    char *pointer = enp_json_pointer (base, token);
+    if (pointer)
+        json_array_append_new (errors, json_pack ("{s:s, s:s}", "field",
+                               pointer, "message", message));
+    free (pointer);
+}
+
+//  Check a batch document: an object whose one member, name, is an array
+//  of 1 to S_BATCH_MAX objects. Appends an error for each way it is not.
+static void
+s_batch_check (json_t *root, const char *name, json_t *errors)
+{
+    json_t *items = json_object_get (root, name);
+    const char *message = NULL;
+    if (!items)
+        message = "is required";
+    else
+    if (!json_is_array (items))
+        message = "must be an array";
+    else
+    if (json_array_size (items) < 1 || json_array_size (items) > S_BATCH_MAX)
+        message = "must hold 1 to 1000 items";
+    if (message)
+        s_pointer_error (errors, "", name, message);
+    const char *key;
+    json_t *value;
+    json_object_foreach (root, key, value)
+        if (strcmp (key, name) != 0)
+            s_pointer_error (errors, "", key, "is not a known field");
+    for (size_t index = 0; !message && index < json_array_size (items); index++)
+        if (!json_is_object (json_array_get (items, index))) {
+            char where [32], token [24];
+            snprintf (where, sizeof where, "/%s", name);
+            snprintf (token, sizeof token, "%zu", index);
+            s_pointer_error (errors, where, token, "must be an object");
+        }
+}
+
+//  Read a batch request's body (at most max_batch_body bytes) and check
+//  its shape. Returns 0 with the document in *root_p (caller frees) and
+//  its array in *items_p (borrowed), or the status of the problem sent:
+//  400 for what is not a JSON object, 422 for a wrong shape. Either way
+//  nothing is applied.
+static int
+s_batch_read (logger_api_t *self, struct mg_connection *conn,
+              const char *name, json_t **root_p, json_t **items_p)
+{
+    char *body = NULL;
+    size_t size = 0;
+    int sent = enp_http_read_json (conn, self->max_batch_body, &body, &size);
+    if (sent)
+        return sent;
+    char detail [256] = "";
+    json_t *root = enp_json_load (body, size, JSON_REJECT_DUPLICATES
+                                  | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                                  detail, sizeof detail);
+    free (body);
+    if (root && !json_is_object (root)) {
+        json_decref (root);
+        return enp_http_problem (conn, 400, "body must be a JSON object",
+                                 NULL, NULL);
+    }
+    if (!root)
+        return enp_http_problem (conn, 400, detail, NULL, NULL);
+    json_t *errors = json_array ();
+    if (!errors) {
+        json_decref (root);
+        return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
+    }
+    s_batch_check (root, name, errors);
+    if (json_array_size (errors) > 0) {
+        json_decref (root);
+        return enp_http_problem (conn, 422, "the batch is not valid; nothing"
+                                 " was applied", errors, NULL);
+    }
+    json_decref (errors);
+    *root_p = root;
+    *items_p = json_object_get (root, name);
+    return 0;
+}
+
+//  Decode every item of a batch create into events (count slots), with
+//  every field error in errors. Returns ENP_OK, ENP_EINVAL when an item
+//  is invalid (*invalid_p says how many), or ENP_ENOMEM.
+static enp_status_t
+s_batch_events (json_t *items, enp_event_t **events, json_t *errors,
+                size_t *invalid_p)
+{
+    enp_status_t status = ENP_OK;
+    *invalid_p = 0;
+    for (size_t index = 0; index < json_array_size (items); index++) {
+        char pointer [32];
+        snprintf (pointer, sizeof pointer, "/events/%zu", index);
+        enp_status_t rc = enp_event_create_from_json (json_array_get (items,
+            index), pointer, &events [index], errors, NULL, 0);
+        if (rc == ENP_EINVAL)
+            (*invalid_p)++;
+        else
+        if (rc != ENP_OK)
+            status = rc;
+    }
+    return status == ENP_OK && *invalid_p? ENP_EINVAL: status;
+}
+
+//  Destroy count events (empty slots allowed) and their array.
+static void
+s_events_destroy (enp_event_t **events, size_t count)
+{
+    for (size_t index = 0; events && index < count; index++)
+        enp_event_destroy (&events [index]);
+    free (events);
+}
+
+//  POST /events:batchCreate {"events":[{"user_id","description"},...]}:
+//  all or nothing; 201 with the events in request order.
+static int
+s_batch_create (void *arg, struct mg_connection *conn,
+                const struct mg_request_info *request)
+{
+    (void) request;
+    logger_api_t *self = (logger_api_t *) arg;
+    //  A key names one event; what a key for a batch would replay is
+    //  left to a later version rather than guessed now
+    if (mg_get_header (conn, "Idempotency-Key"))
+        return enp_http_problem (conn, 400, "Idempotency-Key is not supported"
+            " on :batchCreate; send single creates to retry safely by key",
+            json_pack ("[{s:s, s:s}]", "field", "Idempotency-Key", "message",
+                       "is not supported on this route"), NULL);
+    json_t *root = NULL, *items = NULL;
+    int sent = s_batch_read (self, conn, "events", &root, &items);
+    if (sent)
+        return sent;
+    size_t count = json_array_size (items), invalid = 0;
+    enp_event_t **events = (enp_event_t **) calloc (count, sizeof (enp_event_t *));
+    json_t *errors = json_array ();
+    enp_status_t status = events && errors
+        ? s_batch_events (items, events, errors, &invalid): ENP_ENOMEM;
+    json_decref (root);
+    if (status == ENP_EINVAL) {
+        s_events_destroy (events, count);
+        char detail [128];
+        snprintf (detail, sizeof detail, "%zu of %zu events are not valid;"
+                  " none was stored", invalid, count);
+        return enp_http_problem (conn, 422, detail, errors, NULL);
+    }
+    json_decref (errors);
+    //  Encode before the store takes the events; they may change at once
+    size_t size = 0;
+    char *page = status == ENP_OK
+        ? enp_event_encode_list (events, count, "events", NULL, &size): NULL;
+    if (page)
+        status = logger_store_insert_many (self->store, events, count);
+    s_events_destroy (events, count);   //  Those the store did not take
+    if (!page || status != ENP_OK) {
+        free (page);
+        return s_store_problem (conn, page? status: ENP_ENOMEM,
+            status == ENP_EFULL
+            ? "the event store has no room for this batch of unprocessed"
+              " events; none was stored, retry later"
+            : "could not record the events");
+    }
+    logger_dispatcher_wake (self->dispatcher);
+    enp_log_debug ("created %zu events in one batch", count);
+    enp_http_response_t response = { .code = 201, .body = page, .size = size,
+                                     .content_type = "application/json" };
+    int code = enp_http_send (conn, &response);
+    free (page);
+    return code;
+}
+
+//  Write the event_id member of a result: the id in canonical form when
+//  it is a UUID, else as the item gave it (any string), else null.
+static void
+s_result_id (FILE *out, json_t *item, const char *event_id)
+{
+    if (*event_id) {
+        fprintf (out, "\"event_id\":\"%s\"", event_id);
+        return;
+    }
+    json_t *given = json_object_get (item, "event_id");
+    char *text = json_is_string (given)
+        ? json_dumps (given, JSON_ENCODE_ANY | JSON_COMPACT): NULL;
+    fprintf (out, "\"event_id\":%s", text? text: "null");
+    free (text);
+}
+
+//  Write one item's result: {"event_id","code":200,"event"} or
+//  {"event_id","code","problem"}.
+static void
+s_result (FILE *out, json_t *item, const char *event_id, int code,
+          const enp_event_t *event, json_t *problem)
+{
+    fputc ('{', out);
+    s_result_id (out, item, event_id);
+    fprintf (out, ",\"code\":%d,", code);
+    if (event) {
+        char *json = enp_event_encode (event, NULL);
+        fprintf (out, "\"event\":%s}", json? json: "null");
+        free (json);
+        return;
+    }
+    char *text = problem? json_dumps (problem, JSON_COMPACT
+                                      | JSON_PRESERVE_ORDER): NULL;
+    fprintf (out, "\"problem\":%s}", text? text: "null");
+    free (text);
+}
+
+//  Apply one item of a status batch, as PATCH applies its request, and
+//  write its result. *status_p carries the store's state from item to
+//  item: once it is unavailable, later items are not tried.
+static void
+s_batch_item (logger_api_t *self, FILE *out, json_t *item, size_t index,
+              enp_status_t *store_p, bool *wake)
+{
+    char pointer [32], event_id [ENP_UUID_LEN + 1] = "";
+    char status [ENP_STATUS_MAX + 1], detail [128] = "";
+    snprintf (pointer, sizeof pointer, "/updates/%zu", index);
+    json_t *errors = json_array ();
+    enp_status_t rc = enp_event_update_from_json (item, pointer, event_id,
+                                                  status, errors, detail,
+                                                  sizeof detail);
+    enp_event_t *event = NULL;
+    if (rc == ENP_OK && *store_p == ENP_EIO)
+        rc = ENP_EIO;
+    else
+    if (rc == ENP_OK) {
+        rc = s_set_status (self, event_id, status, &event, wake);
+        if (rc == ENP_EIO)
+            *store_p = rc;
+    }
+    if (rc != ENP_EINVAL) {
+        json_decref (errors);
+        errors = NULL;
+    }
+    int code = logger_api_http_status (rc);
+    json_t *problem = rc == ENP_OK? NULL: enp_http_problem_new (code,
+        rc == ENP_EINVAL? detail: s_store_detail (rc, "no event has this id"),
+        errors);
+    s_result (out, item, event_id, code, event, problem);
+    json_decref (problem);
+    enp_event_destroy (&event);
+}
+
+//  POST /events:batchUpdateStatus {"updates":[{"event_id","status"},...]}:
+//  each item applied on its own; 200 with a result per item, in order.
+static int
+s_batch_update (void *arg, struct mg_connection *conn,
+                const struct mg_request_info *request)
+{
+    (void) request;
+    logger_api_t *self = (logger_api_t *) arg;
+    int sent = s_require_token (self, conn);
+    json_t *root = NULL, *items = NULL;
+    if (!sent)
+        sent = s_batch_read (self, conn, "updates", &root, &items);
+    if (sent)
+        return sent;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out) {
+        json_decref (root);
+        return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
+    }
+    fputs ("{\"results\":[", out);
+    enp_status_t store = ENP_OK;
+    bool wake = false;
+    for (size_t index = 0; index < json_array_size (items); index++) {
+        if (index)
+            fputc (',', out);
+        s_batch_item (self, out, json_array_get (items, index), index,
+                      &store, &wake);
+    }
+    fputs ("]}", out);
+    bool failed = ferror (out) != 0;
+    fclose (out);
+    json_decref (root);
+    //  Re-queued events go out together: the dispatcher is woken once
+    if (wake)
+        logger_dispatcher_wake (self->dispatcher);
+    if (failed || !text) {
+        free (text);
+        return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
+    }
+    enp_http_response_t response = { .code = 200, .body = text, .size = size,
+                                     .content_type = "application/json" };
+    int code = enp_http_send (conn, &response);
+    free (text);
     return code;
 }
 
@@ -609,6 +953,11 @@ s_routes (logger_api_t *self)
           .handler = s_on_events },
         { .path = S_EVENTS, .prefix = true, .allow = "GET, PATCH",
           .id = LOGGER_ROUTE_EVENT, .handler = s_on_event },
+        //  Matched whole, like every path: /events:other is a 404
+        { .path = S_BATCH_CREATE, .allow = "POST",
+          .id = LOGGER_ROUTE_BATCH_CREATE, .handler = s_batch_create },
+        { .path = S_BATCH_UPDATE, .allow = "POST",
+          .id = LOGGER_ROUTE_BATCH_UPDATE, .handler = s_batch_update },
         { .path = "/healthz", .allow = "GET", .id = LOGGER_ROUTE_HEALTHZ,
           .handler = s_healthz },
         { .path = "/readyz", .allow = "GET", .id = LOGGER_ROUTE_READYZ,
@@ -664,6 +1013,7 @@ logger_api_new (const logger_api_options_t *options, logger_store_t *store,
     self->dispatcher = dispatcher;
     self->metrics = metrics;
     self->max_body = options->max_body;
+    self->max_batch_body = options->max_batch_body;
     self->docs_dir = strdup (options->docs_dir? options->docs_dir: "");
     //  Without its token PATCH would be open to anyone: no copy, no start
     if (options->status_token && *options->status_token)

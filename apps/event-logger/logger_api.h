@@ -13,7 +13,9 @@ typedef struct {
     int port;                   //  0 picks a free port
     int threads;                //  worker threads: one per open connection
     size_t max_body;            //  request body limit in bytes
-    const char *status_token;   //  "" or NULL: PATCH needs no token
+    size_t max_batch_body;      //  the same for the batch routes
+    const char *status_token;   //  "" or NULL: PATCH and :batchUpdateStatus
+                                //  need no token
     const char *docs_dir;       //  Swagger UI files for /docs (may lack them:
                                 //  /docs then answers 503 saying so)
     long request_timeout_ms;    //  a whole request must arrive within this

@@ -29,7 +29,8 @@ static const int s_codes [] = {
 //  Labels of the route templates, in logger_route_t's order
 static const char *s_routes [] = {
     "/events", "/events/{event_id}", "/healthz", "/readyz", "/metrics",
-    "/openapi.yaml", "/docs", "other"
+    "/openapi.yaml", "/docs", "/events:batchCreate",
+    "/events:batchUpdateStatus", "other"
 };
 _Static_assert (S_COUNT (s_routes) == LOGGER_ROUTE_COUNT,
                 "one label per route template");

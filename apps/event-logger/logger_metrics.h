@@ -17,6 +17,8 @@ typedef enum {
     LOGGER_ROUTE_METRICS,
     LOGGER_ROUTE_OPENAPI,
     LOGGER_ROUTE_DOCS,
+    LOGGER_ROUTE_BATCH_CREATE,  //  /events:batchCreate
+    LOGGER_ROUTE_BATCH_UPDATE,  //  /events:batchUpdateStatus
     LOGGER_ROUTE_OTHER,         //  anything unmatched
     LOGGER_ROUTE_COUNT
 } logger_route_t;

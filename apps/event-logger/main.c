@@ -29,7 +29,8 @@ s_config_new (void)
                            "queue-broker frontend to push events to")
     ||  enp_curve_declare_client (config)
     ||  enp_config_option (config, "status-token", "",
-                           "when set, PATCH needs 'Authorization: Bearer <token>'")
+                           "when set, PATCH and :batchUpdateStatus need"
+                           " 'Authorization: Bearer <token>'")
     ||  enp_config_option (config, "visibility-timeout", "30",
                            "seconds before a queued event is sent again")
     ||  enp_config_option (config, "max-attempts", "5",
@@ -46,6 +47,9 @@ s_config_new (void)
                            " plus ~384 bytes each); processed, then failed"
                            " events are evicted to make room")
     ||  enp_config_option (config, "max-body", "16384", "bytes of request body")
+    ||  enp_config_option (config, "max-batch-body", "1048576",
+                           "bytes of request body of POST /events:batchCreate"
+                           " and /events:batchUpdateStatus (1 to 1000 items)")
     ||  enp_config_option (config, "threads", "512",
                            "HTTP worker threads (one per open connection)")
     ||  enp_config_option (config, "request-timeout", "10000",
@@ -167,6 +171,7 @@ main (int argc, char *argv [])
     int rc = enp_app_configure (config, argc, argv);
     long port = 0, visibility = 0, attempts = 0, max_events = 0, max_body = 0;
     long max_store_bytes = 0, store_connections = 0, per_client = 0;
+    long max_batch_body = 0;
     long threads = 0, request_timeout = 0, keep_alive = 0;
     if (rc == 0
     && (enp_app_number (config, "port", 0, 65535, &port)
@@ -177,6 +182,7 @@ main (int argc, char *argv [])
                         &max_store_bytes)
     ||  enp_app_number (config, "store-connections", 1, 64, &store_connections)
     ||  enp_app_number (config, "max-body", 64, 16777216, &max_body)
+    ||  enp_app_number (config, "max-batch-body", 64, 67108864, &max_batch_body)
     ||  enp_app_number (config, "threads", 2, 4096, &threads)
     ||  enp_app_number (config, "request-timeout", 100, 600000, &request_timeout)
     ||  enp_app_number (config, "keep-alive-timeout", 100, 600000, &keep_alive)
@@ -194,6 +200,7 @@ main (int argc, char *argv [])
         logger_api_options_t options = {
             .host = enp_config_get (config, "host"), .port = (int) port,
             .threads = (int) threads, .max_body = (size_t) max_body,
+            .max_batch_body = (size_t) max_batch_body,
             .status_token = enp_config_get (config, "status-token"),
             .docs_dir = *docs_dir? docs_dir: docs_default? docs_default: "",
             .request_timeout_ms = request_timeout, .keep_alive_ms = keep_alive,
