@@ -5,7 +5,7 @@
 //
 // Each response example carries an `x-request`: the request that produces it
 // (method, path, body, headers; `setup` requests made first, whose last created
-// event is `{event_id}`; `server` when it needs a logger other than the default
+// event is `{event_id}`, in the path or anywhere in a JSON body; `server` when it needs a logger other than the default
 // one; `raw` for header bytes no HTTP client sends). This test replays each one
 // against fresh real loggers (behind Prism, as the contract test is) and compares:
 // problem documents exactly (`detail`, every `errors[].message`), other JSON
@@ -128,6 +128,9 @@ describe('every example in api/openapi.yaml is what the server answers', { timeo
         }
         let body = step.body;
         let direct = false;
+        if (body && typeof body === 'object') {
+            body = JSON.parse(JSON.stringify(body).replaceAll('{event_id}', eventId ?? NO_EVENT));
+        }
         if (typeof body === 'string') {
             body = body.replace(/\{pad:(\d+)\}/g, (_, n) => 'x'.repeat(Number(n)));
             if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
