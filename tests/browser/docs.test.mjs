@@ -5,7 +5,8 @@
 //
 // Starts the real logger (as the contract test does), opens /docs in Debian's
 // Chromium through playwright-core (never a downloaded browser), checks that every
-// operation of api/openapi.yaml is listed, then uses "Try it out" on POST /events
+// operation of api/openapi.yaml is listed (the batch routes at their colon paths,
+// the status batch with its lock), then uses "Try it out" on POST /events
 // and expects the 201 in the page. Saves two screenshots:
 //   tests/browser/out/docs.png       the executed POST /events with its 201 response
 //   tests/browser/out/docs-full.png  the whole page, every operation listed (for the README)
@@ -92,6 +93,15 @@ test('Swagger UI at /docs lists every operation and runs POST /events', { timeou
     assert.equal(await page.locator('.swagger-ui .auth-wrapper .authorize').count(), 1, 'no Authorize button');
     assert.equal(await page.locator('[id="operations-events-updateEventStatus"] .authorization__btn').count(), 1,
         'PATCH /events/{event_id} shows no lock');
+    // The batch routes are listed under their colon paths; the status batch
+    // has PATCH's lock, the bulk create (open, like POST /events) none.
+    for (const [id, p, locks] of [['batchCreateEvents', '/events:batchCreate', 0],
+        ['batchUpdateEventStatus', '/events:batchUpdateStatus', 1]]) {
+        const block = page.locator(`[id="operations-events-${id}"]`);
+        assert.equal(await block.count(), 1, `${p} is not listed`);
+        assert.equal(await block.locator('.opblock-summary-path').first().getAttribute('data-path'), p);
+        assert.equal(await block.locator('.authorization__btn').count(), locks, `${p}: ${locks} lock(s) expected`);
+    }
 
     mkdirSync(outDir, { recursive: true });
     await page.screenshot({ path: path.join(outDir, 'docs-full.png'), fullPage: true });

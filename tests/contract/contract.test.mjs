@@ -69,6 +69,12 @@ async function expect422 (method, p, template, body, fields, headers = {}) {
     return problem;
 }
 
+// True when JSON.parse takes text: Prism answers other bodies itself, so
+// they go direct (see harness.mjs).
+function isJson (text) {
+    try { JSON.parse(text); return true; } catch { return false; }
+}
+
 // Split the Allow header into a set of upper-case methods.
 function allowSet (res) {
     const allow = res.headers.allow;
@@ -545,6 +551,165 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
         });
     });
 
+    describe('POST /events:batchCreate', () => {
+        const BATCH = '/events:batchCreate';
+        const batch = (body, opts = {}) => call('POST', BATCH, { ...opts, body });
+        const items = (user, n) => Array.from({ length: n }, (_, i) => ({ user_id: user, description: `batch ${i}` }));
+        const stored = async (user) => checker.check(await call('GET', `/events?user_id=${user}&limit=1000`), '/events', 'get').items;
+
+        it('201 with every event in request order, each as POST /events returns it', async () => {
+            const user = uniqueUser('batch');
+            const res = await batch({ events: items(user, 3) });
+            const body = checker.check(res, BATCH, 'post');
+            assert.equal(res.status, 201, res.text);
+            assert.equal(res.headers.location, undefined, 'no Location for many events');
+            assert.deepEqual(body.events.map((e) => e.description), ['batch 0', 'batch 1', 'batch 2']);
+            for (const ev of body.events) {
+                assert.match(ev.event_id, UUID_V4);
+                assert.equal(ev.status, 'pending');
+                assert.equal(ev.attempts, 0);
+                const got = checker.check(await call('GET', `/events/${ev.event_id}`), '/events/{event_id}', 'get');
+                assert.deepEqual(got, ev);
+            }
+            assert.deepEqual((await stored(user)).map((e) => e.event_id), body.events.map((e) => e.event_id));
+        });
+
+        it('1000 events in one request, over --max-body; 1001 is 422 and records none', async () => {
+            const user = uniqueUser('thousand');
+            const events = items(user, 1000);
+            assert.ok(JSON.stringify({ events }).length > MAX_BODY);
+            const res = await batch({ events });
+            assert.equal(checker.check(res, BATCH, 'post').events.length, 1000);
+            assert.equal(res.status, 201, res.text);
+            const other = uniqueUser('thousand');
+            await expect422('POST', BATCH, BATCH, JSON.stringify({ events: items(other, 1001) }), ['/events']);
+            assert.equal((await stored(other)).length, 0);
+        });
+
+        it('422 naming every bad field of every item by JSON pointer, recording none', async () => {
+            const user = uniqueUser('invalid');
+            const events = [...items(user, 2), { user_id: '' }, { user_id: user, description: 'x'.repeat(4097), 'a/b': 1 }];
+            const problem = await expect422('POST', BATCH, BATCH, JSON.stringify({ events }),
+                ['/events/2/user_id', '/events/2/description', '/events/3/description', '/events/3/a~1b']);
+            assert.match(problem.detail, /2 of 4 events/);
+            assert.equal((await stored(user)).length, 0);
+        });
+
+        it('422 for the wrong shape: no events, none, too many members, an item not an object', async () => {
+            const one = { user_id: uniqueUser('shape'), description: 'd' };
+            await expect422('POST', BATCH, BATCH, '{}', ['/events']);
+            await expect422('POST', BATCH, BATCH, '{"events":[]}', ['/events']);
+            await expect422('POST', BATCH, BATCH, '{"events":{}}', ['/events']);
+            await expect422('POST', BATCH, BATCH, JSON.stringify({ events: [one, 7, [one]] }), ['/events/1', '/events/2']);
+            await expect422('POST', BATCH, BATCH, JSON.stringify({ events: [one], more: true }), ['/more']);
+            assert.equal((await stored(one.user_id)).length, 0);
+        });
+
+        it('400 for what is not a JSON object or nests too deep, and for an Idempotency-Key', async () => {
+            for (const body of ['{"events":[', '[{"events":[]}]', `{"events":[${'['.repeat(20)}${']'.repeat(20)}]}`, '"events"']) {
+                await expectProblem('POST', BATCH, BATCH, 400, { headers: JSON_CT, body, direct: !isJson(body) });
+            }
+            const user = uniqueUser('key');
+            const { body: problem } = await expectProblem('POST', BATCH, BATCH, 400,
+                { headers: { 'Idempotency-Key': 'k-1' }, body: { events: items(user, 1) } });
+            assert.equal(problem.errors[0].field, 'Idempotency-Key');
+            assert.equal((await stored(user)).length, 0);
+        });
+
+        it('415 for another media type, 405 with Allow: POST', async () => {
+            await expectProblem('POST', BATCH, BATCH, 415, { headers: { 'Content-Type': 'text/plain' }, body: '{"events":[]}' });
+            for (const m of ['GET', 'PUT', 'DELETE', 'PATCH']) {
+                const res = await call(m, BATCH, m === 'GET' ? {} : { headers: JSON_CT, body: '{}' });
+                checker.check(res, BATCH, m.toLowerCase(), `${m} ${BATCH}`);
+                assert.equal(res.status, 405);
+                assert.deepEqual([...allowSet(res)], ['POST']);
+            }
+        });
+
+        it('404 for any other custom method on the collection', async () => {
+            for (const p of ['/events:batchDelete', '/events:', '/events:batchcreate', '/events:batchCreate/x']) {
+                const res = await call('POST', p, { headers: JSON_CT, body: '{"events":[]}' });
+                checker.check(res, null, 'post', `POST ${p}`);
+                assert.equal(res.status, 404, `POST ${p}`);
+            }
+        });
+    });
+
+    describe('POST /events:batchUpdateStatus', () => {
+        const BATCH = '/events:batchUpdateStatus';
+        const update = (body, headers = AUTH) => call('POST', BATCH, { headers, body });
+
+        it('200 with a result per item in request order: 200, 404 and 422 side by side', async () => {
+            const [a, b] = [await create(uniqueUser('bu')), await create(uniqueUser('bu'))];
+            const missing = randomUUID();
+            const res = await update({ updates: [
+                { event_id: a.event_id.toUpperCase(), status: 'processed' },
+                { event_id: missing, status: 'processed' },
+                { event_id: b.event_id, status: 'In Progress' },
+                { event_id: 'not-a-uuid', status: 'processed', extra: 1 },
+                { status: 'processed' },
+                { event_id: b.event_id, status: 'on_hold' },
+            ] });
+            const body = checker.check(res, BATCH, 'post');
+            assert.equal(res.status, 200, res.text);
+            assert.deepEqual(body.results.map((r) => r.code), [200, 404, 422, 422, 422, 200]);
+            assert.deepEqual(body.results.map((r) => r.event_id), [a.event_id, missing, b.event_id, 'not-a-uuid', null, b.event_id]);
+            assert.equal(body.results[0].event.status, 'processed');
+            assert.equal(body.results[5].event.status, 'on_hold');
+            assert.equal(body.results[1].problem.status, 404);
+            assert.deepEqual(body.results[2].problem.errors.map((e) => e.field), ['/updates/2/status']);
+            assert.deepEqual(body.results[3].problem.errors.map((e) => e.field), ['/updates/3/event_id', '/updates/3/extra']);
+            assert.deepEqual(body.results[4].problem.errors.map((e) => e.field), ['/updates/4/event_id']);
+            assert.equal(checker.check(await call('GET', `/events/${a.event_id}`), '/events/{event_id}', 'get').status, 'processed');
+            assert.equal(checker.check(await call('GET', `/events/${b.event_id}`), '/events/{event_id}', 'get').status, 'on_hold');
+        });
+
+        it('401 without the token, before the body is read; nothing applied', async () => {
+            const ev = await create(uniqueUser('bu401'));
+            for (const headers of [{}, { Authorization: 'Bearer wrong' }]) {
+                const { res } = await expectProblem('POST', BATCH, BATCH, 401,
+                    { headers, body: { updates: [{ event_id: ev.event_id, status: 'processed' }] } });
+                assert.match(res.headers['www-authenticate'], /^Bearer/);
+            }
+            assert.equal(checker.check(await call('GET', `/events/${ev.event_id}`), '/events/{event_id}', 'get').status, 'pending');
+        });
+
+        it('the wrong shape refuses the whole request (400/422): not even the good items apply', async () => {
+            const ev = await create(uniqueUser('buwhole'));
+            const good = { event_id: ev.event_id, status: 'processed' };
+            const bodies = [
+                [JSON.stringify({ updates: [good, 'processed'] }), 422, ['/updates/1']],
+                [JSON.stringify({ updates: [good], also: 1 }), 422, ['/also']],
+                [JSON.stringify({ updates: [] }), 422, ['/updates']],
+                [JSON.stringify({ updates: Array(1001).fill(good) }), 422, ['/updates']],
+                [JSON.stringify({ updates: good }), 422, ['/updates']],
+                [JSON.stringify([good]), 400, null],
+                ['{"updates":[', 400, null],
+            ];
+            for (const [body, status, fields] of bodies) {
+                if (fields) await expect422('POST', BATCH, BATCH, body, fields, AUTH);
+                else await expectProblem('POST', BATCH, BATCH, status, { headers: { ...JSON_CT, ...AUTH }, body, direct: !isJson(body) });
+            }
+            assert.equal(checker.check(await call('GET', `/events/${ev.event_id}`), '/events/{event_id}', 'get').status, 'pending');
+        });
+
+        it('1000 reports in one request all apply; 415 and 405 as for batchCreate', async () => {
+            const user = uniqueUser('bu1000');
+            const created = checker.check(await call('POST', '/events:batchCreate', {
+                body: { events: Array.from({ length: 1000 }, (_, i) => ({ user_id: user, description: `e${i}` })) } }),
+            '/events:batchCreate', 'post').events;
+            const res = await update({ updates: created.map((e) => ({ event_id: e.event_id, status: 'processed' })) });
+            const body = checker.check(res, BATCH, 'post');
+            assert.equal(res.status, 200);
+            assert.ok(body.results.every((r, i) => r.code === 200 && r.event_id === created[i].event_id));
+            await expectProblem('POST', BATCH, BATCH, 415, { headers: { 'Content-Type': 'text/plain', ...AUTH }, body: '{}' });
+            const res405 = await call('GET', BATCH);
+            checker.check(res405, BATCH, 'get');
+            assert.equal(res405.status, 405);
+            assert.deepEqual([...allowSet(res405)], ['POST']);
+        });
+    });
+
     describe('405 on every other path', () => {
         it('answers 405 with Allow for a method the path lacks', async () => {
             for (const p of ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/docs', '/docs/swagger-ui.css']) {
@@ -560,7 +725,8 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
 
         it('serves exactly the documented methods: HEAD and OPTIONS on a path are 405', async () => {
             const ev = await create(uniqueUser('head'));
-            for (const p of ['/events', `/events/${ev.event_id}`, '/healthz', '/readyz', '/metrics', '/openapi.yaml', '/docs']) {
+            for (const p of ['/events', `/events/${ev.event_id}`, '/events:batchCreate', '/events:batchUpdateStatus',
+                '/healthz', '/readyz', '/metrics', '/openapi.yaml', '/docs']) {
                 for (const m of ['HEAD', 'OPTIONS']) {
                     // Direct: Prism answers these itself (500 for a HEAD it has
                     // no operation for, its own CORS answer for OPTIONS)
@@ -615,6 +781,33 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
         });
     });
 
+    describe('a --max-batch-body of 4096 bytes', () => {
+        // Small, so the body the server refuses unread still fits the
+        // socket buffers: a client writing megabytes may see the connection
+        // reset before it reads the 413
+        let limited;
+        after(async () => { if (limited) await limited.stop(); });
+
+        it('413 on both batch routes over it, nothing applied; a body under it works', async () => {
+            limited = await startLogger({ token: null, extraArgs: ['--max-batch-body', '4096'], prism: true });
+            const user = uniqueUser('limit');
+            const events = (n) => Array.from({ length: n }, (_, i) => ({ user_id: user, description: `event number ${i}` }));
+            const big = { events: events(100) };
+            assert.ok(JSON.stringify(big).length > 4096);
+            for (const [p, body] of [['/events:batchCreate', big],
+                ['/events:batchUpdateStatus', { updates: Array(100).fill({ event_id: randomUUID(), status: 'processed' }) }]]) {
+                const res = await request(limited.baseUrl, 'POST', p, { body });
+                const problem = checker.check(res, p, 'post');
+                assert.equal(res.status, 413, res.text);
+                assert.match(problem.detail, /4096 bytes/);
+            }
+            const small = await request(limited.baseUrl, 'POST', '/events:batchCreate', { body: { events: events(10) } });
+            assert.equal(checker.check(small, '/events:batchCreate', 'post').events.length, 10);
+            const list = await request(limited.baseUrl, 'GET', `/events?user_id=${user}`);
+            assert.equal(checker.check(list, '/events', 'get').items.length, 10);
+        });
+    });
+
     describe('a full store', () => {
         let small;
         const emptyDocs = mkdtempSync(path.join(tmpdir(), 'enp-nodocs-'));
@@ -664,6 +857,17 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
             checker.check(again, '/events', 'post');
             assert.equal(again.status, 201, `after one event was processed: ${again.text}`);
             for (const loc of ids.slice(1)) assert.equal((await request(small.baseUrl, 'GET', loc)).status, 200, `${loc} was dropped`);
+        });
+
+        it('POST /events:batchCreate answers 503 with Retry-After when the store lacks room for the batch, recording none', async () => {
+            assert.ok(small, 'the small logger did not start');
+            const events = [{ user_id: 'fullbatch', description: 'a' }, { user_id: 'fullbatch', description: 'b' }];
+            const res = await request(small.baseUrl, 'POST', '/events:batchCreate', { body: { events } });
+            checker.check(res, '/events:batchCreate', 'post');
+            assert.equal(res.status, 503, res.text);
+            assert.ok(Number(res.headers['retry-after']) >= 1, `Retry-After ${res.headers['retry-after']}`);
+            const list = await request(small.baseUrl, 'GET', '/events?user_id=fullbatch');
+            assert.equal(checker.check(list, '/events', 'get').items.length, 0);
         });
 
         it('exits 0 within 5 s of SIGTERM', async () => {
@@ -734,6 +938,7 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
                     ['GET', '/events', '/events', 'get', {}],
                     ['GET', loc, '/events/{event_id}', 'get', {}],
                     ['PATCH', loc, '/events/{event_id}', 'patch', { body: { status: 'processed' } }],
+                    ['POST', '/events:batchCreate', '/events:batchCreate', 'post', { body: { events: [{ user_id: 'pg', description: 'lost?' }] } }],
                     ['GET', '/readyz', '/readyz', 'get', {}],
                 ];
                 for (const [method, p, route, op, opts] of calls) {
@@ -743,6 +948,14 @@ describe('event-logger HTTP contract', { timeout: 120000 }, () => {
                     assert.ok(Number(res.headers['retry-after']) >= 1, `${method} ${p}: Retry-After ${res.headers['retry-after']}`);
                     assert.match(problem.detail, /database/, `${method} ${p} says why`);
                 }
+                // A status batch answers 200: each item says the store is away
+                const batch = await request(durable.baseUrl, 'POST', '/events:batchUpdateStatus', {
+                    body: { updates: [{ event_id: loc.slice('/events/'.length), status: 'processed' },
+                        { event_id: loc.slice('/events/'.length), status: 'queued' }] } });
+                const results = checker.check(batch, '/events:batchUpdateStatus', 'post').results;
+                assert.equal(batch.status, 200, batch.text);
+                assert.deepEqual(results.map((r) => r.code), [503, 503]);
+                assert.match(results[0].problem.detail, /database/);
             } finally {
                 execFileSync(scratch, ['resume', dir], { stdio: 'inherit' });
             }

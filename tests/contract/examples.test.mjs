@@ -16,7 +16,7 @@
 // `detail`/`message` the document quotes elsewhere (schema examples, prose) must
 // be one of the verified ones. The servers:
 //   default  --status-token secret, Swagger UI installed, no broker listening
-//   small    no token, --max-events 3, no Swagger UI
+//   small    no token, --max-events 3, --max-batch-body 4096, no Swagger UI
 //   linked   no token, a real queue-broker listening
 // Env: LOGGER_BIN, BROKER_BIN, DOCS_DIR as for contract.test.mjs.
 
@@ -101,7 +101,7 @@ describe('every example in api/openapi.yaml is what the server answers', { timeo
         broker = spawnBroker(brokerPort, await freePort());
         const [main, small, linked] = await Promise.all([
             startLogger({ token: TOKEN, docs: docs.dir, prism: true }),
-            startLogger({ token: null, docs: emptyDocs, extraArgs: ['--max-events', '3'], prism: true }),
+            startLogger({ token: null, docs: emptyDocs, extraArgs: ['--max-events', '3', '--max-batch-body', '4096'], prism: true }),
             startLogger({ token: null, brokerPort, prism: true }),
         ]);
         servers.default = { logger: main, token: TOKEN };

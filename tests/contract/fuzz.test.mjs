@@ -11,11 +11,14 @@
 // wrong type, an empty, over-long or over-byte-long string, U+0000, 1e999, a scalar
 // body, malformed or non-UTF-8 JSON, deep nesting, an oversized body, the wrong media
 // type, a bad or repeated query parameter, %00, a bad or unknown id, a missing or
-// wrong token, a method or path the spec lacks). Every answer must be one the spec
+// wrong token, a method or path the spec lacks; for the batch routes, batches of
+// valid, broken and non-object items, empty and oversized batches, bodies of the
+// wrong shape). Every answer must be one the spec
 // documents for the operation (status, Content-Type, headers, body schema, via ajv),
 // and the status must be the one the request deserves: ajv (with the spec's
 // x-max-bytes) decides whether a body is valid, so an invalid one accepted, or a
-// valid one refused, fails. The seed is printed; the same seed replays the same
+// valid one refused, fails; each item of a status batch must get the code it
+// deserves, in order. The seed is printed; the same seed replays the same
 // requests. Requests go straight to the logger, one at a time, on a kept-alive
 // connection: the suite is bounded by FUZZ_REQUESTS (default 3000) and by
 // FUZZ_SECONDS (default 40), whichever ends first.
@@ -31,6 +34,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? randomInt(2 ** 31));
 const COUNT = Number(process.env.FUZZ_REQUESTS ?? 3000);
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 40);
 const MAX_BODY = 16384;
+const MAX_BATCH_BODY = 1048576;
 const DOCS_FILES = ['index.html', 'swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png'];
 
 const spec = loadSpec();
@@ -147,6 +151,27 @@ function bodyValid (pointer, value) {
     return true;
 }
 
+// One item of a batch: valid for the schema at pointer, broken in one of
+// brokenBody's ways (those that leave JSON), or not an object at all.
+function batchItem (dice, pointer, valid) {
+    if (dice.chance(0.8)) return valid;
+    if (dice.chance(0.15)) return dice.pick([1, 'x', null, [], [valid]]);
+    const broken = brokenBody(dice, checker.at(pointer), valid);
+    const json = broken.text === undefined ? null : parsed(broken.text);
+    return json ? json.value : {};
+}
+
+// The nesting of arrays and objects in a JSON value (the server allows 16).
+function depth (value) {
+    if (value === null || typeof value !== 'object') return 0;
+    return 1 + Math.max(0, ...Object.values(value).map(depth));
+}
+
+// True when a batch item passes its schema and the limits ajv cannot see.
+function itemValid (pointer, item) {
+    return item !== null && typeof item === 'object' && !Array.isArray(item) && bodyValid(pointer, item);
+}
+
 // Parse a body text the way a server would see it: JSON or not.
 function parsed (text) {
     try {
@@ -223,11 +248,44 @@ describe(`a schema-guided random-request pass (FUZZ_SEED=${SEED})`, { timeout: (
         return { method, path: target, headers: hdrs, body, expect };
     }
 
+    // A batch request: { name: [items] } (sometimes of a wrong shape), with
+    // what it deserves: the status, and for a status batch each item's code.
+    function batchRequest (dice, target, name, pointer, makeItem, headers) {
+        const count = dice.chance(0.05) ? dice.pick([0, 1001]) : dice.int(1, 6);
+        const items = [];
+        for (let i = 0; i < count; i++) items.push(count > 6 ? makeItem(true) : makeItem(false));
+        let document = { [name]: items };
+        if (dice.chance(0.05)) document = { ...document, [dice.pick(['x', 'event', name.toUpperCase()])]: 1 };
+        if (dice.chance(0.03)) document = { [name]: dice.pick([{}, 'x', null, 5]) };
+        let text = serialize(document);
+        if (dice.chance(0.05)) {
+            text = dice.pick(['[]', '"x"', `${'['.repeat(17)}${']'.repeat(17)}`, text.slice(0, dice.int(0, text.length - 1)),
+                `{"${name}":[${'['.repeat(14)}${']'.repeat(14)}]}`, `{"${name}":[${'['.repeat(15)}${']'.repeat(15)}]}`]);
+        }
+        let type = 'application/json';
+        if (dice.chance(0.03)) type = dice.pick(['text/plain', null]);
+        const hdrs = { ...headers };
+        if (type) hdrs['Content-Type'] = type;
+        const json = parsed(text);
+        const shaped = json && json.value && typeof json.value === 'object' && !Array.isArray(json.value);
+        let expect;
+        if (!type || type !== 'application/json') expect = [415];
+        else if (bytes(text) > MAX_BATCH_BODY) expect = [413];
+        else if (!shaped || depth(json.value) > 16) expect = [400];
+        else {
+            const list = json.value[name];
+            const rightShape = Object.keys(json.value).length === 1 && Array.isArray(list) &&
+                list.length >= 1 && list.length <= 1000 && list.every((x) => x !== null && typeof x === 'object' && !Array.isArray(x));
+            expect = rightShape ? list.map((item) => itemValid(pointer, item)) : [422];
+        }
+        return { method: 'POST', path: target, headers: hdrs, body: text, expect, template: target };
+    }
+
     // One random request and what it deserves: a list of statuses, or 'ok'.
     function nextRequest (dice) {
         const auth = { Authorization: `Bearer ${TOKEN}` };
         const anId = () => (ids.length && dice.chance(0.8) ? dice.pick(ids) : dice.uuid());
-        switch (dice.int(0, 11)) {
+        switch (dice.int(0, 13)) {
         case 0: case 1: case 2: {
             const r = bodyRequest(dice, 'POST', '/events', '/components/schemas/EventCreate', {});
             if (r.expect === 'ok') r.expect = [201];
@@ -305,6 +363,29 @@ describe(`a schema-guided random-request pass (FUZZ_SEED=${SEED})`, { timeout: (
                 `/${dice.text(dice.int(1, 20), [STATUS_CHARS])}`, '/events%00', `/events/${anId()}%00x`, '/docs/a/b']);
             return { method: dice.pick(['GET', 'POST', 'DELETE']), path: target, expect: [404], template: null };
         }
+        case 12: {
+            const pointer = '/components/schemas/EventCreate';
+            const r = batchRequest(dice, '/events:batchCreate', 'events', pointer,
+                () => batchItem(dice, pointer, validValue(dice, checker.at(pointer))), {});
+            // All or nothing: one bad item refuses the batch
+            if (typeof r.expect[0] === 'boolean') r.expect = r.expect.every(Boolean) ? [201] : [422];
+            return r;
+        }
+        case 13: {
+            const pointer = '/components/schemas/StatusUpdate';
+            const noAuth = dice.chance(0.1);
+            const r = batchRequest(dice, '/events:batchUpdateStatus', 'updates', pointer,
+                (many) => batchItem(dice, pointer, { event_id: many ? dice.uuid() : anId(), status: validValue(dice, checker.at('/components/schemas/EventStatus')) }),
+                noAuth ? {} : auth);
+            if (noAuth) r.expect = [401];
+            else if (typeof r.expect[0] === 'boolean') {
+                // 200, and each item the code PATCH would give it
+                const items = JSON.parse(r.body).updates;
+                r.items = r.expect.map((ok, i) => (!ok ? 422 : ids.includes(items[i].event_id.toLowerCase()) ? 200 : 404));
+                r.expect = [200];
+            }
+            return r;
+        }
         default: {
             // A query %00 on any operation
             const target = dice.pick(['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/events', `/events/${anId()}`]);
@@ -334,10 +415,16 @@ describe(`a schema-guided random-request pass (FUZZ_SEED=${SEED})`, { timeout: (
                 if (r.method !== 'HEAD') checker.check(res, r.template, r.method.toLowerCase(), what);
                 assert.ok(r.expect.includes(res.status), `deserved ${r.expect.join(' or ')}, got ${res.status}: ${res.text.slice(0, 300)}`);
                 if (res.status === 405) assert.ok(res.headers.allow, '405 without Allow');
+                if (r.items && res.status === 200) {
+                    assert.deepEqual(JSON.parse(res.text).results.map((x) => x.code), r.items, 'the items\' codes');
+                }
             } catch (err) {
                 throw new Error(`${what}\n${err.message}`);
             }
-            if (r.method === 'POST' && res.status === 201) ids.push(JSON.parse(res.text).event_id);
+            if (r.method === 'POST' && res.status === 201) {
+                const created = JSON.parse(res.text);
+                for (const ev of created.events || [created]) ids.push(ev.event_id);
+            }
             if (r.method === 'GET' && r.template === '/events' && res.status === 200) {
                 const next = JSON.parse(res.text).next;
                 if (next) cursors.push(next);
