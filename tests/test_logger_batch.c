@@ -48,11 +48,8 @@ s_setup_memory (void)
 static void
 s_setup_postgresql (void)
 {
-    char database [64], sql [128];
-    snprintf (database, sizeof database, "batch_%d", (int) getpid ());
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", database);
-    ck_assert_int_eq (testkit_pg_exec (s_pg, "postgres", sql), 0);
-    s_store = testkit_pg_url (s_pg, database, s_url, sizeof s_url);
+    s_store = testkit_pg_database (s_pg, "batch", s_url, sizeof s_url);
+    ck_assert_ptr_nonnull (s_store);
     s_start ();
 }
 

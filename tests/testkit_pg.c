@@ -204,6 +204,20 @@ testkit_pg_url (testkit_pg_t *self, const char *database, char *url,
     return url;
 }
 
+//  Make a new database for this process and return its URI.
+const char *
+testkit_pg_database (testkit_pg_t *self, const char *prefix, char *url,
+                     size_t size)
+{
+    assert (self);
+    char database [64], sql [128];
+    snprintf (database, sizeof database, "%s_%d", prefix, (int) getpid ());
+    snprintf (sql, sizeof sql, "CREATE DATABASE %s", database);
+    if (testkit_pg_exec (self, "postgres", sql))
+        return NULL;
+    return testkit_pg_url (self, database, url, size);
+}
+
 //  Connect to a database. Returns NULL, saying why.
 static PGconn *
 s_connect (testkit_pg_t *self, const char *database)

@@ -18,6 +18,11 @@ void testkit_pg_destroy (testkit_pg_t **self_p);
 //  Write the libpq URI of a database of the cluster into url. Returns url.
 const char *testkit_pg_url (testkit_pg_t *self, const char *database,
                             char *url, size_t size);
+//  Make a new database named prefix_<pid> (a Check case runs in a process
+//  of its own, so each case gets a fresh one) and write its libpq URI into
+//  url. Returns url, or NULL (saying why on stderr).
+const char *testkit_pg_database (testkit_pg_t *self, const char *prefix,
+                                 char *url, size_t size);
 //  Run one SQL statement in a database ("postgres" always exists).
 //  Returns 0, or -1 (saying why on stderr).
 int testkit_pg_exec (testkit_pg_t *self, const char *database, const char *sql);
