@@ -24,6 +24,8 @@ const CONTRACT = [
     ['get', '/events', 'listEvents', ['200', '400', '405', '422']],
     ['get', '/events/{event_id}', 'getEvent', ['200', '400', '404', '405']],
     ['patch', '/events/{event_id}', 'updateEventStatus', ['200', '400', '401', '404', '405', '413', '415', '422']],
+    ['post', '/events:batchCreate', 'batchCreateEvents', ['201', '400', '405', '413', '415', '422', '503']],
+    ['post', '/events:batchUpdateStatus', 'batchUpdateEventStatus', ['200', '400', '401', '405', '413', '415', '422']],
     ['get', '/healthz', 'getHealth', ['200', '400']],
     ['get', '/readyz', 'getReadiness', ['200', '400', '503']],
     ['get', '/metrics', 'getMetrics', ['200', '400']],
@@ -79,19 +81,21 @@ test('405 documents Allow, 503 of POST and readyz document Retry-After, 401 docu
         if (op.responses['405']) assert.ok(checker.deref(op.responses['405']).headers?.Allow?.$ref);
     }
     assert.ok(checker.deref(spec.paths['/events'].post.responses['503']).headers['Retry-After']);
+    assert.ok(checker.deref(spec.paths['/events:batchCreate'].post.responses['503']).headers['Retry-After']);
     assert.ok(checker.deref(checker.deref(spec.paths['/readyz'].get.responses['503']).headers['Retry-After']).required);
     assert.ok(checker.deref(spec.paths['/events'].post.responses['201']).headers.Location.required);
     assert.ok(checker.deref(spec.paths['/events/{event_id}'].patch.responses['401']).headers['WWW-Authenticate']);
+    assert.ok(checker.deref(spec.paths['/events:batchUpdateStatus'].post.responses['401']).headers['WWW-Authenticate']);
 });
 
-test('PATCH may need a bearer token; nothing else does', () => {
+test('PATCH and the status batch may need a bearer token; nothing else does', () => {
     assert.equal(spec.components.securitySchemes.bearerAuth.type, 'http');
     assert.equal(spec.components.securitySchemes.bearerAuth.scheme, 'bearer');
     assert.deepEqual(spec.security, []);
-    const patch = spec.paths['/events/{event_id}'].patch;
-    assert.deepEqual(patch.security, [{ bearerAuth: [] }, {}], 'PATCH security must be bearer or none');
+    const guarded = [spec.paths['/events/{event_id}'].patch, spec.paths['/events:batchUpdateStatus'].post];
+    for (const op of guarded) assert.deepEqual(op.security, [{ bearerAuth: [] }, {}], `${op.operationId}: bearer or none`);
     for (const { path: p, method, op } of checker.operations()) {
-        if (op !== patch) assert.equal(op.security, undefined, `${method} ${p} must not override security`);
+        if (!guarded.includes(op)) assert.equal(op.security, undefined, `${method} ${p} must not override security`);
     }
 });
 
@@ -111,6 +115,15 @@ test('request schemas are closed and carry the contract limits', () => {
     assert.equal(s.EventStatus.pattern, '^[a-z0-9_.-]+$');
     assert.deepEqual(s.Event.required.sort(),
         ['attempts', 'created_at', 'description', 'event_id', 'status', 'updated_at', 'user_id']);
+    // The batches: closed, 1 to 1000 items, each create item an EventCreate
+    for (const [name, member] of [['BatchCreate', 'events'], ['BatchUpdateStatus', 'updates']]) {
+        assert.equal(s[name].additionalProperties, false, name);
+        assert.deepEqual(s[name].required, [member], name);
+        assert.deepEqual([s[name].properties[member].minItems, s[name].properties[member].maxItems], [1, 1000], name);
+    }
+    assert.equal(s.BatchCreate.properties.events.items.$ref, '#/components/schemas/EventCreate');
+    assert.equal(s.StatusUpdate.additionalProperties, false);
+    assert.deepEqual(s.StatusUpdate.required.sort(), ['event_id', 'status']);
     const limit = spec.paths['/events'].get.parameters.find((x) => x.name === 'limit').schema;
     assert.deepEqual([limit.minimum, limit.maximum, limit.default], [1, 1000, 100]);
 });
@@ -136,6 +149,24 @@ test('schemas accept what they should and refuse what they should', () => {
     bad('/components/schemas/EventList', { items: [event] });
     ok('/components/schemas/Problem', { type: 'about:blank', title: 'Not Found', status: 404, detail: 'x' });
     bad('/components/schemas/ValidationProblem', { type: 'about:blank', title: 'x', status: 422, detail: 'x', errors: [] });
+    const create = { user_id: 'u', description: 'd' };
+    ok('/components/schemas/BatchCreate', { events: [create] });
+    bad('/components/schemas/BatchCreate', { events: [] });
+    bad('/components/schemas/BatchCreate', { events: Array(1001).fill(create) });
+    bad('/components/schemas/BatchCreate', { events: [{ ...create, x: 1 }] });
+    bad('/components/schemas/BatchCreate', { events: [create], x: 1 });
+    // A status batch takes any object as an item: a bad one is refused in its result
+    const update = { event_id: event.event_id, status: 'processed' };
+    ok('/components/schemas/BatchUpdateStatus', { updates: [update, { status: 'Bad Status' }] });
+    bad('/components/schemas/BatchUpdateStatus', { updates: [update, 'processed'] });
+    bad('/components/schemas/BatchUpdateStatus', { updates: [] });
+    bad('/components/schemas/StatusUpdate', { event_id: 'nope', status: 'processed' });
+    const problem = { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no event has this id' };
+    ok('/components/schemas/BatchUpdateResults', { results: [{ event_id: event.event_id, code: 200, event },
+        { event_id: null, code: 404, problem }] });
+    bad('/components/schemas/BatchUpdateResults', { results: [{ event_id: event.event_id, code: 200, problem }] });
+    bad('/components/schemas/BatchUpdateResults', { results: [{ event_id: event.event_id, code: 404, event }] });
+    ok('/components/schemas/BatchCreated', { events: [event] });
 });
 
 // Every example in the document validates against the schema beside it.
