@@ -2,8 +2,9 @@
 
     The real event-logger binary, once with the memory store and once with
     the PostgreSQL store (a cluster this suite starts), always with a
-    status token. No broker runs: created events stay pending, so what the
-    store holds is exactly what the requests made. "Nothing stored" is read
+    status token. No broker runs (but in the case that follows a batch to a
+    processor): created events stay pending, so what the store holds is
+    exactly what the requests made. "Nothing stored" is read
     from the listing and from events_created_total, which count every
     event the store took.
 
@@ -570,6 +571,37 @@ START_TEST (test_logger_batch_full_store)
 }
 END_TEST
 
+//  Events of a batch reach the broker and a processor as single creates
+//  do: a broker and a processor join, and every event ends processed,
+//  printed once.
+START_TEST (test_logger_batch_create_delivered)
+{
+    ck_assert_int_gt (testkit_pipeline_start_broker (s_pipeline), 0);
+    const char *const flags [] = { "--status-token", S_TOKEN, NULL };
+    ck_assert_int_gt (testkit_pipeline_start_processor (s_pipeline, 0, flags), 0);
+    json_t *ids = s_create (50);
+    size_t processed = 0;
+    for (int tries = 0; tries < 300 && processed < 50; tries++) {
+        testkit_response_t response = s_request_at (0, "GET",
+            "/events?status=processed&limit=1000", NULL, NULL);
+        json_t *page = s_json (&response);
+        processed = json_array_size (json_object_get (page, "items"));
+        json_decref (page);
+        testkit_response_free (&response);
+        if (processed < 50)
+            usleep (100 * 1000);
+    }
+    ck_assert_uint_eq (processed, 50);
+    //  Printed before reported: every line is there once processed says so
+    ck_assert_int_eq (testkit_count_lines (testkit_pipeline_output (s_pipeline, 0)), 50);
+    char status [64];
+    for (size_t index = 0; index < 50; index++)
+        ck_assert_str_eq (s_status_of (json_string_value (json_array_get (ids,
+                          index)), status, sizeof status), "processed");
+    json_decref (ids);
+}
+END_TEST
+
 //  Add the cases for one store to the suite.
 static void
 s_add_store (Suite *suite, const char *name, void (*setup) (void),
@@ -599,6 +631,7 @@ main (void)
         test_logger_batch_update_whole_refused,
         test_logger_batch_update_thousand,
         test_logger_batch_update_token,
+        test_logger_batch_create_delivered,
         test_logger_batch_routing,
         test_logger_batch_body_limit,
         test_logger_batch_full_store,
@@ -614,6 +647,7 @@ main (void)
         test_logger_batch_update_whole_refused,
         test_logger_batch_update_thousand,
         test_logger_batch_update_token,
+        test_logger_batch_create_delivered,
         NULL
     };
     s_add_store (suite, "memory", s_setup_memory, memory);
