@@ -1456,6 +1456,115 @@ START_TEST (test_logger_store_pg_database_restart)
 }
 END_TEST
 
+//  What a dispatcher thread of s_lock_order runs: mark_sent and flush, or
+//  release, of the events it is given.
+typedef struct {
+    logger_store_t *store;
+    enp_event_t **events;
+    size_t count;
+    bool release;
+    enp_status_t result;
+} s_dispatch_arg_t;
+
+static void *
+s_dispatch (void *arg)
+{
+    s_dispatch_arg_t *self = (s_dispatch_arg_t *) arg;
+    if (self->release)
+        self->result = logger_store_release (self->store, self->events,
+                                             self->count);
+    else {
+        self->result = logger_store_mark_sent (self->store, self->events,
+                                               self->count);
+        if (self->result == ENP_OK)
+            self->result = logger_store_flush (self->store);
+    }
+    return NULL;
+}
+
+//  Lock events 1 then 2 in another session (another logger's statement,
+//  in id order) while the store records the two claimed events (mark_sent
+//  and flush, or release). The store must wait for event 1 holding
+//  nothing; had it locked 2 first, the two sessions would deadlock and
+//  PostgreSQL would abort one of them.
+static void
+s_lock_order (logger_store_t *store, enp_event_t **events, bool release)
+{
+    char first [ENP_UUID_LEN + 1], second [ENP_UUID_LEN + 1];
+    char sql [160];
+    PGconn *other = PQconnectdb (s_url);
+    ck_assert_int_eq (PQstatus (other), CONNECTION_OK);
+    PQclear (PQexec (other, "BEGIN"));
+    snprintf (sql, sizeof sql, "SELECT 1 FROM events WHERE event_id = '%s'"
+              " FOR NO KEY UPDATE", s_id (1, first));
+    PGresult *result = PQexec (other, sql);
+    ck_assert_int_eq (PQresultStatus (result), PGRES_TUPLES_OK);
+    PQclear (result);
+
+    s_dispatch_arg_t arg = { store, events, 2, release, ENP_EIO };
+    pthread_t thread;
+    ck_assert_int_eq (pthread_create (&thread, NULL, s_dispatch, &arg), 0);
+    //  Go on once the store's statement waits for event 1
+    long waiting = 0;
+    for (int attempt = 0; attempt < 500 && waiting < 1; attempt++) {
+        waiting = testkit_pg_count (s_pg, s_pg_database,
+            "SELECT count (*) FROM pg_stat_activity WHERE datname ="
+            " current_database () AND wait_event_type = 'Lock'");
+        if (waiting < 1)
+            usleep (20000);
+    }
+    ck_assert_int_eq (waiting, 1);
+    snprintf (sql, sizeof sql, "SELECT 1 FROM events WHERE event_id = '%s'"
+              " FOR NO KEY UPDATE", s_id (2, second));
+    result = PQexec (other, sql);
+    ck_assert_msg (PQresultStatus (result) == PGRES_TUPLES_OK,
+                   "the other session: %s", PQerrorMessage (other));
+    PQclear (result);
+    result = PQexec (other, "COMMIT");
+    ck_assert_int_eq (PQresultStatus (result), PGRES_COMMAND_OK);
+    PQclear (result);
+    PQfinish (other);
+    pthread_join (thread, NULL);
+    ck_assert_int_eq (arg.result, ENP_OK);
+}
+
+//  Writes of several rows lock them in id order whatever plan PostgreSQL
+//  picks. The events are stored 2 then 1, so a plan that reads the table
+//  in heap order (the generic plan of a prepared statement, forced here)
+//  meets them in the reverse of id order.
+START_TEST (test_logger_store_pg_lock_order)
+{
+    char sql [160];
+    snprintf (sql, sizeof sql, "ALTER DATABASE %s SET plan_cache_mode ="
+              " force_generic_plan", s_pg_database);
+    ck_assert_int_eq (testkit_pg_exec (s_pg, "postgres", sql), 0);
+    logger_store_t *store = s_store (10, S_HOUR_MS, 5);
+    s_insert (store, 2, "alice");
+    s_insert (store, 1, "alice");
+    enp_event_t *due [2];
+    ck_assert_uint_eq (s_claim (store, due, 2), 2);
+    //  The broker refused both: released, they are due again at once
+    s_lock_order (store, due, true);
+    s_destroy_all (due, 2);
+    size_t count = 0;
+    for (int attempt = 0; attempt < 200 && count < 2; attempt++) {
+        count += s_claim (store, due + count, 2 - count);
+        if (count < 2)
+            usleep (50000);     //  The next claim asks the database
+    }
+    ck_assert_uint_eq (count, 2);
+    //  Sent: both queued, one attempt each
+    s_lock_order (store, due, false);
+    s_destroy_all (due, 2);
+    char status [ENP_STATUS_MAX + 1];
+    for (unsigned long number = 1; number <= 2; number++) {
+        ck_assert_str_eq (s_status (store, number, status), ENP_STATUS_QUEUED);
+        ck_assert_uint_eq (s_attempts (store, number), 1);
+    }
+    logger_store_destroy (&store);
+}
+END_TEST
+
 #define S_THREADS   8
 
 typedef struct {
@@ -1694,6 +1803,7 @@ main (void)
         test_logger_store_pg_two_loggers,
         test_logger_store_pg_slow_database,
         test_logger_store_pg_database_restart,
+        test_logger_store_pg_lock_order,
         NULL
     };
     const TTest **postgresql [] = { common, postgresql_only, NULL };

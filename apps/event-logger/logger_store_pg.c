@@ -76,26 +76,38 @@
 //  A time in ms since the epoch, as a parameter
 #define S_MS(param) "(timestamptz 'epoch' + " param "::int8 * interval '1 millisecond')"
 
-//  Statements the dispatcher prepares. Each takes the events as a sorted
-//  array of ids ($1) and their leases ($2, µs since the epoch), so rows are
-//  written in id order, as the writers write them, and two statements
-//  never wait for each other in a circle; an event no longer under its
-//  lease (a report came first, or a client queued it again) is left as it
-//  is, and costs no write.
+//  Lock order. Statements that write several rows lock them first, in
+//  event id order, in a CTE (LockRows sits above the Sort, so the order
+//  holds whatever join the planner picks); two such statements, from
+//  this logger or another, then never wait for each other in a circle.
+//  The order of the id array alone is not enough: the generic plan that
+//  PostgreSQL switches to after a few runs of a prepared statement joins
+//  by hash and visits rows in heap order, which is the order concurrent
+//  writers happened to insert them. from names the rows (alias e, and the
+//  arrays as i), match says which to write: an event no longer under its
+//  lease, or a processed event reported again, is neither locked nor
+//  written. columns are what the UPDATE reads from the CTE (alias l).
+#define S_IN_ID_ORDER(columns, from, match) \
+    "WITH l AS (SELECT e.event_id" columns " FROM events e, " from \
+    " WHERE " match " ORDER BY e.event_id FOR NO KEY UPDATE OF e) "
+
+//  Statements the dispatcher prepares. Each takes the events as an array
+//  of ids ($1) and their leases ($2, µs since the epoch).
+#define S_LEASES "unnest ($1::uuid[], $2::int8[]) AS i (event_id, lease)"
+#define S_LEASE_HELD \
+    "e.event_id = i.event_id" \
+    " AND e.due_at = timestamptz 'epoch' + i.lease * interval '1 microsecond'"
 //  mark: sent; queued, attempts + 1, due again after the visibility timeout
 #define S_MARK_SQL \
+    S_IN_ID_ORDER ("", S_LEASES, S_LEASE_HELD) \
     "UPDATE events e SET attempts = e.attempts + 1, status = 'queued'," \
     " updated_at = timestamptz 'epoch' + $3::int8 * interval '1 millisecond'," \
     " due_at = now () + $4::int8 * interval '1 millisecond'" \
-    " FROM unnest ($1::uuid[], $2::int8[]) AS i (event_id, lease)" \
-    " WHERE e.event_id = i.event_id" \
-    " AND e.due_at = timestamptz 'epoch' + i.lease * interval '1 microsecond'"
+    " FROM l WHERE e.event_id = l.event_id"
 //  release: not sent; due again at once, as it was
 #define S_RELEASE_SQL \
-    "UPDATE events e SET due_at = now ()" \
-    " FROM unnest ($1::uuid[], $2::int8[]) AS i (event_id, lease)" \
-    " WHERE e.event_id = i.event_id" \
-    " AND e.due_at = timestamptz 'epoch' + i.lease * interval '1 microsecond'"
+    S_IN_ID_ORDER ("", S_LEASES, S_LEASE_HELD) \
+    "UPDATE events e SET due_at = now () FROM l WHERE e.event_id = l.event_id"
 
 typedef enum { S_INSERT, S_INSERT_MANY, S_GET, S_SET_STATUS, S_LIST, S_STATS }
     s_kind_t;
@@ -652,23 +664,24 @@ s_run_insert_many (s_writer_t *writer, s_request_t *request)
 }
 
 //  The statement each writer prepares for status changes: the batch as
-//  arrays of ids ($1) and statuses ($2), each id once, sorted, so rows are
-//  updated (and locked) in id order, like the dispatcher's, and two
-//  statements never wait for each other in a circle. A report of an
-//  event already processed changes nothing and writes no row.
+//  arrays of ids ($1) and statuses ($2), each id once, its rows locked in
+//  id order (S_IN_ID_ORDER). A report of an event already processed
+//  changes nothing and writes no row.
 #define S_SET_STATUS_UPDATE \
-    "UPDATE events e SET status = i.status," \
+    S_IN_ID_ORDER (", i.status", \
+                   "unnest ($1::uuid[], $2::text[]) AS i (event_id, status)", \
+                   "e.event_id = i.event_id" \
+                   " AND NOT (e.status = 'processed' AND i.status = 'processed')") \
+    "UPDATE events e SET status = l.status," \
     " updated_at = timestamptz 'epoch' + $3::int8 * interval '1 millisecond'," \
-    " generation = e.generation + (i.status = 'pending')::int," \
-    " attempts = CASE WHEN i.status = 'processed'" \
+    " generation = e.generation + (l.status = 'pending')::int," \
+    " attempts = CASE WHEN l.status = 'processed'" \
     "  THEN greatest (e.attempts, 1) ELSE e.attempts END," \
-    " due_at = CASE i.status WHEN 'pending' THEN now ()" \
+    " due_at = CASE l.status WHEN 'pending' THEN now ()" \
     "  WHEN 'queued' THEN now () + $4::int8 * interval '1 millisecond' END" \
-    " FROM unnest ($1::uuid[], $2::text[]) AS i (event_id, status)"
+    " FROM l"
 #define S_SET_STATUS_WHERE \
-    " WHERE e.event_id = i.event_id" \
-    " AND NOT (e.status = 'processed' AND i.status = 'processed')" \
-    " RETURNING " S_COLUMNS
+    " WHERE e.event_id = l.event_id RETURNING " S_COLUMNS
 #define S_SET_STATUS_SQL S_SET_STATUS_UPDATE S_SET_STATUS_WHERE
 //  The same for workers' reports of processed events, committed without
 //  waiting for the WAL flush (set_config (..., true) holds for this
@@ -683,14 +696,6 @@ s_run_insert_many (s_writer_t *writer, s_request_t *request)
 #define S_GET_SQL \
     "SELECT " S_COLUMNS " FROM events e WHERE e.event_id = ANY ($1::uuid[])"
 
-//  Order requests by event id (qsort).
-static int
-s_by_event_id (const void *a, const void *b)
-{
-    return strcmp ((*(s_request_t *const *) a)->event_id,
-                   (*(s_request_t *const *) b)->event_id);
-}
-
 static void s_run_gets (s_writer_t *writer, s_request_t **requests, size_t count);
 
 //  Apply status updates with one statement; each id at most once in it.
@@ -700,7 +705,6 @@ s_update_rows (s_writer_t *writer, s_request_t **requests, size_t count,
                const char *statement)
 {
     logger_store_pg_t *self = writer->store;
-    qsort (requests, count, sizeof (s_request_t *), s_by_event_id);
     s_sql_t ids = { 0 }, statuses = { 0 };
     s_sql_add (&ids, "{");
     s_sql_add (&statuses, "{");
@@ -1644,20 +1648,11 @@ s_claim (void *self_, enp_event_t **out, size_t max, size_t *count_p)
     return s_dispatch_result (self, true);
 }
 
-//  Order marks by event id (qsort).
-static int
-s_mark_order (const void *a, const void *b)
-{
-    return strcmp (((const s_mark_t *) a)->event_id,
-                   ((const s_mark_t *) b)->event_id);
-}
-
-//  Write marks, sorted by event id, as two array literals: {id,...} and
-//  {lease,...}. Returns 0, or -1 when out of memory.
+//  Write marks as two array literals: {id,...} and {lease,...}. Returns 0,
+//  or -1 when out of memory.
 static int
 s_mark_arrays (s_mark_t *marks, size_t count, char **ids_p, char **leases_p)
 {
-    qsort (marks, count, sizeof (s_mark_t), s_mark_order);
     s_sql_t ids = { 0 }, leases = { 0 };
     s_sql_add (&ids, "{");
     s_sql_add (&leases, "{");
