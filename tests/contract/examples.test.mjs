@@ -18,14 +18,19 @@
 //   default  --status-token secret, Swagger UI installed, no broker listening
 //   small    no token, --max-events 3, --max-batch-body 4096, no Swagger UI
 //   linked   no token, a real queue-broker listening
+//   nodb     no token, the PostgreSQL store with one connection, on a
+//            throwaway cluster (scripts/pg-scratch.sh) halted once the logger
+//            is up: the database went away (the logger refuses to start
+//            without it, so it cannot be away from the start)
 // Env: LOGGER_BIN, BROKER_BIN, DOCS_DIR as for contract.test.mjs.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { docsDir, freePort, loadSpec, rawRequest, request, SpecChecker,
+import { docsDir, freePort, loadSpec, rawRequest, repoRoot, request, SpecChecker,
     spawnBroker, startLogger, stopProcess } from './harness.mjs';
 
 const TOKEN = 'secret';
@@ -92,6 +97,8 @@ describe('every example in api/openapi.yaml is what the server answers', { timeo
     let broker;
     let docs;
     const emptyDocs = mkdtempSync(path.join(tmpdir(), 'enp-nodocs-'));
+    const scratch = path.join(repoRoot, 'scripts', 'pg-scratch.sh');
+    const pgDir = mkdtempSync(path.join(tmpdir(), 'enp-examples-pg-'));
     const verified = new Set();         // every detail and message checked live
     const examples = collectExamples();
 
@@ -99,14 +106,18 @@ describe('every example in api/openapi.yaml is what the server answers', { timeo
         docs = docsDir();
         const brokerPort = await freePort();
         broker = spawnBroker(brokerPort, await freePort());
-        const [main, small, linked] = await Promise.all([
+        const pgUrl = execFileSync(scratch, ['start', pgDir], { encoding: 'utf8' }).trim();
+        const [main, small, linked, nodb] = await Promise.all([
             startLogger({ token: TOKEN, docs: docs.dir, prism: true }),
             startLogger({ token: null, docs: emptyDocs, extraArgs: ['--max-events', '3', '--max-batch-body', '4096'], prism: true }),
             startLogger({ token: null, brokerPort, prism: true }),
+            startLogger({ token: null, extraArgs: ['--store', pgUrl, '--store-connections', '1'], prism: true }),
         ]);
         servers.default = { logger: main, token: TOKEN };
         servers.small = { logger: small, token: null };
         servers.linked = { logger: linked, token: null };
+        servers.nodb = { logger: nodb, token: null };
+        execFileSync(scratch, ['halt', pgDir], { stdio: 'inherit' });
         // The linked logger is ready once its broker link is up
         const deadline = Date.now() + 15000;
         while ((await request(linked.baseUrl, 'GET', '/readyz')).status !== 200 && Date.now() < deadline) await sleep(100);
@@ -117,6 +128,7 @@ describe('every example in api/openapi.yaml is what the server answers', { timeo
         if (broker) await stopProcess(broker);
         if (docs) docs.cleanup();
         rmSync(emptyDocs, { recursive: true, force: true });
+        execFileSync(scratch, ['stop', pgDir], { stdio: 'inherit' });
     });
 
     // Make one request of an x-request (or a setup step of one).
