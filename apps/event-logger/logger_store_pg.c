@@ -718,12 +718,20 @@ s_update_rows (s_writer_t *writer, s_request_t **requests, size_t count,
     const char *values [] = { ids.text, statuses.text,
                               s_int (now, enp_time_now_ms ()),
                               s_int (visibility, self->options.visibility_ms) };
-    PGresult *result = ids.failed || statuses.failed? NULL
-        : logger_pg_conn_exec_prepared (writer->conn, statement, 4, values);
+    bool built = !ids.failed && !statuses.failed;
+    PGresult *result = built? logger_pg_conn_exec_prepared (writer->conn,
+                                                            statement, 4, values)
+                            : NULL;
     free (ids.text);
     free (statuses.text);
-    if (!result)
-        return;                 //  ENP_EIO for all
+    if (!result) {
+        //  ENP_EIO for all. A lost connection is logged where the writer
+        //  goes down; an SQL error only here, or each 503 would go unexplained
+        if (built && !logger_pg_conn_lost (writer->conn))
+            enp_log_warn ("%zu status changes not applied: %s", count,
+                          logger_pg_conn_error (writer->conn));
+        return;
+    }
     zhashx_t *by_id = zhashx_new ();
     for (size_t index = 0; by_id && index < count; index++)
         zhashx_insert (by_id, requests [index]->event_id, requests [index]);
