@@ -120,12 +120,20 @@ enp_link_new (enp_link_role_t role, enp_curve_t *curve)
     else
     if (curve)
         enp_curve_apply_client (curve, self->socket);
-    char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "inproc://enp-link-monitor-%p",
-              (void *) self);
-    if (zmq_socket_monitor (zsock_resolve (self->socket), endpoint,
-                            S_MONITOR_EVENTS) == 0)
-        self->monitor = zsock_new_pair (endpoint);  //  ">" is PAIR's default
+    //  The monitor's endpoint needs a name no link of this process had:
+    //  libzmq unbinds a closed monitor in the background, so the name of a
+    //  link just destroyed (say, its address, which the next link may get)
+    //  can still be taken
+    zuuid_t *uuid = zuuid_new ();
+    char endpoint [80];
+    if (uuid) {
+        snprintf (endpoint, sizeof endpoint, "inproc://enp-link-monitor-%s",
+                  zuuid_str (uuid));
+        zuuid_destroy (&uuid);
+        if (zmq_socket_monitor (zsock_resolve (self->socket), endpoint,
+                                S_MONITOR_EVENTS) == 0)
+            self->monitor = zsock_new_pair (endpoint);  //  ">" is PAIR's default
+    }
     if (!self->monitor)
         enp_link_destroy (&self);
     return self;
