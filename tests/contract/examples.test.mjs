@@ -21,7 +21,7 @@
 //   nodb     no token, the PostgreSQL store with one connection, on a
 //            throwaway cluster (scripts/pg-scratch.sh) halted once the logger
 //            is up: the database went away (the logger refuses to start
-//            without it, so it cannot be away from the start)
+//            without it, so it cannot be away from the start); not behind Prism
 // Env: LOGGER_BIN, BROKER_BIN, DOCS_DIR as for contract.test.mjs.
 
 import { describe, it, before, after } from 'node:test';
@@ -111,7 +111,9 @@ describe('every example in api/openapi.yaml is what the server answers', { timeo
             startLogger({ token: TOKEN, docs: docs.dir, prism: true }),
             startLogger({ token: null, docs: emptyDocs, extraArgs: ['--max-events', '3', '--max-batch-body', '4096'], prism: true }),
             startLogger({ token: null, brokerPort, prism: true }),
-            startLogger({ token: null, extraArgs: ['--store', pgUrl, '--store-connections', '1'], prism: true }),
+            // No Prism in front: its two answers are held to the spec by ajv,
+            // and a fourth Prism starting beside the others is slow on a busy machine
+            startLogger({ token: null, extraArgs: ['--store', pgUrl, '--store-connections', '1'] }),
         ]);
         servers.default = { logger: main, token: TOKEN };
         servers.small = { logger: small, token: null };
