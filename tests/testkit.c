@@ -1106,7 +1106,7 @@ s_pipeline_stop_one (pid_t *pid, const char *name)
 {
     if (*pid <= 0)
         return 0;
-    int status = testkit_stop (*pid, 5000);
+    int status = testkit_stop (*pid, TESTKIT_STOP_GRACE_MS);
     if (status != 0)
         fprintf (stderr, "testkit: %s exited with %d on SIGTERM\n", name, status);
     *pid = -1;

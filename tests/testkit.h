@@ -41,6 +41,11 @@ int testkit_connect (int port);
 //  (caller frees), or NULL when nothing accepted the connection or it was
 //  still open after TESTKIT_RAW_TIMEOUT_S seconds of silence.
 #define TESTKIT_RAW_TIMEOUT_S 5
+//  How long a pipeline's service may take to exit on SIGTERM before it
+//  is killed (and the stop counts as failed). A hang bound, not a speed
+//  target: a logger ending 512 threads after a flood takes seconds under
+//  ASan on a loaded 2-core machine.
+#define TESTKIT_STOP_GRACE_MS   20000
 char *testkit_raw (int port, const char *request, size_t size);
 //  Open a TCP connection to 127.0.0.1:port from the loopback address
 //  source (e.g. "127.0.0.2", to play another client), waiting up to
