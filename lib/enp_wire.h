@@ -1,4 +1,4 @@
-//  enp_wire - the ZeroMQ message that carries one event, logger to processor
+//  enp_wire - the ZeroMQ messages that carry events, logger to processor
 #ifndef ENP_WIRE_H_INCLUDED
 #define ENP_WIRE_H_INCLUDED
 
@@ -13,14 +13,24 @@
 #define ENP_WIRE_FRAMES      7
 #define ENP_WIRE_V1          "ENP1"
 #define ENP_WIRE_V1_FRAMES   6
+//  ENP3 carries 1..ENP_WIRE_BATCH_MAX events in two frames: the version
+//  and the events packed one after another, in at most
+//  ENP_WIRE_BATCH_BYTES (one event of any valid size always fits).
+#define ENP_WIRE_BATCH_VERSION  "ENP3"
+#define ENP_WIRE_BATCH_FRAMES   2
+#define ENP_WIRE_BATCH_MAX      64
+#define ENP_WIRE_BATCH_BYTES    16384
+//  Bytes of one packed event besides its two strings: id, attempt,
+//  created_at, generation and the strings' two lengths.
+#define ENP_WIRE_BATCH_FIXED    (ENP_UUID_LEN + 4 + 8 + 4 + 2 + 2)
 
 //  Bounds every valid message keeps, whatever its version: what a reader
-//  may enforce without decoding (the broker does). The largest frame is a
-//  description; the largest message is every frame at its largest.
+//  may enforce without decoding (the broker does). The largest frame is
+//  ENP3's events; the most frames are ENP2's; the largest message is
+//  ENP3's version and events (an ENP2 message is at most 4,408 bytes).
 #define ENP_WIRE_FRAMES_MAX  ENP_WIRE_FRAMES
-#define ENP_WIRE_FRAME_MAX   ENP_DESCRIPTION_MAX
-#define ENP_WIRE_SIZE_MAX    (4 + ENP_UUID_LEN + ENP_USER_ID_MAX \
-                              + ENP_DESCRIPTION_MAX + 4 + 8 + 4)
+#define ENP_WIRE_FRAME_MAX   ENP_WIRE_BATCH_BYTES
+#define ENP_WIRE_SIZE_MAX    (4 + ENP_WIRE_BATCH_BYTES)
 //  A sane attempt number: deliveries of one event, re-queues included.
 #define ENP_WIRE_ATTEMPT_MAX 1000000u
 //  Latest sane created_at: 9999-12-31T23:59:59.999Z, the last time an
@@ -47,5 +57,30 @@ enp_status_t enp_wire_decode_frames (const uint8_t *const *data,
                                      const size_t *sizes, size_t count,
                                      enp_event_t **event_p,
                                      char *err, size_t err_len);
+
+//  Encode events (count of them, each sent as delivery attempts[i]) as one
+//  ENP3 message, as many from the first as fit: at most
+//  ENP_WIRE_BATCH_MAX and ENP_WIRE_BATCH_BYTES, always at least one. How
+//  many went in goes to *packed_p. Returns NULL on failure (or count 0).
+//  Caller owns the result.
+zmsg_t *enp_wire_encode_batch (enp_event_t *const *events,
+                               const uint32_t *attempts, size_t count,
+                               size_t *packed_p);
+//  Decode a message of any version into new events, in order, into
+//  events (room for max; ENP_WIRE_BATCH_MAX is enough for any message),
+//  and their number into *count_p: one for ENP1 and ENP2, all of an ENP3
+//  message. Every event is checked as enp_wire_decode checks one; if any
+//  is not valid (or the packing is broken, or there are more than max),
+//  the whole message is refused: ENP_EPARSE with the reason in err and no
+//  event made. Caller owns the events.
+enp_status_t enp_wire_decode_batch (zmsg_t *msg, enp_event_t **events,
+                                    size_t max, size_t *count_p,
+                                    char *err, size_t err_len);
+//  Decode raw frames the same way (for the fuzzer).
+enp_status_t enp_wire_decode_batch_frames (const uint8_t *const *data,
+                                           const size_t *sizes, size_t count,
+                                           enp_event_t **events, size_t max,
+                                           size_t *count_p,
+                                           char *err, size_t err_len);
 
 #endif

@@ -1,4 +1,4 @@
-/*  test_enp_wire - the multipart message that carries one event
+/*  test_enp_wire - the multipart messages that carry events
 */
 #include <check.h>
 #include <stdio.h>
@@ -422,6 +422,228 @@ START_TEST (test_enp_wire_decode_msg_errors)
 }
 END_TEST
 
+//  Make count events with ids ...-<n> (n from first), user u<n>,
+//  description of length bytes, created at n, generation n.
+static void
+s_events (enp_event_t **events, size_t count, size_t first, size_t length)
+{
+    char *description = (char *) malloc (length + 1);
+    ck_assert_ptr_nonnull (description);
+    memset (description, 'd', length);
+    description [length] = '\0';
+    for (size_t index = 0; index < count; index++) {
+        char id [37], user [16];
+        snprintf (id, sizeof id, "00000000-0000-4000-8000-%012zu", first + index);
+        snprintf (user, sizeof user, "u%zu", first + index);
+        events [index] = enp_event_new (id, user, description, (int64_t) (first + index));
+        ck_assert_ptr_nonnull (events [index]);
+        enp_event_set_generation (events [index], (uint32_t) (first + index));
+    }
+    free (description);
+}
+
+//  ENP3: several events in one message of two frames; each decodes as it
+//  went in, with its own attempt and generation.
+START_TEST (test_enp_wire_batch_round_trip)
+{
+    enp_event_t *events [3];
+    s_events (events, 3, 7, 20);
+    enp_event_t *odd = enp_event_new ("123e4567-e89b-42d3-a456-426614174000",
+                                      "caf\xc3\xa9", "line\nbreak", ENP_WIRE_CREATED_MAX);
+    enp_event_destroy (&events [1]);
+    events [1] = odd;
+    uint32_t attempts [3] = { 1, ENP_WIRE_ATTEMPT_MAX, 42 };
+    size_t packed = 0;
+    zmsg_t *msg = enp_wire_encode_batch (events, attempts, 3, &packed);
+    ck_assert_ptr_nonnull (msg);
+    ck_assert_uint_eq (packed, 3);
+    ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_BATCH_FRAMES);
+    ck_assert (zframe_streq (zmsg_first (msg), ENP_WIRE_BATCH_VERSION));
+    //  Frame 1: the count, then each event's fixed part and strings
+    zframe_t *body = zmsg_next (msg);
+    size_t expected = 2;
+    for (int index = 0; index < 3; index++)
+        expected += ENP_WIRE_BATCH_FIXED + strlen (enp_event_user_id (events [index]))
+                  + strlen (enp_event_description (events [index]));
+    ck_assert_uint_eq (zframe_size (body), expected);
+    ck_assert_uint_eq (zframe_data (body) [0], 0);
+    ck_assert_uint_eq (zframe_data (body) [1], 3);
+    ck_assert_int_eq (memcmp (zframe_data (body) + 2, enp_event_id (events [0]),
+                              ENP_UUID_LEN), 0);
+    enp_event_t *decoded [ENP_WIRE_BATCH_MAX] = { NULL };
+    size_t count = 0;
+    char err [256] = "";
+    ck_assert_int_eq (enp_wire_decode_batch (msg, decoded, ENP_WIRE_BATCH_MAX,
+                                             &count, err, sizeof err), ENP_OK);
+    ck_assert_uint_eq (count, 3);
+    for (size_t index = 0; index < 3; index++) {
+        ck_assert_str_eq (enp_event_id (decoded [index]), enp_event_id (events [index]));
+        ck_assert_str_eq (enp_event_user_id (decoded [index]), enp_event_user_id (events [index]));
+        ck_assert_str_eq (enp_event_description (decoded [index]),
+                          enp_event_description (events [index]));
+        ck_assert_int_eq (enp_event_created_at (decoded [index]),
+                          enp_event_created_at (events [index]));
+        ck_assert_uint_eq (enp_event_attempts (decoded [index]), attempts [index]);
+        ck_assert_uint_eq (enp_event_generation (decoded [index]),
+                           enp_event_generation (events [index]));
+        ck_assert_str_eq (enp_event_status (decoded [index]), ENP_STATUS_QUEUED);
+        enp_event_destroy (&decoded [index]);
+        enp_event_destroy (&events [index]);
+    }
+    //  Room for fewer than the message holds: refused whole
+    ck_assert_int_eq (enp_wire_decode_batch (msg, decoded, 2, &count, err,
+                                             sizeof err), ENP_EPARSE);
+    ck_assert_ptr_null (decoded [0]);
+    zmsg_destroy (&msg);
+}
+END_TEST
+
+//  ENP1 and ENP2 messages decode through the same call, as one event.
+START_TEST (test_enp_wire_batch_decodes_single)
+{
+    enp_event_t *event = enp_event_new (S_ID, "alice", "hello", 5);
+    zmsg_t *msg = enp_wire_encode (event, 2);
+    enp_event_t *decoded [1] = { NULL };
+    size_t count = 0;
+    ck_assert_int_eq (enp_wire_decode_batch (msg, decoded, 1, &count, NULL, 0), ENP_OK);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (enp_event_id (decoded [0]), S_ID);
+    ck_assert_uint_eq (enp_event_attempts (decoded [0]), 2);
+    enp_event_destroy (&decoded [0]);
+    ck_assert_int_eq (enp_wire_decode_batch (msg, decoded, 0, &count, NULL, 0),
+                      ENP_EPARSE);
+    zmsg_destroy (&msg);
+    enp_event_destroy (&event);
+}
+END_TEST
+
+//  An ENP3 message holds at most ENP_WIRE_BATCH_MAX events and
+//  ENP_WIRE_BATCH_BYTES: the encoder takes as many as fit, always one.
+START_TEST (test_enp_wire_batch_bounds)
+{
+    enp_event_t *events [100];
+    uint32_t attempts [100];
+    for (int index = 0; index < 100; index++)
+        attempts [index] = 1;
+    s_events (events, 100, 0, 10);
+    size_t packed = 0;
+    zmsg_t *msg = enp_wire_encode_batch (events, attempts, 100, &packed);
+    ck_assert_uint_eq (packed, ENP_WIRE_BATCH_MAX);
+    zmsg_destroy (&msg);
+    msg = enp_wire_encode_batch (events + 64, attempts, 36, &packed);
+    ck_assert_uint_eq (packed, 36);
+    zmsg_destroy (&msg);
+    ck_assert_ptr_null (enp_wire_encode_batch (events, attempts, 0, &packed));
+    for (int index = 0; index < 100; index++)
+        enp_event_destroy (&events [index]);
+    //  Largest events: three fit in 16 KiB, whatever follows
+    s_events (events, 5, 0, ENP_DESCRIPTION_MAX);
+    msg = enp_wire_encode_batch (events, attempts, 5, &packed);
+    ck_assert_uint_eq (packed, 3);
+    ck_assert_uint_le (zframe_size (zmsg_last (msg)), ENP_WIRE_BATCH_BYTES);
+    ck_assert_uint_le (zframe_size (zmsg_last (msg)) + 4, ENP_WIRE_SIZE_MAX);
+    enp_event_t *decoded [ENP_WIRE_BATCH_MAX];
+    size_t count = 0;
+    ck_assert_int_eq (enp_wire_decode_batch (msg, decoded, ENP_WIRE_BATCH_MAX,
+                                             &count, NULL, 0), ENP_OK);
+    ck_assert_uint_eq (count, 3);
+    for (size_t index = 0; index < count; index++)
+        enp_event_destroy (&decoded [index]);
+    zmsg_destroy (&msg);
+    for (int index = 0; index < 5; index++)
+        enp_event_destroy (&events [index]);
+}
+END_TEST
+
+//  Decode ENP3 bytes given as a frame; expect a parse error and no event.
+static void
+s_expect_batch_error (const uint8_t *data, size_t size, const char *what)
+{
+    const uint8_t *frames [2] = { (const uint8_t *) "ENP3", data };
+    size_t sizes [2] = { 4, size };
+    enp_event_t *events [ENP_WIRE_BATCH_MAX] = { NULL };
+    size_t count = 99;
+    char err [256] = "";
+    ck_assert_msg (enp_wire_decode_batch_frames (frames, sizes, 2, events,
+                   ENP_WIRE_BATCH_MAX, &count, err, sizeof err) == ENP_EPARSE,
+                   "%s was accepted", what);
+    ck_assert_msg (err [0] != '\0', "%s: no reason", what);
+    ck_assert_uint_eq (count, 99);
+    for (int index = 0; index < ENP_WIRE_BATCH_MAX; index++)
+        ck_assert_ptr_null (events [index]);
+}
+
+//  A broken ENP3 message is refused whole: a count of 0 or over the
+//  maximum, a count that does not match what follows, lengths running
+//  past the end, bytes after the last event, one invalid event among good
+//  ones (each checked as an ENP2 message is), too many bytes.
+START_TEST (test_enp_wire_batch_malformed)
+{
+    enp_event_t *events [2];
+    uint32_t attempts [2] = { 1, 1 };
+    s_events (events, 2, 0, 5);
+    size_t packed = 0;
+    zmsg_t *msg = enp_wire_encode_batch (events, attempts, 2, &packed);
+    zframe_t *body = zmsg_last (msg);
+    size_t size = zframe_size (body);
+    uint8_t *good = (uint8_t *) malloc (ENP_WIRE_BATCH_BYTES + 8);
+    uint8_t *bad = (uint8_t *) malloc (ENP_WIRE_BATCH_BYTES + 8);
+    memcpy (good, zframe_data (body), size);
+    memcpy (bad, good, size);
+    bad [1] = 0;
+    s_expect_batch_error (bad, size, "a count of 0");
+    bad [1] = 3;
+    s_expect_batch_error (bad, size, "a count above the events");
+    bad [1] = 1;
+    s_expect_batch_error (bad, size, "bytes after the last event");
+    bad [0] = 1;
+    bad [1] = 0;
+    s_expect_batch_error (bad, size, "a count over the maximum");
+    memcpy (bad, good, size);
+    s_expect_batch_error (bad, size - 1, "a message cut short");
+    s_expect_batch_error (bad, 1, "a lone byte");
+    s_expect_batch_error (bad, 0, "an empty frame");
+    //  user_id length (after id 36, numbers 16) made to run past the end
+    bad [2 + ENP_UUID_LEN + 16] = 0xff;
+    s_expect_batch_error (bad, size, "a length past the end");
+    memcpy (bad, good, size);
+    //  The second event's id upper-cased: not canonical
+    size_t second = 2 + ENP_WIRE_BATCH_FIXED + strlen ("u0") + 5;
+    memcpy (bad + second, "00000000-0000-4000-8000-00000000000A", ENP_UUID_LEN);
+    s_expect_batch_error (bad, size, "an event with an id not canonical");
+    memcpy (bad, good, size);
+    //  The first event's attempt 0
+    memset (bad + 2 + ENP_UUID_LEN, 0, 4);
+    s_expect_batch_error (bad, size, "an event with attempt 0");
+    memcpy (bad, good, size);
+    //  The first event's description holding a NUL byte
+    bad [2 + ENP_WIRE_BATCH_FIXED + strlen ("u0")] = '\0';
+    s_expect_batch_error (bad, size, "an event with a NUL in its text");
+    memcpy (bad, good, size);
+    s_expect_batch_error (bad, ENP_WIRE_BATCH_BYTES + 1, "too many bytes");
+    //  And the good one is good
+    enp_event_t *decoded [2];
+    size_t count = 0;
+    const uint8_t *frames [2] = { (const uint8_t *) "ENP3", good };
+    size_t sizes [2] = { 4, size };
+    ck_assert_int_eq (enp_wire_decode_batch_frames (frames, sizes, 2, decoded, 2,
+                                                    &count, NULL, 0), ENP_OK);
+    ck_assert_uint_eq (count, 2);
+    enp_event_destroy (&decoded [0]);
+    enp_event_destroy (&decoded [1]);
+    //  ENP3 with a third frame, or its version on seven frames: refused
+    const uint8_t *three [3] = { (const uint8_t *) "ENP3", good, good };
+    size_t three_sizes [3] = { 4, size, size };
+    ck_assert_int_eq (enp_wire_decode_batch_frames (three, three_sizes, 3, decoded, 2,
+                                                    &count, NULL, 0), ENP_EPARSE);
+    free (good);
+    free (bad);
+    zmsg_destroy (&msg);
+    enp_event_destroy (&events [0]);
+    enp_event_destroy (&events [1]);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -440,6 +662,10 @@ main (void)
         test_enp_wire_bad_strings,
         test_enp_wire_bad_number_sizes,
         test_enp_wire_decode_msg_errors,
+        test_enp_wire_batch_round_trip,
+        test_enp_wire_batch_decodes_single,
+        test_enp_wire_batch_bounds,
+        test_enp_wire_batch_malformed,
         NULL
     };
     return testkit_run (testkit_suite ("enp_wire", 10, tests));
