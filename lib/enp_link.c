@@ -52,6 +52,7 @@ struct _enp_link_t {
     size_t failed;              //  failures not yet placed on a pending fd
     char *endpoint;             //  what a connecting link dials, or NULL
     int64_t redial_at;          //  monotonic ms to dial again, 0: no need
+    bool paused;                //  disconnected on purpose (enp_link_pause)
 };
 
 static const char *s_names [] = { "broker", "frontend", "backend", "broker" };
@@ -222,7 +223,7 @@ void
 enp_link_maintain (enp_link_t *self)
 {
     assert (self);
-    if (!self->endpoint || self->redial_at == 0
+    if (!self->endpoint || self->paused || self->redial_at == 0
     ||  enp_time_mono_ms () < self->redial_at)
         return;
     if (enp_link_peers (self) > 0) {
@@ -233,6 +234,37 @@ enp_link_maintain (enp_link_t *self)
     if (zsock_connect (self->socket, "%s", self->endpoint) == 0)
         enp_log_debug ("dialling %s %s again", s_names [self->role], self->endpoint);
     self->redial_at = enp_time_mono_ms () + ENP_LINK_RECONNECT_MAX_MS;
+}
+
+//  Drop the connection on purpose and stay away until resumed.
+int
+enp_link_pause (enp_link_t *self)
+{
+    assert (self);
+    if (!self->endpoint || self->paused)
+        return -1;
+    self->paused = true;
+    self->redial_at = 0;
+    zsock_disconnect (self->socket, "%s", self->endpoint);
+    return 0;
+}
+
+//  Connect again after a pause.
+int
+enp_link_resume (enp_link_t *self)
+{
+    assert (self);
+    if (!self->paused)
+        return -1;
+    self->paused = false;
+    return zsock_connect (self->socket, "%s", self->endpoint);
+}
+
+bool
+enp_link_paused (enp_link_t *self)
+{
+    assert (self);
+    return self->paused;
 }
 
 //  When every connection left in handshake succeeded, they are peers.

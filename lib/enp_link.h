@@ -81,6 +81,24 @@ enp_link_event_t enp_link_monitor_read (enp_link_t *self);
 //  ENP_LINK_RECONNECT_MAX_MS dials again, since libzmq stops retrying an
 //  endpoint after a protocol error.
 void enp_link_maintain (enp_link_t *self);
+//  For a connecting link: disconnect on purpose, and neither libzmq nor
+//  enp_link_maintain dials again until enp_link_resume. A reader that must
+//  stop reading for longer than the heartbeat timeout pauses instead: a
+//  connection whose pipe stays full is replaced by libzmq after the
+//  timeout, and in libzmq 4.3.4 a write activation meant for the old one
+//  can then restart input on the new one and abort the process
+//  (_input_stopped, libzmq issue 3937). A disconnected session never gets
+//  a new connection, so that cannot happen. libzmq closes the old
+//  connection once the messages it already queued for the socket are read
+//  (they still come out of enp_link_recv) or its heartbeat times out;
+//  what the peer sent after those is lost with it (the logger redelivers
+//  it). Returns 0, or -1 when not connecting or already paused.
+int enp_link_pause (enp_link_t *self);
+//  Connect again after enp_link_pause. Returns 0, or -1 when not paused
+//  or the connect failed.
+int enp_link_resume (enp_link_t *self);
+//  Return true between enp_link_pause and enp_link_resume.
+bool enp_link_paused (enp_link_t *self);
 //  For a connecting link: read every monitor event waiting, log the link
 //  going up or down and failed handshakes (with a hint about the keys),
 //  and return true while the link is up.

@@ -122,6 +122,53 @@ START_TEST (test_enp_link_new_after_destroy)
 }
 END_TEST
 
+//  A paused link leaves its peer and comes back when resumed; pausing
+//  twice, resuming twice, or pausing a bound link is refused.
+START_TEST (test_enp_link_pause)
+{
+    enp_link_t *backend = enp_link_new (ENP_LINK_BACKEND, NULL);
+    int port = enp_link_bind (backend, "tcp://127.0.0.1:*");
+    ck_assert_int_gt (port, 0);
+    ck_assert_int_eq (enp_link_pause (backend), -1);
+    enp_link_t *worker = enp_link_new (ENP_LINK_WORKER, NULL);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    ck_assert_int_eq (enp_link_resume (worker), -1);
+    ck_assert_int_eq (enp_link_connect (worker, endpoint), 0);
+    ck_assert (s_wait_peers (backend, 1, 5000));
+    ck_assert (!enp_link_paused (worker));
+    ck_assert_int_eq (enp_link_pause (worker), 0);
+    ck_assert (enp_link_paused (worker));
+    ck_assert_int_eq (enp_link_pause (worker), -1);
+    //  The socket lets go of the connection once it has read what it held
+    int64_t deadline = enp_time_mono_ms () + 10000;
+    while (enp_link_peers (backend) > 0 && enp_time_mono_ms () < deadline) {
+        zmsg_t *msg = NULL;
+        ck_assert_int_eq (enp_link_recv (worker, &msg), ENP_ENOTFOUND);
+        s_wait_peers (backend, 0, 20);
+        enp_link_maintain (worker);
+    }
+    ck_assert_uint_eq (enp_link_peers (backend), 0);
+    ck_assert_int_eq (enp_link_resume (worker), 0);
+    ck_assert (!enp_link_paused (worker));
+    ck_assert_int_eq (enp_link_resume (worker), -1);
+    ck_assert (s_wait_peers (backend, 1, 5000));
+    ck_assert_int_eq (zstr_send (enp_link_socket (backend), "back"), 0);
+    zmsg_t *msg = NULL;
+    enp_status_t status = ENP_ENOTFOUND;
+    deadline = enp_time_mono_ms () + 5000;
+    while (status == ENP_ENOTFOUND && enp_time_mono_ms () < deadline) {
+        status = enp_link_recv (worker, &msg);
+        usleep (1000);
+    }
+    ck_assert_int_eq (status, ENP_OK);
+    ck_assert (zframe_streq (zmsg_first (msg), "back"));
+    zmsg_destroy (&msg);
+    enp_link_destroy (&worker);
+    enp_link_destroy (&backend);
+}
+END_TEST
+
 //  What counts as staying on this host.
 START_TEST (test_enp_link_endpoint_local)
 {
@@ -147,6 +194,7 @@ main (void)
     const TTest *tests [] = {
         test_enp_link_usage,
         test_enp_link_recv_bounds,
+        test_enp_link_pause,
         test_enp_link_endpoint_local,
         test_enp_link_new_after_destroy,
         NULL
