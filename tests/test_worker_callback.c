@@ -374,7 +374,8 @@ START_TEST (test_worker_callback_set_inflight)
 }
 END_TEST
 
-//  Slots fill up: submit refuses when full; each outcome is reported once.
+//  The client holds at most its limit of reports, waiting or in flight:
+//  submit refuses past it; each outcome is reported once.
 START_TEST (test_worker_callback_submit_full)
 {
     testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 404, 0 });
@@ -383,15 +384,23 @@ START_TEST (test_worker_callback_submit_full)
     const char *url = testkit_logger_url (logger);
     worker_callback_t *callback = worker_callback_new (url, NULL, 2, 10, NULL);
     ck_assert_int_eq (worker_callback_set_inflight (callback, 2), 0);
+    ck_assert_int_eq (worker_callback_set_queue (callback, 0), -1);
+    ck_assert_int_eq (worker_callback_set_queue (callback, 2), 0);
+    ck_assert_uint_eq (worker_callback_room (callback), 2);
     ck_assert_int_eq (worker_callback_submit (callback,
                       "00000000-0000-4000-8000-000000000001"), 0);
     ck_assert (!worker_callback_full (callback));
     ck_assert_int_eq (worker_callback_submit (callback,
                       "00000000-0000-4000-8000-000000000002"), 0);
     ck_assert (worker_callback_full (callback));
+    ck_assert_uint_eq (worker_callback_room (callback), 0);
     ck_assert_uint_eq (worker_callback_pending (callback), 2);
+    ck_assert_uint_eq (worker_callback_queued (callback), 2);
     ck_assert_int_eq (worker_callback_submit (callback,
                       "00000000-0000-4000-8000-000000000003"), -1);
+    //  Only while nothing is held
+    ck_assert_int_eq (worker_callback_set_queue (callback, 10), -1);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 8, 2), -1);
     s_outcomes_t outcomes = { 0 };
     s_run_all (callback, &outcomes, 5000);
     ck_assert_int_eq (outcomes.count, 2);
@@ -409,6 +418,294 @@ START_TEST (test_worker_callback_submit_full)
     ck_assert_int_eq (not_found, 1);
     ck_assert_str_ne (outcomes.ids [0], outcomes.ids [1]);
     ck_assert_int_eq (testkit_logger_requests (logger), 2);
+    //  Not a lowercase canonical UUID: refused, nothing held
+    ck_assert_int_eq (worker_callback_submit (callback, "not-an-id"), -1);
+    ck_assert_int_eq (worker_callback_submit (callback,
+                      "00000000-0000-4000-8000-00000000000A"), -1);
+    ck_assert_uint_eq (worker_callback_pending (callback), 0);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
+//  Write test id number index into id.
+static void
+s_id (char *id, size_t size, int index)
+{
+    snprintf (id, size, "00000000-0000-4000-8000-%012d", index);
+}
+
+//  Submit count reports with ids number first, first + 1, ...
+static void
+s_submit (worker_callback_t *callback, int first, int count)
+{
+    for (int index = first; index < first + count; index++) {
+        char id [37];
+        s_id (id, sizeof id, index);
+        ck_assert_int_eq (worker_callback_submit (callback, id), 0);
+    }
+}
+
+//  Batches: reports waiting when nothing is in flight go at once, in one
+//  POST /events:batchUpdateStatus whose body lists them in order; each
+//  gets its own outcome.
+START_TEST (test_worker_callback_batch)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       "s3cret", 2, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 0, 2), -1);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 1001, 2), -1);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 8, -1), -1);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 8, 1001), -1);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 8, 1000), 0);
+    ck_assert (worker_callback_batching (callback));
+    s_submit (callback, 0, 3);
+    //  Nothing in flight: out at once, however long batches may gather
+    worker_callback_run (callback, NULL, NULL);
+    ck_assert_uint_eq (worker_callback_queued (callback), 0);
+    ck_assert_uint_eq (worker_callback_pending (callback), 3);
+    s_outcomes_t outcomes = { 0 };
+    s_run_all (callback, &outcomes, 5000);
+    ck_assert_int_eq (outcomes.count, 3);
+    for (int index = 0; index < 3; index++) {
+        char id [37];
+        s_id (id, sizeof id, index);
+        ck_assert_str_eq (outcomes.ids [index], id);
+        ck_assert_int_eq (outcomes.statuses [index], ENP_OK);
+    }
+    ck_assert_int_eq (testkit_logger_requests (logger), 1);
+    ck_assert_int_eq (testkit_logger_batches (logger), 1);
+    ck_assert_int_eq (testkit_logger_patches (logger), 0);
+    ck_assert_uint_eq (worker_callback_batches (callback), 1);
+    testkit_request_t last;
+    testkit_logger_last (logger, &last);
+    ck_assert_str_eq (last.body, "{\"updates\":["
+        "{\"event_id\":\"00000000-0000-4000-8000-000000000000\",\"status\":\"processed\"},"
+        "{\"event_id\":\"00000000-0000-4000-8000-000000000001\",\"status\":\"processed\"},"
+        "{\"event_id\":\"00000000-0000-4000-8000-000000000002\",\"status\":\"processed\"}]}");
+    ck_assert_str_eq (last.authorization, "Bearer s3cret");
+    ck_assert_str_eq (last.content_type, "application/json");
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
+//  While a request is in flight, reports gather until batch_max wait (or
+//  batch_ms pass): the logger holds its answers until two requests are
+//  open, so the first stays in flight while the others arrive.
+START_TEST (test_worker_callback_batch_gathers)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    testkit_logger_set_gate (logger, 2);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 2, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_inflight (callback, 3), 0);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 4, 1000), 0);
+    s_submit (callback, 0, 1);
+    int64_t start = enp_time_mono_ms ();
+    worker_callback_run (callback, NULL, NULL);
+    ck_assert_uint_eq (worker_callback_queued (callback), 0);
+    s_submit (callback, 1, 3);
+    worker_callback_run (callback, NULL, NULL);
+    //  One in flight, three waiting (fewer than 4): they gather, unless
+    //  this machine took the whole second allowed for it
+    if (enp_time_mono_ms () - start < 900)
+        ck_assert_uint_eq (worker_callback_queued (callback), 3);
+    s_submit (callback, 4, 1);
+    worker_callback_run (callback, NULL, NULL);
+    ck_assert_uint_eq (worker_callback_queued (callback), 0);
+    s_outcomes_t outcomes = { 0 };
+    s_run_all (callback, &outcomes, 10000);
+    ck_assert_int_eq (outcomes.count, 5);
+    ck_assert_int_eq (testkit_logger_batches (logger), 2);
+    ck_assert_int_eq (testkit_logger_reports (logger), 5);
+    ck_assert_int_eq (testkit_logger_peak (logger), 2);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
+//  Each item of a batch has its own outcome: a 404 item is dropped (as a
+//  single 404), another 4xx item refused, a 503 item retried in a batch of
+//  its own.
+START_TEST (test_worker_callback_batch_items)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    testkit_logger_set_items (logger, (int []) { 200, 404, 503, 422, 200, 0 });
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 3, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 16, 2), 0);
+    s_submit (callback, 0, 4);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
+    s_outcomes_t outcomes = { 0 };
+    s_run_all (callback, &outcomes, 5000);
+    char *log = testkit_capture_end (&capture);
+    ck_assert_int_eq (outcomes.count, 4);
+    const enp_status_t expected [] = { ENP_OK, ENP_ENOTFOUND, ENP_EINVAL, ENP_OK };
+    const int order [] = { 0, 1, 3, 2 };    //  the retried one comes last
+    for (int index = 0; index < 4; index++) {
+        char id [37];
+        s_id (id, sizeof id, order [index]);
+        ck_assert_str_eq (outcomes.ids [index], id);
+        ck_assert_int_eq (outcomes.statuses [index], expected [index]);
+    }
+    ck_assert_int_eq (testkit_logger_batches (logger), 2);
+    ck_assert_int_eq (testkit_logger_reports (logger), 5);
+    char id [64];
+    ck_assert_str_eq (testkit_logger_report (logger, 4, id, sizeof id),
+                      "00000000-0000-4000-8000-000000000002");
+    ck_assert_uint_eq (worker_callback_retries (callback), 1);
+    ck_assert_msg (strstr (log, "report failed") == NULL
+               &&  strstr (log, "HTTP 503 for 1 of them"), "%s", log);
+    ck_assert_msg (strstr (log, "does not know this event"), "%s", log);
+    ck_assert_msg (strstr (log, "refused the report with HTTP 422"), "%s", log);
+    free (log);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
+//  A whole batch that fails for a passing reason is retried as a whole,
+//  with backoff; a 4xx other than 404, 405 and 413 drops it.
+START_TEST (test_worker_callback_batch_retries)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 503, 500, 200, 401, 0 });
+    ck_assert_ptr_nonnull (logger);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 5, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 16, 2), 0);
+    s_submit (callback, 0, 3);
+    s_outcomes_t outcomes = { 0 };
+    s_run_all (callback, &outcomes, 5000);
+    ck_assert_int_eq (outcomes.count, 3);
+    for (int index = 0; index < 3; index++)
+        ck_assert_int_eq (outcomes.statuses [index], ENP_OK);
+    ck_assert_uint_eq (worker_callback_retries (callback), 2);
+    ck_assert_int_eq (testkit_logger_batches (logger), 3);
+    ck_assert_uint_eq (worker_callback_batches (callback), 1);
+    //  The fourth request gets 401: dropped, no retry
+    s_submit (callback, 3, 2);
+    outcomes.count = 0;
+    s_run_all (callback, &outcomes, 5000);
+    ck_assert_int_eq (outcomes.count, 2);
+    ck_assert_int_eq (outcomes.statuses [0], ENP_EINVAL);
+    ck_assert_int_eq (outcomes.statuses [1], ENP_EINVAL);
+    ck_assert_int_eq (testkit_logger_batches (logger), 4);
+    ck_assert_uint_eq (worker_callback_retries (callback), 2);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
+//  An answer that is not the batch result (not JSON, the wrong count, ids
+//  out of order) is a passing failure: retried, then given up.
+START_TEST (test_worker_callback_batch_bad_answer)
+{
+    const char *answers [] = {
+        "not json", "{}", "{\"results\":[]}",
+        "{\"results\":[{\"event_id\":\"00000000-0000-4000-8000-000000000001\",\"code\":200}]}",
+        "{\"results\":[{\"event_id\":\"00000000-0000-4000-8000-000000000000\",\"code\":\"200\"}]}",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+    };
+    for (size_t index = 0; index < sizeof answers / sizeof answers [0]; index++) {
+        testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+        ck_assert_ptr_nonnull (logger);
+        testkit_logger_set_answer (logger, answers [index]);
+        worker_callback_t *callback = worker_callback_new (
+            testkit_logger_url (logger), NULL, 1, 10, NULL);
+        ck_assert_int_eq (worker_callback_set_batch (callback, 16, 2), 0);
+        s_submit (callback, 0, 1);
+        s_outcomes_t outcomes = { 0 };
+        s_run_all (callback, &outcomes, 5000);
+        ck_assert_int_eq (outcomes.count, 1);
+        ck_assert_msg (outcomes.statuses [0] == ENP_EIO, "answer %zu", index);
+        ck_assert_int_eq (testkit_logger_batches (logger), 2);
+        worker_callback_destroy (&callback);
+        testkit_logger_destroy (&logger);
+    }
+}
+END_TEST
+
+//  A logger without the batch route (404 or 405), or one that takes no
+//  body this large (413), gets the batch's reports as single PATCHes, in
+//  order, and later reports too.
+START_TEST (test_worker_callback_batch_fallback)
+{
+    const int codes [] = { 404, 405, 413 };
+    for (size_t round = 0; round < 3; round++) {
+        testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+        ck_assert_ptr_nonnull (logger);
+        testkit_logger_set_batch_route (logger, codes [round]);
+        worker_callback_t *callback = worker_callback_new (
+            testkit_logger_url (logger), NULL, 2, 10, NULL);
+        ck_assert_int_eq (worker_callback_set_batch (callback, 16, 2), 0);
+        s_submit (callback, 0, 3);
+        testkit_capture_t capture;
+        testkit_capture_start (&capture);
+        s_outcomes_t outcomes = { 0 };
+        s_run_all (callback, &outcomes, 5000);
+        char *log = testkit_capture_end (&capture);
+        ck_assert_int_eq (outcomes.count, 3);
+        for (int index = 0; index < 3; index++) {
+            char id [37];
+            s_id (id, sizeof id, index);
+            ck_assert_str_eq (outcomes.ids [index], id);
+            ck_assert_int_eq (outcomes.statuses [index], ENP_OK);
+        }
+        ck_assert_int_eq (testkit_logger_batches (logger), 1);
+        ck_assert_int_eq (testkit_logger_patches (logger), 3);
+        ck_assert (!worker_callback_batching (callback));
+        ck_assert_msg (strstr (log, "reporting with single PATCHes"), "%s", log);
+        free (log);
+        //  Later reports go as PATCHes too, without asking again
+        s_submit (callback, 3, 2);
+        outcomes.count = 0;
+        s_run_all (callback, &outcomes, 5000);
+        ck_assert_int_eq (outcomes.count, 2);
+        ck_assert_int_eq (testkit_logger_batches (logger), 1);
+        ck_assert_int_eq (testkit_logger_patches (logger), 5);
+        worker_callback_destroy (&callback);
+        testkit_logger_destroy (&logger);
+    }
+}
+END_TEST
+
+//  Many reports through a few slots: every one reported exactly once, in
+//  batches of at most batch_max.
+START_TEST (test_worker_callback_batch_many)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 2, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_inflight (callback, 2), 0);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 100, 2), 0);
+    s_outcomes_t outcomes = { 0 };
+    for (int round = 0; round < 10; round++) {
+        s_submit (callback, round * 300, 300);
+        worker_callback_run (callback, s_done, &outcomes);
+    }
+    s_run_all (callback, &outcomes, 20000);
+    ck_assert_int_eq (outcomes.count, 3000);
+    ck_assert_int_eq (testkit_logger_reports (logger), 3000);
+    ck_assert_int_ge (testkit_logger_batches (logger), 30);
+    ck_assert_int_eq (testkit_logger_patches (logger), 0);
+    //  Each id once (the fake logger keeps them in arrival order)
+    char *seen = calloc (3000, 1);
+    for (int index = 0; index < 3000; index++) {
+        char id [64];
+        testkit_logger_report (logger, index, id, sizeof id);
+        int number = atoi (id + 24);
+        ck_assert_int_lt (number, 3000);
+        ck_assert_int_eq (seen [number], 0);
+        seen [number] = 1;
+    }
+    free (seen);
     worker_callback_destroy (&callback);
     testkit_logger_destroy (&logger);
 }
@@ -547,6 +844,13 @@ main (void)
         test_worker_callback_backoff_bounded,
         test_worker_callback_set_inflight,
         test_worker_callback_submit_full,
+        test_worker_callback_batch,
+        test_worker_callback_batch_gathers,
+        test_worker_callback_batch_items,
+        test_worker_callback_batch_retries,
+        test_worker_callback_batch_bad_answer,
+        test_worker_callback_batch_fallback,
+        test_worker_callback_batch_many,
         test_worker_callback_concurrent,
         test_worker_callback_cancel_waiting_retry,
         test_worker_callback_wait_extra_fd,

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <civetweb.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include "testkit.h"
 
 typedef struct {
@@ -596,6 +597,9 @@ testkit_threads_settle (int count, int timeout_ms)
 
 #define S_LOGGER_CODES  8
 #define S_LOGGER_IDS    64
+#define S_LOGGER_REPORTS 4096           //  reported ids kept, in order
+#define S_LOGGER_BODY_MAX (2 << 20)     //  bytes of a request body read
+#define S_LOGGER_BATCH_PATH "/events:batchUpdateStatus"
 
 struct _testkit_logger_t {
     bool library;                       //  holds a CivetWeb library reference
@@ -615,6 +619,17 @@ struct _testkit_logger_t {
     int gate;                           //  hold answers until this many are
                                         //  in flight (0: no gate)
     pthread_cond_t changed;             //  signalled when inflight grows
+    int batch_route;                    //  0: serve the batch route; else
+                                        //  answer it with this code
+    int items [S_LOGGER_CODES];         //  per-item codes in turn
+    int item_count;
+    int items_seen;                     //  batch items answered
+    int batches;                        //  batch requests answered
+    char *answer;                       //  body of 2xx batch answers, or NULL
+    bool hold;                          //  hold every answer until released
+    char (*reports) [64];               //  reported ids in order
+    int report_count;                   //  reports seen (kept: the first
+                                        //  S_LOGGER_REPORTS)
 };
 
 //  Hold a request at the gate until gate requests are in flight at once,
@@ -630,7 +645,49 @@ s_logger_gate (testkit_logger_t *self)
         if (pthread_cond_timedwait (&self->changed, &self->mutex, &deadline) != 0)
             break;
     self->gate = 0;
+    while (self->hold)
+        pthread_cond_wait (&self->changed, &self->mutex);
     pthread_cond_broadcast (&self->changed);
+}
+
+//  Remember a reported id. Called locked.
+static void
+s_logger_reported (testkit_logger_t *self, const char *id)
+{
+    if (self->report_count < S_LOGGER_REPORTS)
+        snprintf (self->reports [self->report_count], sizeof self->reports [0],
+                  "%s", id);
+    self->report_count++;
+}
+
+//  Build the answer to a batch of status updates: one result per item,
+//  its code the next of the item script. Called locked. Caller frees.
+static char *
+s_logger_batch_answer (testkit_logger_t *self, const char *body, size_t size)
+{
+    json_t *request = json_loadb (body, size, 0, NULL);
+    json_t *updates = json_object_get (request, "updates");
+    json_t *results = json_array ();
+    size_t index;
+    json_t *update;
+    json_array_foreach (updates, index, update) {
+        const char *id = json_string_value (json_object_get (update, "event_id"));
+        s_logger_reported (self, id? id: "");
+        int seen = self->items_seen++;
+        int code = self->items [seen < self->item_count? seen: self->item_count - 1];
+        json_t *result = json_pack ("{s:s, s:i}", "event_id", id? id: "", "code", code);
+        if (code >= 200 && code < 300)
+            json_object_set_new (result, "event", json_pack ("{s:s, s:s}",
+                                 "event_id", id? id: "", "status", "processed"));
+        else
+            json_object_set_new (result, "problem", json_pack ("{s:i}", "status", code));
+        json_array_append_new (results, result);
+    }
+    json_t *answer = json_pack ("{s:o}", "results", results);
+    char *text = json_dumps (answer, JSON_COMPACT);
+    json_decref (answer);
+    json_decref (request);
+    return text;
 }
 
 //  Answer one request with the next scripted code.
@@ -639,18 +696,20 @@ s_logger_handle (struct mg_connection *conn, void *cbdata)
 {
     testkit_logger_t *self = (testkit_logger_t *) cbdata;
     const struct mg_request_info *info = mg_get_request_info (conn);
-    char body [sizeof self->last.body];
+    char *body = (char *) malloc (S_LOGGER_BODY_MAX + 1);
     size_t size = 0;
-    while (size < sizeof body - 1) {
-        int rc = mg_read (conn, body + size, sizeof body - 1 - size);
+    while (body && size < S_LOGGER_BODY_MAX) {
+        int rc = mg_read (conn, body + size, S_LOGGER_BODY_MAX - size);
         if (rc <= 0)
             break;
         size += (size_t) rc;
     }
-    body [size] = '\0';
+    if (body)
+        body [size] = '\0';
     const char *authorization = mg_get_header (conn, "Authorization");
     const char *content_type = mg_get_header (conn, "Content-Type");
     const char *prefix = "/events/";
+    bool batch = strcmp (info->local_uri, S_LOGGER_BATCH_PATH) == 0;
     pthread_mutex_lock (&self->mutex);
     int index = self->requests++;
     int code = self->codes [index < self->code_count? index: self->code_count - 1];
@@ -659,11 +718,23 @@ s_logger_handle (struct mg_connection *conn, void *cbdata)
     if (index < S_LOGGER_IDS && strncmp (info->local_uri, prefix, strlen (prefix)) == 0)
         snprintf (self->ids [index], sizeof self->ids [index], "%s",
                   info->local_uri + strlen (prefix));
+    if (!batch && strncmp (info->local_uri, prefix, strlen (prefix)) == 0)
+        s_logger_reported (self, info->local_uri + strlen (prefix));
     snprintf (self->last.authorization, sizeof self->last.authorization, "%s",
               authorization? authorization: "");
     snprintf (self->last.content_type, sizeof self->last.content_type, "%s",
               content_type? content_type: "");
-    snprintf (self->last.body, sizeof self->last.body, "%s", body);
+    snprintf (self->last.body, sizeof self->last.body, "%s", body? body: "");
+    char *reply = NULL;
+    if (batch) {
+        self->batches++;
+        if (self->batch_route)
+            code = self->batch_route;
+        else
+        if (code >= 200 && code < 300)
+            reply = self->answer? strdup (self->answer)
+                                : s_logger_batch_answer (self, body, size);
+    }
     int delay_ms = self->delay_ms;
     self->inflight++;
     if (self->inflight > self->peak)
@@ -673,9 +744,11 @@ s_logger_handle (struct mg_connection *conn, void *cbdata)
     pthread_mutex_unlock (&self->mutex);
     if (delay_ms)
         usleep ((useconds_t) delay_ms * 1000);
-    const char *reply = "{}";
+    const char *text = reply? reply: "{}";
     mg_printf (conn, "HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\n"
-               "Content-Length: %zu\r\n\r\n%s", code, strlen (reply), reply);
+               "Content-Length: %zu\r\n\r\n%s", code, strlen (text), text);
+    free (reply);
+    free (body);
     pthread_mutex_lock (&self->mutex);
     self->inflight--;
     pthread_mutex_unlock (&self->mutex);
@@ -695,7 +768,10 @@ testkit_logger_new (const int *codes)
         self->codes [self->code_count] = codes [self->code_count];
         self->code_count++;
     }
-    if (self->code_count == 0 || codes [self->code_count]) {
+    self->items [0] = 200;
+    self->item_count = 1;
+    self->reports = calloc (S_LOGGER_REPORTS, sizeof *self->reports);
+    if (self->code_count == 0 || codes [self->code_count] || !self->reports) {
         testkit_logger_destroy (&self);     //  empty or too long a script
         return NULL;
     }
@@ -717,7 +793,7 @@ testkit_logger_new (const int *codes)
     }
     self->port = ports [0].port;
     snprintf (self->url, sizeof self->url, "http://127.0.0.1:%d", self->port);
-    mg_set_request_handler (self->context, "/events", s_logger_handle, self);
+    mg_set_request_handler (self->context, "/", s_logger_handle, self);
     return self;
 }
 
@@ -728,6 +804,7 @@ testkit_logger_destroy (testkit_logger_t **self_p)
     testkit_logger_t *self = *self_p;
     if (!self)
         return;
+    testkit_logger_set_hold (self, false);
     if (self->context) {
         testkit_knocker_t *knocker = testkit_knocker_new (self->port);
         mg_stop (self->context);
@@ -737,6 +814,8 @@ testkit_logger_destroy (testkit_logger_t **self_p)
         mg_exit_library ();
     pthread_cond_destroy (&self->changed);
     pthread_mutex_destroy (&self->mutex);
+    free (self->reports);
+    free (self->answer);
     free (self);
     *self_p = NULL;
 }
@@ -1114,6 +1193,14 @@ s_pipeline_stop_one (pid_t *pid, const char *name)
 }
 
 int
+testkit_pipeline_stop_processor (testkit_pipeline_t *self, int index)
+{
+    assert (self);
+    assert (index >= 0 && index < TESTKIT_PIPELINE_PROCESSORS);
+    return s_pipeline_stop_one (&self->processors [index], "notification-processor");
+}
+
+int
 testkit_pipeline_stop (testkit_pipeline_t *self)
 {
     assert (self);
@@ -1125,4 +1212,79 @@ testkit_pipeline_stop (testkit_pipeline_t *self)
         failed |= s_pipeline_stop_one (&self->loggers [index], "event-logger");
     failed |= s_pipeline_stop_one (&self->broker, "queue-broker");
     return failed? -1: 0;
+}
+
+void
+testkit_logger_set_batch_route (testkit_logger_t *self, int code)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->batch_route = code;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
+testkit_logger_set_items (testkit_logger_t *self, const int *codes)
+{
+    assert (self);
+    assert (codes && codes [0]);
+    pthread_mutex_lock (&self->mutex);
+    self->item_count = 0;
+    while (self->item_count < S_LOGGER_CODES && codes [self->item_count]) {
+        self->items [self->item_count] = codes [self->item_count];
+        self->item_count++;
+    }
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
+testkit_logger_set_answer (testkit_logger_t *self, const char *body)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    free (self->answer);
+    self->answer = body? strdup (body): NULL;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+int
+testkit_logger_batches (testkit_logger_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    int batches = self->batches;
+    pthread_mutex_unlock (&self->mutex);
+    return batches;
+}
+
+int
+testkit_logger_reports (testkit_logger_t *self)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    int count = self->report_count;
+    pthread_mutex_unlock (&self->mutex);
+    return count;
+}
+
+const char *
+testkit_logger_report (testkit_logger_t *self, int index, char *id, size_t size)
+{
+    assert (self);
+    assert (id && size > 0);
+    pthread_mutex_lock (&self->mutex);
+    snprintf (id, size, "%s", index >= 0 && index < S_LOGGER_REPORTS
+                              && index < self->report_count? self->reports [index]: "");
+    pthread_mutex_unlock (&self->mutex);
+    return id;
+}
+
+void
+testkit_logger_set_hold (testkit_logger_t *self, bool hold)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->hold = hold;
+    pthread_cond_broadcast (&self->changed);
+    pthread_mutex_unlock (&self->mutex);
 }

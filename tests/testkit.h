@@ -130,8 +130,9 @@ void testkit_knocker_destroy (testkit_knocker_t **self_p);
 
 //  ---------------------------------------------------------------------
 //  testkit_logger - a small CivetWeb server playing the event-logger for
-//  the worker's tests: it answers PATCH /events/{id} with scripted codes,
-//  counts requests and remembers what they carried. It holds a reference
+//  the worker's tests: it answers PATCH /events/{id} and POST
+//  /events:batchUpdateStatus with scripted codes, counts requests and
+//  remembers what they carried. It holds a reference
 //  on the CivetWeb library (mg_init_library) for its whole life.
 typedef struct _testkit_logger_t testkit_logger_t;
 
@@ -171,8 +172,32 @@ void testkit_logger_set_delay (testkit_logger_t *self, int delay_ms);
 //  passes at once, one that does not is held 3 s (the gate then opens for
 //  good) and shows it in testkit_logger_peak. Timing-free concurrency test.
 void testkit_logger_set_gate (testkit_logger_t *self, int count);
+//  Hold every answer (true) until released (false), to play a frozen
+//  logger without timing: requests are read and counted, then wait.
+void testkit_logger_set_hold (testkit_logger_t *self, bool hold);
 //  Return the most requests the server was answering at the same time.
 int testkit_logger_peak (testkit_logger_t *self);
+//  Answer the batch route with code (404 or 405: a logger older than the
+//  route); 0 serves it (the default). A served batch request takes the
+//  next scripted code like any request; with a 2xx, the answer holds one
+//  result per item, in order, each with the next item code (see
+//  testkit_logger_set_items).
+void testkit_logger_set_batch_route (testkit_logger_t *self, int code);
+//  Set the codes of batch items in turn (a 0-terminated list of 1 to 8;
+//  the last one repeats). The default is 200 for every item.
+void testkit_logger_set_items (testkit_logger_t *self, const int *codes);
+//  Answer 2xx batch requests with this body instead of results (NULL:
+//  results again), to play a logger whose answer cannot be read.
+void testkit_logger_set_answer (testkit_logger_t *self, const char *body);
+//  Return how many batch requests the server has answered.
+int testkit_logger_batches (testkit_logger_t *self);
+//  Return how many reports arrived, one per PATCH and per batch item,
+//  whatever the answer.
+int testkit_logger_reports (testkit_logger_t *self);
+//  Copy the event id of report number index (from 0, the first 4096 only)
+//  into id; "" if there was none. Returns id.
+const char *testkit_logger_report (testkit_logger_t *self, int index, char *id,
+                                   size_t size);
 
 //  ---------------------------------------------------------------------
 //  testkit_pipeline - the real services, started as child processes on
@@ -250,6 +275,9 @@ int testkit_pipeline_wait_log (testkit_pipeline_t *self, const char *name,
                                const char *text, int timeout_ms);
 //  SIGKILL one of the pipeline's services, reap it and forget it.
 void testkit_pipeline_kill (testkit_pipeline_t *self, pid_t pid);
+//  Stop processor index with SIGTERM, if it runs, and forget it. Returns
+//  its exit status (0 when it stopped cleanly within 5 s).
+int testkit_pipeline_stop_processor (testkit_pipeline_t *self, int index);
 //  Stop every service still running with SIGTERM, processors first, and
 //  forget them. Returns 0 if each exited 0 within 5 s, else -1 (and says
 //  which on stderr).
