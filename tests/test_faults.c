@@ -40,13 +40,20 @@ s_start_logger (testkit_pipeline_t *pipeline)
                    "logger did not start");
 }
 
+//  Start the processors with these flags.
+static void
+s_start_processors_with (testkit_pipeline_t *pipeline, const char *const flags [])
+{
+    for (int index = 0; index < S_PROCESSORS; index++)
+        ck_assert_int_gt (testkit_pipeline_start_processor (pipeline, index, flags), 0);
+}
+
 //  Start the processors, retrying reports quickly.
 static void
 s_start_processors (testkit_pipeline_t *pipeline)
 {
     const char *const flags [] = { "--report-backoff", "50", NULL };
-    for (int index = 0; index < S_PROCESSORS; index++)
-        testkit_pipeline_start_processor (pipeline, index, flags);
+    s_start_processors_with (pipeline, flags);
 }
 
 //  Start the whole pipeline: broker, logger, processors.
@@ -257,6 +264,98 @@ START_TEST (test_faults_logger_stopped)
 }
 END_TEST
 
+//  Return true while pid runs (a crashed child is a zombie until reaped:
+//  /proc says so).
+static bool
+s_alive (pid_t pid)
+{
+    char path [64], state = '?';
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (file && fscanf (file, "%*d (%*[^)]) %c", &state) != 1)
+        state = '?';
+    if (file)
+        fclose (file);
+    return file && state != 'Z' && state != 'X';
+}
+
+//  The logger frozen (SIGSTOP) for longer than the ZeroMQ heartbeat timeout
+//  while processors drain a backlog from the broker: their reports hang,
+//  but they must keep reading the broker, or libzmq 4.3.4 replaces the
+//  stalled connection and can abort the process (_input_stopped, libzmq
+//  issue 3937) when reading resumes. Every processor stays alive and every
+//  event ends processed. With report_queue set, the processors' report
+//  queue is that small, so it fills during the freeze: they stop reading
+//  and must do so without taking the crash path either.
+static void
+s_frozen_backlog (const char *report_queue, int rounds)
+{
+    testkit_pipeline_t *pipeline = testkit_pipeline_new ();
+    ck_assert_ptr_nonnull (pipeline);
+    testkit_pipeline_start_broker (pipeline);
+    s_start_logger (pipeline);
+    const char *const flags [] = { "--report-backoff", "50",
+        report_queue? "--report-queue": NULL, report_queue, NULL };
+    int created = 0;
+    for (int round = 0; round < rounds; round++) {
+        //  A backlog in the broker, then the logger frozen, then the
+        //  processors started on the backlog
+        s_stream_t stream = { .base = testkit_pipeline_base (pipeline), .count = 3000 };
+        s_stream (&stream);
+        ck_assert_int_eq (stream.created, 3000);
+        created += stream.created;
+        int64_t deadline = enp_time_mono_ms () + 30000;
+        while (s_metric (pipeline, "events_in_store{status=\"pending\"}") > 0
+           &&  enp_time_mono_ms () < deadline)
+            usleep (20 * 1000);
+        pid_t logger = testkit_pipeline_logger (pipeline);
+        kill (logger, SIGSTOP);
+        long printed = s_lines (pipeline);
+        s_start_processors_with (pipeline, flags);
+        //  The processors have taken events (and their reports hang)...
+        deadline = enp_time_mono_ms () + 30000;
+        while (s_lines (pipeline) == printed && enp_time_mono_ms () < deadline)
+            usleep (20 * 1000);
+        ck_assert_int_gt (s_lines (pipeline), printed);
+        //  ...for three heartbeat timeouts (3 s each)
+        sleep (10);
+        kill (logger, SIGCONT);
+        s_assert_all_processed (pipeline, created, report_queue
+                                ? "logger frozen for 10 s, report queue full"
+                                : "logger frozen for 10 s over a backlog");
+        //  A small queue filled: a processor left the broker meanwhile
+        if (report_queue) {
+            int paused = 0;
+            for (int index = 0; index < S_PROCESSORS; index++) {
+                char name [32];
+                snprintf (name, sizeof name, "processor-%d.log", index);
+                paused += testkit_pipeline_wait_log (pipeline, name,
+                              "disconnecting from the broker", 0) == 0;
+            }
+            ck_assert_int_gt (paused, 0);
+        }
+        for (int index = 0; index < S_PROCESSORS; index++) {
+            pid_t processor = testkit_pipeline_processor (pipeline, index);
+            ck_assert_msg (s_alive (processor), "processor %d died (see %s)",
+                           index, testkit_pipeline_dir (pipeline));
+            ck_assert_int_eq (testkit_pipeline_stop_processor (pipeline, index), 0);
+        }
+    }
+    s_pipeline_stop (&pipeline);
+}
+
+START_TEST (test_faults_logger_frozen_backlog)
+{
+    s_frozen_backlog (NULL, 2);
+}
+END_TEST
+
+START_TEST (test_faults_logger_frozen_queue_full)
+{
+    s_frozen_backlog ("1000", 2);
+}
+END_TEST
+
 //  Count the sockets the server has closed (or answered); the others are
 //  still open and silent. Never blocks.
 static int
@@ -403,6 +502,8 @@ main (void)
         test_faults_broker_restarted,
         test_faults_logger_before_broker,
         test_faults_logger_stopped,
+        test_faults_logger_frozen_backlog,
+        test_faults_logger_frozen_queue_full,
         test_faults_slowloris,
         test_faults_idle_metrics_connections,
         NULL

@@ -527,6 +527,169 @@ START_TEST (test_worker_bad_endpoint)
 }
 END_TEST
 
+//  Several events in one ENP3 message: each printed and reported, in
+//  order; a message with one invalid event prints none of it.
+START_TEST (test_worker_batch_messages)
+{
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 2, .backoff_ms = 10,
+                 .inflight = 2, .batch_max = 64, .batch_ms = 2 });
+    enp_event_t *events [3];
+    uint32_t attempts [3] = { 1, 1, 1 };
+    for (int index = 0; index < 3; index++) {
+        char id [37];
+        snprintf (id, sizeof id, "00000000-0000-4000-8000-%012d", index);
+        events [index] = enp_event_new (id, "erin", index == 1? "caf\xc3(": "ok", index);
+    }
+    size_t packed = 0;
+    zmsg_t *msg = enp_wire_encode_batch (events, attempts, 3, &packed);
+    ck_assert_uint_eq (packed, 3);
+    ck_assert_int_eq (zmsg_send (&msg, rig.push), 0);
+    enp_event_destroy (&events [1]);
+    events [1] = enp_event_new ("00000000-0000-4000-8000-000000000001", "erin", "ok", 1);
+    msg = enp_wire_encode_batch (events, attempts, 3, &packed);
+    ck_assert_int_eq (zmsg_send (&msg, rig.push), 0);
+    ck_assert (s_wait (rig.worker, rig.logger, 3, 3, 1, 5000));
+    ck_assert_uint_eq (worker_malformed (rig.worker), 1);
+    ck_assert_int_eq (testkit_logger_batches (rig.logger), 1);
+    worker_destroy (&rig.worker);
+    char *lines [4];
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 4), 3);
+    for (int index = 0; index < 3; index++) {
+        char expected [256], id [64];
+        s_expected (expected, sizeof expected, enp_event_id (events [index]), "erin", "ok");
+        ck_assert_str_eq (lines [index], expected);
+        ck_assert_str_eq (testkit_logger_report (rig.logger, index, id, sizeof id),
+                          enp_event_id (events [index]));
+        free (lines [index]);
+        enp_event_destroy (&events [index]);
+    }
+    s_rig_stop (&rig);
+}
+END_TEST
+
+//  A logger that holds every answer does not stop the worker: it reads and
+//  prints everything the broker sends while the reports wait, then sends
+//  them, in batches, once the logger answers.
+START_TEST (test_worker_prints_while_logger_holds)
+{
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 1000, .max_retries = 20, .backoff_ms = 10,
+                 .inflight = 1, .batch_max = 64, .batch_ms = 2 });
+    testkit_logger_set_hold (rig.logger, true);
+    enp_event_t *events [300];
+    s_send_events (rig.push, events, 300, "gus", "held");
+    int64_t deadline = enp_time_mono_ms () + 20000;
+    while (worker_notified (rig.worker) < 300 && enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    ck_assert_uint_eq (worker_notified (rig.worker), 300);
+    ck_assert_uint_eq (worker_reported (rig.worker), 0);
+    char *text = s_metrics (rig.worker);
+    ck_assert_msg (strstr (text, "worker_reports_queued 0\n") == NULL, "%s", text);
+    free (text);
+    testkit_logger_set_hold (rig.logger, false);
+    deadline = enp_time_mono_ms () + 30000;
+    while (worker_reported (rig.worker) < 300 && enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    ck_assert_uint_eq (worker_reported (rig.worker), 300);
+    ck_assert_int_lt (testkit_logger_batches (rig.logger), 300);
+    ck_assert_int_eq (testkit_logger_patches (rig.logger), 0);
+    worker_destroy (&rig.worker);
+    char *lines [301];
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 301), 300);
+    for (int index = 0; index < 300; index++) {
+        free (lines [index]);
+        enp_event_destroy (&events [index]);
+    }
+    s_rig_stop (&rig);
+}
+END_TEST
+
+//  A report queue that fills (the logger holds its answers) makes the
+//  worker leave the broker; once half of it is reported, it connects
+//  again and takes the rest. Every event is printed and reported once.
+START_TEST (test_worker_leaves_broker_when_queue_full)
+{
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 2000, .max_retries = 20, .backoff_ms = 10,
+                 .inflight = 1, .batch_max = 64, .batch_ms = 2,
+                 .report_queue = 200 });
+    testkit_logger_set_hold (rig.logger, true);
+    zsock_set_sndtimeo (rig.push, 0);
+    int sent = 0;
+    bool refused = false;
+    int64_t deadline = enp_time_mono_ms () + 20000;
+    //  Send until the worker has left (its queue full) and sends fail: a
+    //  bound PUSH with no peer takes nothing
+    while (enp_time_mono_ms () < deadline) {
+        char *text = s_metrics (rig.worker);
+        bool paused = strstr (text, "worker_broker_pauses_total 1\n") != NULL;
+        free (text);
+        if (paused && refused)
+            break;
+        if (sent == 100000)
+            break;
+        char id [37];
+        snprintf (id, sizeof id, "00000000-0000-4000-8000-%012d", sent);
+        enp_event_t *event = enp_event_new (id, "hal", "full", sent);
+        zmsg_t *msg = enp_wire_encode (event, 1);
+        enp_event_destroy (&event);
+        refused = zmsg_send (&msg, rig.push) != 0;
+        if (refused) {
+            zmsg_destroy (&msg);
+            zclock_sleep (5);
+        }
+        else
+            sent++;
+    }
+    ck_assert (refused);
+    //  It stopped taking events at its limit: the queue, less one message
+    ck_assert_uint_le (worker_notified (rig.worker), 200);
+    ck_assert_uint_ge (worker_notified (rig.worker), 200 - ENP_WIRE_BATCH_MAX);
+    ck_assert_uint_eq (worker_reported (rig.worker), 0);
+    testkit_logger_set_hold (rig.logger, false);
+    //  Back once half is reported: it prints again. Messages the PUSH
+    //  still gave the old connection are lost with it (a real logger
+    //  redelivers them), so send until 100 new ones are printed
+    int after = 0, next = 0;
+    deadline = enp_time_mono_ms () + 20000;
+    while (after < 100 && enp_time_mono_ms () < deadline) {
+        char id [37];
+        snprintf (id, sizeof id, "00000000-0000-4000-8000-%012d", 200000 + next++);
+        enp_event_t *event = enp_event_new (id, "hal", "after", next);
+        zmsg_t *msg = enp_wire_encode (event, 1);
+        enp_event_destroy (&event);
+        if (zmsg_send (&msg, rig.push))
+            zmsg_destroy (&msg);
+        zclock_sleep (1);
+        char *lines [512];
+        size_t count = s_read_lines (rig.out, lines, 512);
+        after = 0;
+        for (size_t index = 0; index < count && index < 512; index++) {
+            after += strstr (lines [index], ": after\n") != NULL;
+            free (lines [index]);
+        }
+    }
+    ck_assert_int_ge (after, 100);
+    //  Every event printed is reported once
+    deadline = enp_time_mono_ms () + 20000;
+    while (worker_reported (rig.worker) < worker_notified (rig.worker)
+       &&  enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    ck_assert_uint_eq (worker_reported (rig.worker), worker_notified (rig.worker));
+    ck_assert_int_eq (testkit_logger_reports (rig.logger), (int) worker_notified (rig.worker));
+    char *text = s_metrics (rig.worker);
+    ck_assert_msg (strstr (text, "worker_broker_pauses_total 1\n"), "%s", text);
+    ck_assert_msg (strstr (text, "worker_broker_connected 1\n"), "%s", text);
+    free (text);
+    worker_destroy (&rig.worker);
+    s_rig_stop (&rig);
+}
+END_TEST
+
 //  End to end through a real broker actor.
 START_TEST (test_worker_via_broker)
 {
@@ -588,6 +751,9 @@ main (void)
         test_worker_drops_invalid,
         test_worker_bad_endpoint,
         test_worker_via_broker,
+        test_worker_batch_messages,
+        test_worker_prints_while_logger_holds,
+        test_worker_leaves_broker_when_queue_full,
         NULL
     };
     return testkit_run (testkit_suite ("worker", 30, tests));

@@ -11,6 +11,8 @@
 #include "enp_log.h"
 #include "enp_probe.h"
 #include "worker.h"
+#include "worker_callback.h"
+#include "worker_reports.h"
 
 //  Declare every option with its default.
 static enp_config_t *
@@ -38,7 +40,19 @@ s_config_new (void)
     ||  enp_config_option (config, "report-backoff", "100",
                            "first retry backoff in ms (doubles, with jitter, up to 5 s)")
     ||  enp_config_option (config, "report-concurrency", "8",
-                           "reports in flight at once, each on its own kept-alive connection")
+                           "report requests in flight at once, each on its own"
+                           " kept-alive connection")
+    ||  enp_config_option (config, "report-batch-max", "256",
+                           "reports per request at most (1 to 1000); 1 sends"
+                           " each as its own PATCH")
+    ||  enp_config_option (config, "report-batch-ms", "2",
+                           "while a report request is in flight, others gather"
+                           " this long at most (0 to 1000 ms); an idle logger"
+                           " gets each report at once")
+    ||  enp_config_option (config, "report-queue", "100000",
+                           "reports waiting for the logger at most (1000 to"
+                           " 10000000, 16 bytes each); when full, the processor"
+                           " leaves the broker until half are done")
     ||  enp_config_option (config, "notify-format", "text",
                            "text (Event {id} has been sent to {user}: {description},"
                            " escaped) or json (one object per line)")
@@ -55,11 +69,18 @@ main (int argc, char *argv [])
     enp_config_t *config = s_config_new ();
     int rc = enp_app_configure (config, argc, argv);
     long dedup = 0, retries = 0, backoff = 0, inflight = 0;
+    long batch_max = 0, batch_ms = 0, queue = 0;
     if (rc == 0
     && (enp_app_number (config, "dedup-size", 1, 100000000, &dedup)
     ||  enp_app_number (config, "report-retries", 0, 100, &retries)
     ||  enp_app_number (config, "report-backoff", 1, 60000, &backoff)
-    ||  enp_app_number (config, "report-concurrency", 1, 256, &inflight)))
+    ||  enp_app_number (config, "report-concurrency", 1, 256, &inflight)
+    ||  enp_app_number (config, "report-batch-max", 1, WORKER_CALLBACK_BATCH_MAX,
+                        &batch_max)
+    ||  enp_app_number (config, "report-batch-ms", 0, WORKER_CALLBACK_BATCH_MS_MAX,
+                        &batch_ms)
+    ||  enp_app_number (config, "report-queue", 1000, WORKER_REPORTS_LIMIT_MAX,
+                        &queue)))
         rc = -1;
     worker_line_format_t format = WORKER_LINE_TEXT;
     if (rc == 0
@@ -91,6 +112,8 @@ main (int argc, char *argv [])
             .logger_ca = logger_ca,
             .dedup_size = (size_t) dedup, .max_retries = (int) retries,
             .backoff_ms = backoff, .inflight = (size_t) inflight,
+            .batch_max = (size_t) batch_max, .batch_ms = (int) batch_ms,
+            .report_queue = (size_t) queue,
             .format = format, .curve = curve
         };
         worker_t *worker = curve_rc == 0? worker_new (&options, stdout): NULL;

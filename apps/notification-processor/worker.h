@@ -16,7 +16,15 @@ typedef struct {
     size_t dedup_size;          //  events remembered to avoid printing twice
     int max_retries;            //  report retries before giving up
     long backoff_ms;            //  first retry backoff
-    size_t inflight;            //  reports in flight at once (1..256)
+    size_t inflight;            //  report requests in flight at once
+                                //  (1..256; 0: 1)
+    size_t batch_max;           //  reports per request (1..1000; 0 or 1:
+                                //  one PATCH each)
+    int batch_ms;               //  a report waits this long at most for
+                                //  others to share its request (0..1000)
+    size_t report_queue;        //  reports held at most; the worker stops
+                                //  reading the broker while they fill it
+                                //  (0: WORKER_CALLBACK_QUEUE_DEFAULT)
     worker_line_format_t format;    //  how notification lines look
     enp_curve_t *curve;         //  own certificate and the broker's key
                                 //  (borrowed, outlives the worker); NULL: off
@@ -25,8 +33,8 @@ typedef struct {
 typedef struct _worker_t worker_t;
 
 //  Start a worker actor that prints one line per event on out (borrowed;
-//  flushed after each line) and reports it processed. Returns NULL on
-//  failure.
+//  flushed after each burst of lines, before their reports are queued)
+//  and reports it processed. Returns NULL on failure.
 worker_t *worker_new (const worker_options_t *options, FILE *out);
 //  Stop the worker: it disconnects, finishes the events it already holds
 //  (for up to 2 s), and exits; nulls the caller's pointer.
