@@ -57,20 +57,28 @@ s_insert (logger_store_t *store, int count, char (*ids) [ENP_UUID_LEN + 1])
     }
 }
 
-//  Receive one message and decode it; returns the event (caller owns it)
-//  or NULL when nothing came within the receive timeout.
+//  Events of the last message not yet handed out by s_receive: a message
+//  may carry several.
+static enp_event_t *s_held [ENP_WIRE_BATCH_MAX];
+static size_t s_held_count, s_held_next;
+
+//  Return the next event received, decoding a message when none is held
+//  (caller owns it), or NULL when nothing came within the receive timeout.
 static enp_event_t *
 s_receive (zsock_t *pull)
 {
-    zmsg_t *msg = zmsg_recv (pull);
-    if (!msg)
-        return NULL;
-    enp_event_t *event = NULL;
-    char err [128] = "";
-    ck_assert_msg (enp_wire_decode (msg, &event, err, sizeof err) == ENP_OK,
-                   "undecodable message: %s", err);
-    zmsg_destroy (&msg);
-    return event;
+    if (s_held_next == s_held_count) {
+        zmsg_t *msg = zmsg_recv (pull);
+        if (!msg)
+            return NULL;
+        char err [128] = "";
+        s_held_next = s_held_count = 0;
+        ck_assert_msg (enp_wire_decode_batch (msg, s_held, ENP_WIRE_BATCH_MAX,
+                                              &s_held_count, err, sizeof err)
+                       == ENP_OK, "undecodable message: %s", err);
+        zmsg_destroy (&msg);
+    }
+    return s_held [s_held_next++];
 }
 
 //  Receive count events and check each: the ids in order, all of s_insert's
@@ -183,6 +191,58 @@ START_TEST (test_logger_dispatcher_sends_backlog)
     s_insert (store, 5, ids);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     s_receive_ids (pull, ids, 5, 1);
+    logger_dispatcher_destroy (&dispatcher);
+    logger_store_destroy (&store);
+    zsock_destroy (&pull);
+}
+END_TEST
+
+//  Events due together go several to a message (ENP3, two frames), up to
+//  the wire batch; a wire batch of 1 sends each as an ENP2 message.
+START_TEST (test_logger_dispatcher_wire_batch)
+{
+    char endpoint [64];
+    zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
+    logger_store_t *store = s_store_new (1000, 30000, 5);
+    char ids [100][ENP_UUID_LEN + 1];
+    s_insert (store, 100, ids);
+    logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
+    //  A backlog of 100: one message of 64, one of 36
+    size_t sizes [2] = { ENP_WIRE_BATCH_MAX, 100 - ENP_WIRE_BATCH_MAX };
+    int received = 0;
+    for (int message = 0; message < 2; message++) {
+        zmsg_t *msg = zmsg_recv (pull);
+        ck_assert_ptr_nonnull (msg);
+        ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_BATCH_FRAMES);
+        enp_event_t *events [ENP_WIRE_BATCH_MAX];
+        size_t count = 0;
+        ck_assert_int_eq (enp_wire_decode_batch (msg, events, ENP_WIRE_BATCH_MAX,
+                                                 &count, NULL, 0), ENP_OK);
+        ck_assert_uint_eq (count, sizes [message]);
+        for (size_t index = 0; index < count; index++) {
+            ck_assert_str_eq (enp_event_id (events [index]), ids [received++]);
+            ck_assert_uint_eq (enp_event_attempts (events [index]), 1);
+            enp_event_destroy (&events [index]);
+        }
+        zmsg_destroy (&msg);
+    }
+    ck_assert (s_wait_sent (dispatcher, 100, 10000));
+    ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), 2);
+    ck_assert_int_eq (logger_dispatcher_set_wire_batch (dispatcher, 0), -1);
+    ck_assert_int_eq (logger_dispatcher_set_wire_batch (dispatcher,
+                                                        ENP_WIRE_BATCH_MAX + 1), -1);
+    ck_assert_int_eq (logger_dispatcher_set_wire_batch (dispatcher, 1), 0);
+    s_insert (store, 3, ids);
+    logger_dispatcher_wake (dispatcher);
+    for (int index = 0; index < 3; index++) {
+        zmsg_t *msg = zmsg_recv (pull);
+        ck_assert_ptr_nonnull (msg);
+        ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_FRAMES);
+        ck_assert (zframe_streq (zmsg_first (msg), ENP_WIRE_VERSION));
+        zmsg_destroy (&msg);
+    }
+    ck_assert (s_wait_sent (dispatcher, 103, 10000));
+    ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), 5);
     logger_dispatcher_destroy (&dispatcher);
     logger_store_destroy (&store);
     zsock_destroy (&pull);
@@ -471,6 +531,7 @@ main (void)
     const TTest *tests [] = {
         test_logger_dispatcher_usage,
         test_logger_dispatcher_sends_backlog,
+        test_logger_dispatcher_wire_batch,
         test_logger_dispatcher_redelivers,
         test_logger_dispatcher_fails_after_max_attempts,
         test_logger_dispatcher_broker_late,

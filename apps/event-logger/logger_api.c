@@ -835,7 +835,7 @@ s_metrics (void *arg, struct mg_connection *conn,
     logger_metrics_snapshot_t snapshot;
     logger_store_stats (self->store, &snapshot.store);
     snapshot.broker_connected = logger_dispatcher_connected (self->dispatcher);
-    snapshot.broker_sent = logger_dispatcher_sent (self->dispatcher);
+    snapshot.broker_sent = logger_dispatcher_messages (self->dispatcher);
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);

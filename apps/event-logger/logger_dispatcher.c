@@ -13,6 +13,13 @@
     monitor that tells readyz whether the link is up. Handlers wake the
     actor through an eventfd, at most one write per wake-up however many
     events arrive meanwhile.
+
+    Events go out several to a message (ENP3, docs/protocol.md), as many
+    as are due at once up to the configured number: ZeroMQ, CURVE and the
+    broker pay per message and per frame, not per byte. Nothing waits to
+    fill a message. A message the broker refuses leaves all its events
+    pending; one that a broker or processor loses after taking it is
+    redelivered event by event, each on its own visibility deadline.
 */
 #include <poll.h>
 #include <stdatomic.h>
@@ -41,15 +48,37 @@ struct _logger_dispatcher_t {
     atomic_bool wake_pending;   //  a wake-up is already signalled
     atomic_bool connected;      //  broker link is up
     atomic_bool backpressure;   //  last send was refused
-    atomic_uint_fast64_t sent;  //  messages sent
+    atomic_uint_fast64_t sent;  //  events sent
+    atomic_uint_fast64_t messages;  //  messages they went in
     atomic_bool started;        //  the actor made its socket and connected
     atomic_uint_fast64_t refused;   //  sends the broker refused (down or full)
+    atomic_size_t wire_batch;   //  events per message; 1: ENP2, one each
     zactor_t *actor;            //  the thread that owns the socket
 };
 
+//  Encode events as one message, as many as fit from the first: ENP3 up
+//  to wire_batch events, or ENP2 for one. How many went in goes to
+//  *packed_p. Caller owns the result.
+static zmsg_t *
+s_encode (logger_dispatcher_t *self, enp_event_t **events, size_t count,
+          size_t *packed_p)
+{
+    uint32_t attempts [ENP_WIRE_BATCH_MAX];
+    size_t most = atomic_load (&self->wire_batch);
+    if (most > count)
+        most = count;
+    for (size_t index = 0; index < most; index++)
+        attempts [index] = enp_event_attempts (events [index]) + 1;
+    if (most > 1)
+        return enp_wire_encode_batch (events, attempts, most, packed_p);
+    *packed_p = 1;
+    return enp_wire_encode (events [0], attempts [0]);
+}
+
 //  Send what is due and the broker takes, claiming at most max at first,
-//  up to S_DRAIN_BATCHES batches. Returns the number sent, or -1 when the
-//  broker refused one (down or full) or the store failed.
+//  up to S_DRAIN_BATCHES batches, several events to a message. Returns
+//  the number of events sent, or -1 when the broker refused a message
+//  (down or full) or the store failed.
 static int
 s_drain (logger_dispatcher_t *self, zsock_t *push, size_t max)
 {
@@ -63,21 +92,26 @@ s_drain (logger_dispatcher_t *self, zsock_t *push, size_t max)
             return total;
         size_t sent = 0;
         bool refused = false;
-        for (; sent < count && !refused; sent++) {
-            enp_event_t *event = batch [sent];
-            zmsg_t *msg = enp_wire_encode (event, enp_event_attempts (event) + 1);
+        while (sent < count && !refused) {
+            size_t packed = 0;
+            zmsg_t *msg = s_encode (self, batch + sent, count - sent, &packed);
             refused = !msg || zmsg_send (&msg, push) != 0;
             zmsg_destroy (&msg);
             if (refused) {
                 atomic_fetch_add (&self->refused, 1);
                 break;
             }
-            if (enp_event_attempts (event) > 0)
-                enp_log_event_warn (enp_event_id (event),
-                                    "redelivering, attempt %u",
-                                    enp_event_attempts (event) + 1);
+            atomic_fetch_add (&self->messages, 1);
+            for (size_t end = sent + packed; sent < end; sent++) {
+                enp_event_t *event = batch [sent];
+                if (enp_event_attempts (event) > 0)
+                    enp_log_event_warn (enp_event_id (event),
+                                        "redelivering, attempt %u",
+                                        enp_event_attempts (event) + 1);
+            }
         }
-        //  One call each for what went and what the broker refused
+        //  One call each for what went and what the broker refused: every
+        //  event of a refused message stays pending
         logger_store_mark_sent (self->store, batch, sent);
         logger_store_release (self->store, batch + sent, count - sent);
         atomic_fetch_add (&self->sent, sent);
@@ -216,6 +250,7 @@ logger_dispatcher_new (logger_store_t *store, const char *endpoint,
         return NULL;
     self->store = store;
     self->curve = curve;
+    atomic_init (&self->wire_batch, ENP_WIRE_BATCH_MAX);
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->endpoint = strdup (endpoint);
     if (self->wake_fd < 0 || !self->endpoint) {
@@ -263,6 +298,12 @@ logger_dispatcher_sent (logger_dispatcher_t *self)
 }
 
 uint64_t
+logger_dispatcher_messages (logger_dispatcher_t *self)
+{
+    return atomic_load (&self->messages);
+}
+
+uint64_t
 logger_dispatcher_refused (logger_dispatcher_t *self)
 {
     return atomic_load (&self->refused);
@@ -277,4 +318,15 @@ logger_dispatcher_wake (logger_dispatcher_t *self)
     uint64_t one = 1;
     if (write (self->wake_fd, &one, sizeof one) < 0)
         enp_log_debug ("wake write: %s", strerror (errno));
+}
+
+//  Send up to events events per message.
+int
+logger_dispatcher_set_wire_batch (logger_dispatcher_t *self, size_t events)
+{
+    assert (self);
+    if (events < 1 || events > ENP_WIRE_BATCH_MAX)
+        return -1;
+    atomic_store (&self->wire_batch, events);
+    return 0;
 }

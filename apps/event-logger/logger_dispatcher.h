@@ -27,8 +27,14 @@ void logger_dispatcher_destroy (logger_dispatcher_t **self_p);
 bool logger_dispatcher_connected (logger_dispatcher_t *self);
 //  Return true when the broker refused the last send (its queue is full).
 bool logger_dispatcher_backpressure (logger_dispatcher_t *self);
-//  Return the number of messages sent to the broker so far.
+//  Send up to events events per ZeroMQ message (1..ENP_WIRE_BATCH_MAX, the
+//  default): an ENP3 message; 1 sends each as an ENP2 message, for brokers
+//  and processors older than ENP3. Safe from any thread. Returns 0 or -1.
+int logger_dispatcher_set_wire_batch (logger_dispatcher_t *self, size_t events);
+//  Return the number of events handed to the broker so far.
 uint64_t logger_dispatcher_sent (logger_dispatcher_t *self);
+//  Return the number of messages they went in.
+uint64_t logger_dispatcher_messages (logger_dispatcher_t *self);
 //  Return the number of sends the broker refused so far (no broker link,
 //  or its queue full): each one left an event pending to try again.
 uint64_t logger_dispatcher_refused (logger_dispatcher_t *self);

@@ -9,6 +9,7 @@
 #include "enp_config.h"
 #include "enp_curve.h"
 #include "enp_log.h"
+#include "enp_wire.h"
 #include "logger_api.h"
 #include "logger_dispatcher.h"
 #include "logger_metrics.h"
@@ -33,6 +34,10 @@ s_config_new (void)
                            " 'Authorization: Bearer <token>'")
     ||  enp_config_option (config, "visibility-timeout", "30",
                            "seconds before a queued event is sent again")
+    ||  enp_config_option (config, "wire-batch", "64",
+                           "events per message to the broker at most (1 to 64);"
+                           " 1 sends one per message, as brokers and processors"
+                           " before ENP3 need")
     ||  enp_config_option (config, "max-attempts", "5",
                            "deliveries before an event becomes failed")
     ||  enp_config_option (config, "store", "memory",
@@ -122,7 +127,12 @@ s_start_parts (enp_config_t *config, enp_curve_t *curve,
     }
     *dispatcher_p = logger_dispatcher_new (*store_p, enp_config_get (config, "broker"),
                                            curve);
-    return *dispatcher_p? 0: -1;
+    //  main checked the value already
+    long wire_batch = ENP_WIRE_BATCH_MAX;
+    enp_config_get_long (config, "wire-batch", 1, ENP_WIRE_BATCH_MAX, &wire_batch,
+                         NULL, 0);
+    return *dispatcher_p? logger_dispatcher_set_wire_batch (*dispatcher_p,
+                                                            (size_t) wire_batch): -1;
 }
 
 //  Create the classes, serve until a signal, destroy in reverse order.
@@ -172,11 +182,12 @@ main (int argc, char *argv [])
     long port = 0, visibility = 0, attempts = 0, max_events = 0, max_body = 0;
     long max_store_bytes = 0, store_connections = 0, per_client = 0;
     long max_batch_body = 0;
-    long threads = 0, request_timeout = 0, keep_alive = 0;
+    long threads = 0, request_timeout = 0, keep_alive = 0, wire_batch = 0;
     if (rc == 0
     && (enp_app_number (config, "port", 0, 65535, &port)
     ||  enp_app_number (config, "visibility-timeout", 1, 86400, &visibility)
     ||  enp_app_number (config, "max-attempts", 1, 1000, &attempts)
+    ||  enp_app_number (config, "wire-batch", 1, ENP_WIRE_BATCH_MAX, &wire_batch)
     ||  enp_app_number (config, "max-events", 1, 100000000, &max_events)
     ||  enp_app_number (config, "max-store-bytes", 1048576, 1099511627776L,
                         &max_store_bytes)
