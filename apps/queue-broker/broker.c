@@ -183,9 +183,14 @@ s_check_full (broker_t *self, enp_link_t *frontend, broker_queue_t *queue)
     && (zsock_events (enp_link_socket (frontend)) & ZMQ_POLLIN)) {
         self->reading_paused = true;
         atomic_fetch_add (&self->paused, 1);
-        enp_log_warn ("queue full (%zu messages, %zu bytes); reading from"
-                      " loggers paused", broker_queue_size (queue),
-                      broker_queue_bytes (queue));
+        //  A queue kept at its limit fills again after every send: say so
+        //  a few times a minute, not a thousand times a second
+        uint64_t held = 0;
+        if (enp_ratelimit_allow (self->limit, enp_time_mono_ms (), &held))
+            enp_log_warn ("queue full (%zu messages, %zu bytes); reading from"
+                          " loggers paused%s", broker_queue_size (queue),
+                          broker_queue_bytes (queue),
+                          held? " (more records were not logged)": "");
     }
     else
     if (!full)
