@@ -2,13 +2,15 @@
  * broker_bench: queue-broker throughput alone, and a discarding sink.
  *
  *   broker_bench through --frontend tcp://127.0.0.1:P --backend tcp://127.0.0.1:Q
- *                        [--messages N] [--timeout S] [--curve DIR]
+ *                        [--messages N] [--events E] [--timeout S] [--curve DIR]
  *       PUSHes N multipart messages into the broker's frontend (as a logger
  *       does) and PULLs them from its backend (as a processor does), one
- *       thread each; reports messages/s from the first send to the last
- *       receive. With --curve, both are CURVE clients using DIR/logger_secret,
- *       DIR/worker_secret and DIR/broker (czmq certificate files, as
- *       queue-broker --make-cert writes them).
+ *       thread each; reports messages/s and events/s from the first send
+ *       to the last receive. --events E (default 1) sends E events per
+ *       message: 1 is the seven-frame ENP2 message, more the two-frame
+ *       ENP3 one (up to 64). With --curve, both are CURVE clients using
+ *       DIR/logger_secret, DIR/worker_secret and DIR/broker (czmq
+ *       certificate files, as queue-broker --make-cert writes them).
  *   broker_bench self [--messages N]
  *       The same through an in-process zmq_proxy on loopback: the libzmq
  *       baseline the broker is compared with.
@@ -16,8 +18,9 @@
  *       PULLs and discards until SIGTERM/SIGINT or S seconds (default 600):
  *       a processor that costs nothing, for create-throughput runs.
  *
- * The message is the logger's seven-frame ENP2 event (lib/enp_wire.c);
- * the broker forwards frames untouched.
+ * The messages are the logger's (lib/enp_wire.c, docs/protocol.md): a
+ * seven-frame ENP2 event or an ENP3 batch; the broker forwards frames
+ * untouched.
  * Loopback endpoints only.  Prints one "RESULT " line.
  */
 #define _GNU_SOURCE
@@ -63,6 +66,7 @@ static void check_loopback(const char *ep)
 static char *frames[MAX_FRAMES];
 static size_t frame_len[MAX_FRAMES];
 static int nframes;
+static int events_per_message = 1;
 
 /* the ENP2 layout of lib/enp_wire.c (docs/protocol.md): "ENP2", the 36-byte
  * event id, user_id, description, attempt (u32 BE), created_at (u64 BE ms),
@@ -88,6 +92,35 @@ static void default_frames(void)
     frame_len[4] = sizeof attempt;
     frame_len[5] = sizeof created;
     frame_len[6] = sizeof generation;
+}
+
+/* ENP3: "ENP3", then a 2-byte count and per event the id, attempt,
+ * created_at, generation and the two strings with 2-byte lengths: the
+ * same event as default_frames, events_per_message times */
+static void batch_frames(void)
+{
+    static char body[2 + 64 * 128];
+    size_t at = 2;
+    body[0] = (char)(events_per_message >> 8);
+    body[1] = (char)events_per_message;
+    for (int e = 0; e < events_per_message; e++) {
+        memcpy(body + at, frames[1], 36);
+        at += 36;
+        memcpy(body + at, frames[4], 4);
+        memcpy(body + at + 4, frames[5], 8);
+        memcpy(body + at + 12, frames[6], 4);
+        at += 16;
+        for (int f = 2; f <= 3; f++) {
+            body[at] = (char)(frame_len[f] >> 8);
+            body[at + 1] = (char)frame_len[f];
+            memcpy(body + at + 2, frames[f], frame_len[f]);
+            at += 2 + frame_len[f];
+        }
+    }
+    frames[0] = "ENP3";
+    frames[1] = body;
+    frame_len[1] = at;
+    nframes = 2;
 }
 
 /* CURVE keys (Z85 text) read from czmq certificate files, or "" when off */
@@ -186,6 +219,7 @@ static long receive(void *pull, long n, double timeout_s, double *t_last)
             if (zmq_msg_recv(&m, pull, 0) < 0) {
                 if (zmq_errno() == EAGAIN)
                     goto again;
+                fprintf(stderr, "broker_bench: receive: %s\n", zmq_strerror(zmq_errno()));
                 goto out;
             }
             more = zmq_msg_more(&m);
@@ -229,9 +263,11 @@ static int run_through(void *ctx, const char *front, const char *back, long n, d
     size_t bytes = 0;
     for (int f = 0; f < nframes; f++)
         bytes += frame_len[f];
-    printf("broker: %ld of %ld messages (%d frames, %zu bytes) through in %.3f s: %.0f msg/s\n", got,
-           n, nframes, bytes, secs, rate);
-    printf("RESULT mode=through messages=%ld received=%ld seconds=%.3f rate=%.0f\n", n, got, secs, rate);
+    printf("broker: %ld of %ld messages (%d frames, %zu bytes, %d events each) through in %.3f s:"
+           " %.0f msg/s, %.0f events/s\n", got, n, nframes, bytes, events_per_message, secs, rate,
+           rate * events_per_message);
+    printf("RESULT mode=through messages=%ld received=%ld events=%d seconds=%.3f rate=%.0f event_rate=%.0f\n",
+           n, got, events_per_message, secs, rate, rate * events_per_message);
     fflush(stdout);
     return got == n ? 0 : 1;
 }
@@ -256,21 +292,26 @@ int main(int argc, char **argv)
             seconds = atof(v), i++;
         else if (!strcmp(argv[i], "--curve") && v)
             read_curve(v), i++;
+        else if (!strcmp(argv[i], "--events") && v)
+            events_per_message = atoi(v), i++;
         else
             mode = "";
     }
     if (strcmp(mode, "through") && strcmp(mode, "self") && strcmp(mode, "sink")) {
         fprintf(stderr, "usage: broker_bench through --frontend EP --backend EP [--messages N] [--timeout S]\n"
-                        "                            [--curve DIR]\n"
+                        "                            [--events E] [--curve DIR]\n"
                         "       broker_bench self [--messages N]\n"
                         "       broker_bench sink --backend EP [--seconds S]\n");
         return 2;
     }
-    if (n <= 0 || n > 100000000 || timeout <= 0 || timeout > 3600 || seconds <= 0 || seconds > 3600)
-        die("bad --messages/--timeout/--seconds");
+    if (n <= 0 || n > 100000000 || timeout <= 0 || timeout > 3600 || seconds <= 0 || seconds > 3600
+        || events_per_message < 1 || events_per_message > 64)
+        die("bad --messages/--timeout/--seconds/--events");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     default_frames();
+    if (events_per_message > 1)
+        batch_frames();
 
     void *ctx = zmq_ctx_new();
     int rc;
