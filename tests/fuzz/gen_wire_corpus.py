@@ -48,9 +48,39 @@ SEEDS = {
                                    struct.pack(">I", 1)]),
 }
 
+def record(event_id=UUID, user_id=b"alice", description=b"Order shipped",
+           attempt=1, created_at=1763713119123, generation=0):
+    return (event_id + struct.pack(">I", attempt) + struct.pack(">q", created_at)
+            + struct.pack(">I", generation) + struct.pack(">H", len(user_id)) + user_id
+            + struct.pack(">H", len(description)) + description)
+
+
+def batch(records, count=None):
+    body = struct.pack(">H", len(records) if count is None else count) + b"".join(records)
+    return message(frames=[b"ENP3", body])
+
+
+BATCH_SEEDS = dict(SEEDS)
+BATCH_SEEDS.update({
+    "batch_one": batch([record()]),
+    "batch_three": batch([record(), record(user_id=b"bob", generation=2, attempt=4),
+                          record(event_id=b"00000000-0000-4000-8000-000000000001",
+                                 description="élève 😀".encode())]),
+    "batch_largest": batch([record(user_id=b"u" * 256, description=b"d" * 4096)] * 3),
+    "batch_count_high": batch([record()], count=2),
+    "batch_trailing": message(frames=[b"ENP3", struct.pack(">H", 1) + record() + b"x"]),
+    "batch_bad_event": batch([record(), record(user_id=b"")]),
+})
+
 for harness in ("fuzz_wire", "fuzz_notify"):
     out = os.path.join(HERE, "corpus", harness)
     os.makedirs(out, exist_ok=True)
     for name, data in SEEDS.items():
         with open(os.path.join(out, name), "wb") as seed:
             seed.write(data)
+
+out = os.path.join(HERE, "corpus", "fuzz_wire_batch")
+os.makedirs(out, exist_ok=True)
+for name, data in BATCH_SEEDS.items():
+    with open(os.path.join(out, name), "wb") as seed:
+        seed.write(data)

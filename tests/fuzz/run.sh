@@ -20,7 +20,8 @@ esac
 build="${ENP_FUZZ_BUILD:-build-fuzz}"
 case "$build" in /*) ;; *) build="$PWD/$build" ;; esac
 jobs=$(nproc 2>/dev/null || echo 2)
-harnesses=(fuzz_event_create fuzz_event_status fuzz_event_list fuzz_wire fuzz_notify)
+harnesses=(fuzz_event_create fuzz_event_status fuzz_event_list fuzz_wire
+           fuzz_wire_batch fuzz_notify)
 [ -n "${ENP_FUZZ_ONLY:-}" ] && harnesses=("$ENP_FUZZ_ONLY")
 
 #   clang and its sanitizer/libFuzzer runtimes, then the usual build deps;
