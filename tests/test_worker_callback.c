@@ -675,6 +675,98 @@ START_TEST (test_worker_callback_batch_fallback)
 }
 END_TEST
 
+//  An idle logger costs a report no latency: with nothing in flight a
+//  report goes at once, however long batches may gather, so reports that
+//  come one at a time, each after the last one finished, are one request
+//  each.
+START_TEST (test_worker_callback_batch_idle)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 2, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_inflight (callback, 8), 0);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 256,
+                      WORKER_CALLBACK_BATCH_MS_MAX), 0);
+    for (int index = 0; index < 5; index++) {
+        s_submit (callback, index, 1);
+        worker_callback_run (callback, NULL, NULL);
+        ck_assert_uint_eq (worker_callback_queued (callback), 0);
+        s_outcomes_t outcomes = { 0 };
+        s_run_all (callback, &outcomes, 5000);
+        ck_assert_int_eq (outcomes.count, 1);
+        ck_assert_int_eq (outcomes.statuses [0], ENP_OK);
+        ck_assert_int_eq (testkit_logger_requests (logger), index + 1);
+        ck_assert_int_eq (testkit_logger_reports (logger), index + 1);
+    }
+    ck_assert_int_eq (testkit_logger_batches (logger), 5);
+    ck_assert_int_eq (testkit_logger_patches (logger), 0);
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
+//  Outcomes of many reports, by the number in their ids.
+typedef struct {
+    int count;                      //  reports finished
+    int ok;                         //  of them with ENP_OK
+    unsigned char seen [1000];      //  times each id finished
+} s_tally_t;
+
+static void
+s_tally (void *arg, const char *event_id, enp_status_t status)
+{
+    s_tally_t *self = (s_tally_t *) arg;
+    int number = atoi (event_id + 24);
+    ck_assert (number >= 0 && number < 1000);
+    self->seen [number]++;
+    self->count++;
+    self->ok += status == ENP_OK;
+}
+
+//  A slow logger gets far fewer requests than reports: while requests are
+//  in flight, reports that come one at a time gather. The logger holds
+//  its answers, so this needs no timing: with 4 requests in flight and
+//  256 reports a batch, 1000 reports cost at most 4 requests while the
+//  logger holds them and 4 (1000 / 256) once it answers. Each report
+//  finishes once.
+START_TEST (test_worker_callback_batch_slow_logger)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    testkit_logger_set_hold (logger, true);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 2, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_inflight (callback, 4), 0);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 256, 2), 0);
+    s_tally_t tally = { 0 };
+    for (int index = 0; index < 1000; index++) {
+        s_submit (callback, index, 1);
+        worker_callback_run (callback, s_tally, &tally);
+    }
+    ck_assert_int_eq (tally.count, 0);
+    ck_assert_uint_le (worker_callback_batches (callback), 4);
+    testkit_logger_set_hold (logger, false);
+    int64_t deadline = enp_time_mono_ms () + 20000;
+    while (worker_callback_run (callback, s_tally, &tally) > 0
+       &&  enp_time_mono_ms () < deadline)
+        worker_callback_wait (callback, NULL, 0, 50);
+    ck_assert_int_eq (tally.count, 1000);
+    ck_assert_int_eq (tally.ok, 1000);
+    for (int index = 0; index < 1000; index++)
+        ck_assert_int_eq (tally.seen [index], 1);
+    ck_assert_uint_le (worker_callback_batches (callback), 8);
+    ck_assert_int_eq (testkit_logger_patches (logger), 0);
+    //  Every request the logger saw was a batch of the client's, or a
+    //  retry of one
+    ck_assert_int_eq (testkit_logger_requests (logger),
+                      (int) (worker_callback_batches (callback)
+                           + worker_callback_retries (callback)));
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
 //  Many reports through a few slots: every one reported exactly once, in
 //  batches of at most batch_max.
 START_TEST (test_worker_callback_batch_many)
@@ -850,6 +942,8 @@ main (void)
         test_worker_callback_batch_retries,
         test_worker_callback_batch_bad_answer,
         test_worker_callback_batch_fallback,
+        test_worker_callback_batch_idle,
+        test_worker_callback_batch_slow_logger,
         test_worker_callback_batch_many,
         test_worker_callback_concurrent,
         test_worker_callback_cancel_waiting_retry,
