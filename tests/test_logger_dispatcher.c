@@ -13,6 +13,7 @@
 #include "enp_time.h"
 #include "enp_wire.h"
 #include "testkit.h"
+#include "testkit_pg.h"
 
 //  A PULL bound on a free port; endpoint receives the address to connect.
 static zsock_t *
@@ -197,19 +198,21 @@ START_TEST (test_logger_dispatcher_sends_backlog)
 }
 END_TEST
 
-//  Events due together go several to a message (ENP3, two frames), up to
-//  the wire batch; a wire batch of 1 sends each as an ENP2 message.
-START_TEST (test_logger_dispatcher_wire_batch)
+//  Check that a dispatcher on store sends events due together several to
+//  a message (ENP3, two frames), up to the wire batch, each event once;
+//  and each as an ENP2 message with a wire batch of 1.
+static void
+s_check_wire_batch (logger_store_t *store)
 {
     char endpoint [64];
     zsock_t *pull = s_broker (endpoint, sizeof endpoint, 0);
-    logger_store_t *store = s_store_new (1000, 30000, 5);
     char ids [100][ENP_UUID_LEN + 1];
     s_insert (store, 100, ids);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
+    ck_assert_ptr_nonnull (dispatcher);
     //  A backlog of 100: one message of 64, one of 36
     size_t sizes [2] = { ENP_WIRE_BATCH_MAX, 100 - ENP_WIRE_BATCH_MAX };
-    int received = 0;
+    zhashx_t *seen = zhashx_new ();
     for (int message = 0; message < 2; message++) {
         zmsg_t *msg = zmsg_recv (pull);
         ck_assert_ptr_nonnull (msg);
@@ -220,14 +223,22 @@ START_TEST (test_logger_dispatcher_wire_batch)
                                                  &count, NULL, 0), ENP_OK);
         ck_assert_uint_eq (count, sizes [message]);
         for (size_t index = 0; index < count; index++) {
-            ck_assert_str_eq (enp_event_id (events [index]), ids [received++]);
+            ck_assert_int_eq (zhashx_insert (seen, enp_event_id (events [index]),
+                                             "x"), 0);
             ck_assert_uint_eq (enp_event_attempts (events [index]), 1);
             enp_event_destroy (&events [index]);
         }
         zmsg_destroy (&msg);
     }
+    for (int index = 0; index < 100; index++)
+        ck_assert_ptr_nonnull (zhashx_lookup (seen, ids [index]));
+    zhashx_destroy (&seen);
     ck_assert (s_wait_sent (dispatcher, 100, 10000));
     ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), 2);
+    //  Each event recorded as sent once (the store may write it a moment
+    //  after the send)
+    for (int index = 0; index < 100; index++)
+        ck_assert (s_wait_stored (store, ids [index], ENP_STATUS_QUEUED, 1, 5000));
     ck_assert_int_eq (logger_dispatcher_set_wire_batch (dispatcher, 0), -1);
     ck_assert_int_eq (logger_dispatcher_set_wire_batch (dispatcher,
                                                         ENP_WIRE_BATCH_MAX + 1), -1);
@@ -244,8 +255,35 @@ START_TEST (test_logger_dispatcher_wire_batch)
     ck_assert (s_wait_sent (dispatcher, 103, 10000));
     ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), 5);
     logger_dispatcher_destroy (&dispatcher);
-    logger_store_destroy (&store);
     zsock_destroy (&pull);
+}
+
+//  ENP3 with the memory store.
+START_TEST (test_logger_dispatcher_wire_batch)
+{
+    logger_store_t *store = s_store_new (1000, 30000, 5);
+    s_check_wire_batch (store);
+    logger_store_destroy (&store);
+}
+END_TEST
+
+//  ENP3 with the PostgreSQL store, which claims with a query and records
+//  sends in batches of its own: the same messages, each event once.
+START_TEST (test_logger_dispatcher_wire_batch_postgresql)
+{
+    testkit_pg_t *pg = testkit_pg_new ();
+    ck_assert_ptr_nonnull (pg);
+    char url [512];
+    logger_store_options_t options = {
+        .max_events = 1000, .max_bytes = SIZE_MAX, .visibility_ms = 30000,
+        .max_attempts = 5, .timeout_ms = 10000, .connections = 2
+    };
+    logger_store_t *store = logger_store_new (
+        testkit_pg_url (pg, "postgres", url, sizeof url), &options);
+    ck_assert_ptr_nonnull (store);
+    s_check_wire_batch (store);
+    logger_store_destroy (&store);
+    testkit_pg_destroy (&pg);
 }
 END_TEST
 
@@ -532,6 +570,7 @@ main (void)
         test_logger_dispatcher_usage,
         test_logger_dispatcher_sends_backlog,
         test_logger_dispatcher_wire_batch,
+        test_logger_dispatcher_wire_batch_postgresql,
         test_logger_dispatcher_redelivers,
         test_logger_dispatcher_fails_after_max_attempts,
         test_logger_dispatcher_broker_late,
