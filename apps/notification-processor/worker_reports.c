@@ -46,8 +46,11 @@ s_pack (const char *text, uint8_t *out)
                 return -1;
             continue;
         }
-        int high = s_hex (text [index]), low = s_hex (text [index + 1]);
-        if (high < 0 || low < 0)
+        //  The second digit is read only after the first: a short string
+        //  ends in a NUL, which is no digit
+        int high = s_hex (text [index]);
+        int low = high < 0? -1: s_hex (text [index + 1]);
+        if (low < 0)
             return -1;
         out [byte++] = (uint8_t) (high << 4 | low);
         index++;
