@@ -210,31 +210,42 @@ s_check_wire_batch (logger_store_t *store)
     s_insert (store, 100, ids);
     logger_dispatcher_t *dispatcher = logger_dispatcher_new (store, endpoint, NULL);
     ck_assert_ptr_nonnull (dispatcher);
-    //  A backlog of 100: one message of 64, one of 36
-    size_t sizes [2] = { ENP_WIRE_BATCH_MAX, 100 - ENP_WIRE_BATCH_MAX };
+    //  A backlog of 100: one message of 64, one of 36. Unless the broker
+    //  link came up only after the dispatcher found them due: that counts
+    //  as a refusal, and the dispatcher then probes with one event (ENP2)
+    //  before it sends 64 and 35
     zhashx_t *seen = zhashx_new ();
-    for (int message = 0; message < 2; message++) {
+    size_t expected [3] = { ENP_WIRE_BATCH_MAX, 100 - ENP_WIRE_BATCH_MAX, 0 };
+    size_t messages = 0, received = 0;
+    for (; received < 100; messages++) {
+        ck_assert_uint_lt (messages, 3);
         zmsg_t *msg = zmsg_recv (pull);
         ck_assert_ptr_nonnull (msg);
-        ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_BATCH_FRAMES);
+        if (messages == 0 && zmsg_size (msg) == ENP_WIRE_FRAMES) {
+            size_t probed [3] = { 1, ENP_WIRE_BATCH_MAX, 99 - ENP_WIRE_BATCH_MAX };
+            memcpy (expected, probed, sizeof expected);
+        }
+        else
+            ck_assert_uint_eq (zmsg_size (msg), ENP_WIRE_BATCH_FRAMES);
         enp_event_t *events [ENP_WIRE_BATCH_MAX];
         size_t count = 0;
         ck_assert_int_eq (enp_wire_decode_batch (msg, events, ENP_WIRE_BATCH_MAX,
                                                  &count, NULL, 0), ENP_OK);
-        ck_assert_uint_eq (count, sizes [message]);
+        ck_assert_uint_eq (count, expected [messages]);
         for (size_t index = 0; index < count; index++) {
             ck_assert_int_eq (zhashx_insert (seen, enp_event_id (events [index]),
                                              "x"), 0);
             ck_assert_uint_eq (enp_event_attempts (events [index]), 1);
             enp_event_destroy (&events [index]);
         }
+        received += count;
         zmsg_destroy (&msg);
     }
     for (int index = 0; index < 100; index++)
         ck_assert_ptr_nonnull (zhashx_lookup (seen, ids [index]));
     zhashx_destroy (&seen);
     ck_assert (s_wait_sent (dispatcher, 100, 10000));
-    ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), 2);
+    ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), messages);
     //  Each event recorded as sent once (the store may write it a moment
     //  after the send)
     for (int index = 0; index < 100; index++)
@@ -253,7 +264,7 @@ s_check_wire_batch (logger_store_t *store)
         zmsg_destroy (&msg);
     }
     ck_assert (s_wait_sent (dispatcher, 103, 10000));
-    ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), 5);
+    ck_assert_uint_eq (logger_dispatcher_messages (dispatcher), messages + 3);
     logger_dispatcher_destroy (&dispatcher);
     zsock_destroy (&pull);
 }
