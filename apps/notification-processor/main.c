@@ -32,7 +32,8 @@ s_config_new (void)
                            " logger's (an https:// --logger-url); empty: the"
                            " system's")
     ||  enp_config_option (config, "status-token", "",
-                           "bearer token for PATCH, when the logger requires one")
+                           "bearer token for status reports (batches and PATCH),"
+                           " when the logger requires one")
     ||  enp_config_option (config, "dedup-size", "100000",
                            "event ids remembered so a redelivery is not printed twice")
     ||  enp_config_option (config, "report-retries", "8",
