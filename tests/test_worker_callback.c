@@ -632,8 +632,8 @@ START_TEST (test_worker_callback_batch_bad_answer)
 END_TEST
 
 //  A logger without the batch route (404 or 405), or one that takes no
-//  body this large (413), gets the batch's reports as single PATCHes, in
-//  order, and later reports too.
+//  body even for one report (413), gets the reports as single PATCHes, in
+//  order, and later reports too; the processor says so once.
 START_TEST (test_worker_callback_batch_fallback)
 {
     const int codes [] = { 404, 405, 413 };
@@ -657,18 +657,27 @@ START_TEST (test_worker_callback_batch_fallback)
             ck_assert_str_eq (outcomes.ids [index], id);
             ck_assert_int_eq (outcomes.statuses [index], ENP_OK);
         }
-        ck_assert_int_eq (testkit_logger_batches (logger), 1);
+        //  A 413 for three reports first halves the batch to one
+        int batches = codes [round] == 413? 2: 1;
+        ck_assert_int_eq (testkit_logger_batches (logger), batches);
         ck_assert_int_eq (testkit_logger_patches (logger), 3);
         ck_assert (!worker_callback_batching (callback));
-        ck_assert_msg (strstr (log, "reporting with single PATCHes"), "%s", log);
+        const char *said = strstr (log, "reporting with single PATCHes");
+        ck_assert_msg (said, "%s", log);
         free (log);
-        //  Later reports go as PATCHes too, without asking again
+        //  Later reports go as PATCHes too, without asking again or saying
+        //  it again
+        testkit_capture_start (&capture);
         s_submit (callback, 3, 2);
         outcomes.count = 0;
         s_run_all (callback, &outcomes, 5000);
+        log = testkit_capture_end (&capture);
         ck_assert_int_eq (outcomes.count, 2);
-        ck_assert_int_eq (testkit_logger_batches (logger), 1);
+        ck_assert_int_eq (testkit_logger_batches (logger), batches);
         ck_assert_int_eq (testkit_logger_patches (logger), 5);
+        ck_assert_msg (strstr (log, "reporting with single PATCHes") == NULL,
+                       "%s", log);
+        free (log);
         worker_callback_destroy (&callback);
         testkit_logger_destroy (&logger);
     }
@@ -762,6 +771,45 @@ START_TEST (test_worker_callback_batch_slow_logger)
     ck_assert_int_eq (testkit_logger_requests (logger),
                       (int) (worker_callback_batches (callback)
                            + worker_callback_retries (callback)));
+    worker_callback_destroy (&callback);
+    testkit_logger_destroy (&logger);
+}
+END_TEST
+
+//  A logger with a smaller body limit (413 for a large batch) gets
+//  batches half as large, again until they fit, and no PATCH: 16 reports
+//  through one slot to a logger taking at most 4 a request go as a
+//  refused 16, a refused 8, then four batches of 4, each report once.
+START_TEST (test_worker_callback_batch_shrinks)
+{
+    testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
+    ck_assert_ptr_nonnull (logger);
+    //  A batch body is 14 bytes and 72 a report, with commas between:
+    //  4 reports take 305 bytes, 8 take 597
+    testkit_logger_set_batch_body_max (logger, 400);
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 2, 10, NULL);
+    ck_assert_int_eq (worker_callback_set_batch (callback, 16, 2), 0);
+    s_submit (callback, 0, 16);
+    testkit_capture_t capture;
+    testkit_capture_start (&capture);
+    s_tally_t tally = { 0 };
+    int64_t deadline = enp_time_mono_ms () + 10000;
+    while (worker_callback_run (callback, s_tally, &tally) > 0
+       &&  enp_time_mono_ms () < deadline)
+        worker_callback_wait (callback, NULL, 0, 50);
+    char *log = testkit_capture_end (&capture);
+    ck_assert_int_eq (tally.count, 16);
+    ck_assert_int_eq (tally.ok, 16);
+    for (int index = 0; index < 16; index++)
+        ck_assert_int_eq (tally.seen [index], 1);
+    ck_assert_int_eq (testkit_logger_batches (logger), 6);
+    ck_assert_int_eq (testkit_logger_reports (logger), 16);
+    ck_assert_int_eq (testkit_logger_patches (logger), 0);
+    ck_assert (worker_callback_batching (callback));
+    ck_assert_msg (strstr (log, "sending at most 8 a request")
+               &&  strstr (log, "sending at most 4 a request"), "%s", log);
+    free (log);
     worker_callback_destroy (&callback);
     testkit_logger_destroy (&logger);
 }
@@ -944,6 +992,7 @@ main (void)
         test_worker_callback_batch_fallback,
         test_worker_callback_batch_idle,
         test_worker_callback_batch_slow_logger,
+        test_worker_callback_batch_shrinks,
         test_worker_callback_batch_many,
         test_worker_callback_concurrent,
         test_worker_callback_cancel_waiting_retry,

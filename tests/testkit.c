@@ -626,6 +626,8 @@ struct _testkit_logger_t {
     int items_seen;                     //  batch items answered
     int batches;                        //  batch requests answered
     char *answer;                       //  body of 2xx batch answers, or NULL
+    size_t batch_body_max;              //  413 for batch bodies over it (0:
+                                        //  no limit)
     bool hold;                          //  hold every answer until released
     char (*reports) [64];               //  reported ids in order
     int report_count;                   //  reports seen (kept: the first
@@ -730,6 +732,9 @@ s_logger_handle (struct mg_connection *conn, void *cbdata)
         self->batches++;
         if (self->batch_route)
             code = self->batch_route;
+        else
+        if (self->batch_body_max && size > self->batch_body_max)
+            code = 413;
         else
         if (code >= 200 && code < 300)
             reply = self->answer? strdup (self->answer)
@@ -1220,6 +1225,15 @@ testkit_logger_set_batch_route (testkit_logger_t *self, int code)
     assert (self);
     pthread_mutex_lock (&self->mutex);
     self->batch_route = code;
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
+testkit_logger_set_batch_body_max (testkit_logger_t *self, size_t bytes)
+{
+    assert (self);
+    pthread_mutex_lock (&self->mutex);
+    self->batch_body_max = bytes;
     pthread_mutex_unlock (&self->mutex);
 }
 

@@ -183,6 +183,9 @@ int testkit_logger_peak (testkit_logger_t *self);
 //  result per item, in order, each with the next item code (see
 //  testkit_logger_set_items).
 void testkit_logger_set_batch_route (testkit_logger_t *self, int code);
+//  Answer 413 to a batch request whose body is over bytes (0: no limit,
+//  the default), as a logger with a smaller body limit does.
+void testkit_logger_set_batch_body_max (testkit_logger_t *self, size_t bytes);
 //  Set the codes of batch items in turn (a 0-terminated list of 1 to 8;
 //  the last one repeats). The default is 200 for every item.
 void testkit_logger_set_items (testkit_logger_t *self, const int *codes);

@@ -23,8 +23,8 @@
     logged and the report dropped. A batch's answer says what became of
     each event: a 404 item is logged and dropped like a single 404, items
     that failed for a passing reason are retried together. A logger
-    without the batch route (404 or 405 for it, or 413 for a body over its
-    limit) gets single PATCHes instead.
+    without the batch route (404 or 405 for it) gets single PATCHes
+    instead; one with a smaller body limit (413) gets smaller batches.
 */
 #include <assert.h>
 #include <stdlib.h>
@@ -95,6 +95,8 @@ struct _worker_callback_t {
     size_t limit;                       //  reports held at most
     size_t held;                        //  reports waiting or in slots
     size_t batch_max;                   //  reports per request at most
+    size_t batch_cap;                   //  of them the logger takes (halved
+                                        //  at each 413)
     int batch_ms;                       //  longest a report gathers
     int64_t gather_since;               //  when the oldest waiting one came
     int64_t single_until;               //  single PATCHes until then
@@ -410,18 +412,12 @@ s_batch_results (worker_callback_t *self, s_slot_t *slot,
     s_retry (self, slot, outcome, done, arg);
 }
 
-//  The logger has no batch route, or takes no body this large: send
-//  single PATCHes for a while, starting with this batch's reports.
+//  Put a refused batch's reports back at the head of the queue, to go
+//  again at once, and free its slot.
 static void
-s_fall_back (worker_callback_t *self, s_slot_t *slot, long code,
-             worker_callback_done_fn *done, void *arg)
+s_requeue (worker_callback_t *self, s_slot_t *slot,
+           worker_callback_done_fn *done, void *arg)
 {
-    if (self->single_until == 0)
-        enp_log_warn ("the logger answered HTTP %ld to %s: it is older than"
-                      " this processor, or limits bodies; reporting with single"
-                      " PATCHes, and trying a batch again in %d s", code,
-                      S_BATCH_PATH, S_REPROBE_MS / 1000);
-    self->single_until = enp_time_mono_ms () + S_REPROBE_MS;
     if (worker_reports_unshift (self->queue, slot->ids, slot->count) == 0) {
         if (self->gather_since == 0)
             self->gather_since = enp_time_mono_ms ();
@@ -429,6 +425,39 @@ s_fall_back (worker_callback_t *self, s_slot_t *slot, long code,
     }
     else
         s_finish (self, slot, ENP_EIO, done, arg);
+}
+
+//  The logger has no batch route, or takes no body even for one report:
+//  send single PATCHes for a while, starting with this batch's reports.
+//  Said once: a processor facing an old logger would say it every minute.
+static void
+s_fall_back (worker_callback_t *self, s_slot_t *slot, long code,
+             worker_callback_done_fn *done, void *arg)
+{
+    if (self->single_until == 0)
+        enp_log_warn ("the logger answered HTTP %ld to %s: it is older than"
+                      " this processor, or limits bodies; reporting with single"
+                      " PATCHes, and trying a batch again every %d s", code,
+                      S_BATCH_PATH, S_REPROBE_MS / 1000);
+    self->single_until = enp_time_mono_ms () + S_REPROBE_MS;
+    s_requeue (self, slot, done, arg);
+}
+
+//  The logger takes no body this large (413): halve the batches from now
+//  on and send these reports again, so that a logger with a smaller body
+//  limit still gets batches rather than one PATCH per report.
+static void
+s_shrink (worker_callback_t *self, s_slot_t *slot,
+          worker_callback_done_fn *done, void *arg)
+{
+    size_t cap = slot->count / 2;
+    if (cap < self->batch_cap) {
+        self->batch_cap = cap;
+        enp_log_warn ("the logger refused a batch of %zu reports as too large"
+                      " (HTTP 413); sending at most %zu a request", slot->count,
+                      cap);
+    }
+    s_requeue (self, slot, done, arg);
 }
 
 //  Decide what a finished transfer means: done, retry later, or fall back.
@@ -443,6 +472,9 @@ s_completed (worker_callback_t *self, s_slot_t *slot, CURLcode rc,
     if (slot->batch) {
         if (code >= 200 && code < 300)
             s_batch_results (self, slot, done, arg);
+        else
+        if (code == 413 && slot->count > 1)
+            s_shrink (self, slot, done, arg);
         else
         if (code == 404 || code == 405 || code == 413)
             s_fall_back (self, slot, code, done, arg);
@@ -476,14 +508,14 @@ s_dispatch (worker_callback_t *self)
         size_t queued = worker_reports_size (self->queue);
         if (queued == 0)
             break;
-        if (batch && self->busy > 0 && queued < self->batch_max
+        if (batch && self->busy > 0 && queued < self->batch_cap
         &&  now < self->gather_since + self->batch_ms)
             break;
         s_slot_t *slot = &self->slots [index];
         if (slot->state != S_FREE)
             continue;
         slot->count = worker_reports_take (self->queue, slot->ids,
-                                           batch? self->batch_max: 1);
+                                           batch? self->batch_cap: 1);
         slot->batch = batch;
         slot->attempt = 0;
         slot->backoff_ms = self->backoff_ms;
@@ -522,6 +554,7 @@ worker_callback_new (const char *base_url, const char *token, int max_retries,
     self->cancel = cancel;
     self->seed = (unsigned int) getpid () ^ (unsigned int) (uintptr_t) self;
     self->batch_max = 1;
+    self->batch_cap = 1;
     self->limit = WORKER_CALLBACK_QUEUE_DEFAULT;
     self->queue = worker_reports_new (self->limit);
     if (self->base_url) {
@@ -612,11 +645,11 @@ worker_callback_set_batch (worker_callback_t *self, size_t max, int ms)
         return -1;
     size_t before = self->batch_max, slots = self->inflight;
     s_slots_destroy (self);
-    self->batch_max = max;
+    self->batch_max = self->batch_cap = max;
     self->batch_ms = ms;
     if (s_slots_new (self, slots) == 0)
         return 0;
-    self->batch_max = before;
+    self->batch_max = self->batch_cap = before;
     s_slots_new (self, slots);
     return -1;
 }

@@ -50,9 +50,11 @@ int worker_callback_set_inflight (worker_callback_t *self, size_t max);
 //  /events/{id}). While no request is in flight a report goes at once;
 //  while one is, reports gather for up to ms milliseconds
 //  (0..WORKER_CALLBACK_BATCH_MS_MAX) or until max wait, whichever comes
-//  first. A logger that answers the batch route 404, 405 or 413 (older,
-//  or a smaller body limit) gets single PATCHes, and a batch again a
-//  minute later. Only while no report is held. Returns 0 or -1.
+//  first. A logger that answers the batch route 404 or 405 (older) gets
+//  single PATCHes, and a batch again a minute later; one that answers 413
+//  (a smaller body limit) gets batches half as large from then on, and
+//  single PATCHes if even one report is too large. Only while no report
+//  is held. Returns 0 or -1.
 int worker_callback_set_batch (worker_callback_t *self, size_t max, int ms);
 //  Hold up to limit reports, waiting or in flight (1..10,000,000). Only
 //  while no report is held. Returns 0 or -1.
