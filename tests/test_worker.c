@@ -607,6 +607,49 @@ START_TEST (test_worker_prints_while_logger_holds)
 }
 END_TEST
 
+//  Each line is out of the process (flushed) before its report is sent:
+//  while the logger holds a report, the file holds the line of every event
+//  reported so far, read through its descriptor, past the stream's buffer.
+START_TEST (test_worker_flushes_before_reporting)
+{
+    s_rig_t rig;
+    s_rig_start (&rig, (int []) { 200, 0 }, NULL, &(worker_options_t) {
+                 .dedup_size = 100, .max_retries = 20, .backoff_ms = 10,
+                 .inflight = 1, .batch_max = 256, .batch_ms = 2 });
+    testkit_logger_set_hold (rig.logger, true);
+    enp_event_t *events [3];
+    s_send_events (rig.push, events, 3, "hal", "flushed first");
+    int64_t deadline = enp_time_mono_ms () + 10000;
+    while (testkit_logger_reports (rig.logger) < 1 && enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    int reports = testkit_logger_reports (rig.logger);
+    ck_assert_int_ge (reports, 1);
+    char text [1024];
+    ssize_t size = pread (fileno (rig.out), text, sizeof text - 1, 0);
+    ck_assert_int_gt (size, 0);
+    text [size] = '\0';
+    for (int index = 0; index < reports; index++) {
+        char id [64], line [128];
+        testkit_logger_report (rig.logger, index, id, sizeof id);
+        snprintf (line, sizeof line, "Event %s has been sent to hal: flushed first\n", id);
+        ck_assert_msg (strstr (text, line), "no line for %s in: %s", id, text);
+    }
+    testkit_logger_set_hold (rig.logger, false);
+    deadline = enp_time_mono_ms () + 10000;
+    while (worker_reported (rig.worker) < 3 && enp_time_mono_ms () < deadline)
+        zclock_sleep (10);
+    ck_assert_uint_eq (worker_reported (rig.worker), 3);
+    worker_destroy (&rig.worker);
+    char *lines [4];
+    ck_assert_uint_eq (s_read_lines (rig.out, lines, 4), 3);
+    for (int index = 0; index < 3; index++) {
+        free (lines [index]);
+        enp_event_destroy (&events [index]);
+    }
+    s_rig_stop (&rig);
+}
+END_TEST
+
 //  A report queue that fills (the logger holds its answers) makes the
 //  worker leave the broker; once half of it is reported, it connects
 //  again and takes the rest. Every event is printed and reported once.
@@ -753,6 +796,7 @@ main (void)
         test_worker_via_broker,
         test_worker_batch_messages,
         test_worker_prints_while_logger_holds,
+        test_worker_flushes_before_reporting,
         test_worker_leaves_broker_when_queue_full,
         NULL
     };
