@@ -446,6 +446,49 @@ s_submit (worker_callback_t *callback, int first, int count)
     }
 }
 
+//  A client of logger (2 retries, 10 ms first backoff) with up to inflight
+//  requests at once, in batches of up to max gathering for up to ms.
+static worker_callback_t *
+s_batch_client (testkit_logger_t *logger, size_t inflight, size_t max, int ms)
+{
+    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
+                                                       NULL, 2, 10, NULL);
+    ck_assert_ptr_nonnull (callback);
+    ck_assert_int_eq (worker_callback_set_inflight (callback, inflight), 0);
+    ck_assert_int_eq (worker_callback_set_batch (callback, max, ms), 0);
+    return callback;
+}
+
+//  Outcomes of many reports, by the number in their ids.
+typedef struct {
+    int count;                      //  reports finished
+    int ok;                         //  of them with ENP_OK
+    unsigned char seen [1000];      //  times each id finished
+} s_tally_t;
+
+//  Count the outcome of a finished report.
+static void
+s_tally (void *arg, const char *event_id, enp_status_t status)
+{
+    s_tally_t *self = (s_tally_t *) arg;
+    int number = atoi (event_id + 24);
+    ck_assert (number >= 0 && number < 1000);
+    self->seen [number]++;
+    self->count++;
+    self->ok += status == ENP_OK;
+}
+
+//  Drive a client until nothing is pending or timeout_ms passes, tallying
+//  the outcomes.
+static void
+s_tally_all (worker_callback_t *callback, s_tally_t *tally, int timeout_ms)
+{
+    int64_t deadline = enp_time_mono_ms () + timeout_ms;
+    while (worker_callback_run (callback, s_tally, tally) > 0
+       &&  enp_time_mono_ms () < deadline)
+        worker_callback_wait (callback, NULL, 0, 50);
+}
+
 //  Batches: reports waiting when nothing is in flight go at once, in one
 //  POST /events:batchUpdateStatus whose body lists them in order; each
 //  gets its own outcome.
@@ -500,10 +543,7 @@ START_TEST (test_worker_callback_batch_gathers)
     testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
     ck_assert_ptr_nonnull (logger);
     testkit_logger_set_gate (logger, 2);
-    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
-                                                       NULL, 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_set_inflight (callback, 3), 0);
-    ck_assert_int_eq (worker_callback_set_batch (callback, 4, 1000), 0);
+    worker_callback_t *callback = s_batch_client (logger, 3, 4, 1000);
     s_submit (callback, 0, 1);
     int64_t start = enp_time_mono_ms ();
     worker_callback_run (callback, NULL, NULL);
@@ -692,11 +732,7 @@ START_TEST (test_worker_callback_batch_idle)
 {
     testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
     ck_assert_ptr_nonnull (logger);
-    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
-                                                       NULL, 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_set_inflight (callback, 8), 0);
-    ck_assert_int_eq (worker_callback_set_batch (callback, 256,
-                      WORKER_CALLBACK_BATCH_MS_MAX), 0);
+    worker_callback_t *callback = s_batch_client (logger, 8, 256, WORKER_CALLBACK_BATCH_MS_MAX);
     for (int index = 0; index < 5; index++) {
         s_submit (callback, index, 1);
         worker_callback_run (callback, NULL, NULL);
@@ -715,23 +751,6 @@ START_TEST (test_worker_callback_batch_idle)
 }
 END_TEST
 
-//  Outcomes of many reports, by the number in their ids.
-typedef struct {
-    int count;                      //  reports finished
-    int ok;                         //  of them with ENP_OK
-    unsigned char seen [1000];      //  times each id finished
-} s_tally_t;
-
-static void
-s_tally (void *arg, const char *event_id, enp_status_t status)
-{
-    s_tally_t *self = (s_tally_t *) arg;
-    int number = atoi (event_id + 24);
-    ck_assert (number >= 0 && number < 1000);
-    self->seen [number]++;
-    self->count++;
-    self->ok += status == ENP_OK;
-}
 
 //  A slow logger gets far fewer requests than reports: while requests are
 //  in flight, reports that come one at a time gather. The logger holds
@@ -744,10 +763,7 @@ START_TEST (test_worker_callback_batch_slow_logger)
     testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
     ck_assert_ptr_nonnull (logger);
     testkit_logger_set_hold (logger, true);
-    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
-                                                       NULL, 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_set_inflight (callback, 4), 0);
-    ck_assert_int_eq (worker_callback_set_batch (callback, 256, 2), 0);
+    worker_callback_t *callback = s_batch_client (logger, 4, 256, 2);
     s_tally_t tally = { 0 };
     for (int index = 0; index < 1000; index++) {
         s_submit (callback, index, 1);
@@ -756,10 +772,7 @@ START_TEST (test_worker_callback_batch_slow_logger)
     ck_assert_int_eq (tally.count, 0);
     ck_assert_uint_le (worker_callback_batches (callback), 4);
     testkit_logger_set_hold (logger, false);
-    int64_t deadline = enp_time_mono_ms () + 20000;
-    while (worker_callback_run (callback, s_tally, &tally) > 0
-       &&  enp_time_mono_ms () < deadline)
-        worker_callback_wait (callback, NULL, 0, 50);
+    s_tally_all (callback, &tally, 20000);
     ck_assert_int_eq (tally.count, 1000);
     ck_assert_int_eq (tally.ok, 1000);
     for (int index = 0; index < 1000; index++)
@@ -787,17 +800,12 @@ START_TEST (test_worker_callback_batch_shrinks)
     //  A batch body is 14 bytes and 72 a report, with commas between:
     //  4 reports take 305 bytes, 8 take 597
     testkit_logger_set_batch_body_max (logger, 400);
-    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
-                                                       NULL, 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_set_batch (callback, 16, 2), 0);
+    worker_callback_t *callback = s_batch_client (logger, 1, 16, 2);
     s_submit (callback, 0, 16);
     testkit_capture_t capture;
     testkit_capture_start (&capture);
     s_tally_t tally = { 0 };
-    int64_t deadline = enp_time_mono_ms () + 10000;
-    while (worker_callback_run (callback, s_tally, &tally) > 0
-       &&  enp_time_mono_ms () < deadline)
-        worker_callback_wait (callback, NULL, 0, 50);
+    s_tally_all (callback, &tally, 10000);
     char *log = testkit_capture_end (&capture);
     ck_assert_int_eq (tally.count, 16);
     ck_assert_int_eq (tally.ok, 16);
@@ -821,10 +829,7 @@ START_TEST (test_worker_callback_batch_many)
 {
     testkit_logger_t *logger = testkit_logger_new ((int []) { 200, 0 });
     ck_assert_ptr_nonnull (logger);
-    worker_callback_t *callback = worker_callback_new (testkit_logger_url (logger),
-                                                       NULL, 2, 10, NULL);
-    ck_assert_int_eq (worker_callback_set_inflight (callback, 2), 0);
-    ck_assert_int_eq (worker_callback_set_batch (callback, 100, 2), 0);
+    worker_callback_t *callback = s_batch_client (logger, 2, 100, 2);
     s_outcomes_t outcomes = { 0 };
     for (int round = 0; round < 10; round++) {
         s_submit (callback, round * 300, 300);
