@@ -762,6 +762,71 @@ START_TEST (test_logger_store_requeue_bumps_generation)
 }
 END_TEST
 
+//  set_status_many: each item as set_status would do it, results in
+//  order: found and unknown ids, a processed and a pending item in one
+//  call (the pending one bumps its generation and is due again), the same
+//  id twice, and a new event reported before it was sent (not sent then).
+START_TEST (test_logger_store_set_status_many)
+{
+    logger_store_t *store = s_store (10, S_HOUR_MS, 5);
+    for (unsigned long number = 1; number <= 4; number++)
+        s_insert (store, number, "alice");
+    ck_assert_uint_eq (s_deliver (store), 4);
+    s_insert (store, 5, "alice");
+    char ids [7][ENP_UUID_LEN + 1];
+    const unsigned long numbers [] = { 1, 99, 2, 0, 3, 1, 5 };
+    const char *statuses [] = {
+        ENP_STATUS_PROCESSED, ENP_STATUS_PROCESSED, ENP_STATUS_PENDING,
+        ENP_STATUS_PROCESSED, "archived", ENP_STATUS_PROCESSED,
+        ENP_STATUS_PROCESSED
+    };
+    const enp_status_t expected [] = {
+        ENP_OK, ENP_ENOTFOUND, ENP_OK, ENP_ENOTFOUND, ENP_OK, ENP_OK, ENP_OK
+    };
+    logger_store_update_t updates [7];
+    for (size_t index = 0; index < 7; index++) {
+        s_id (numbers [index], ids [index]);
+        updates [index] = (logger_store_update_t) {
+            .event_id = ids [index], .status = statuses [index],
+            .result = ENP_EIO
+        };
+    }
+    updates [3].event_id = "not-a-uuid";
+    logger_store_set_status_many (store, updates, 7);
+    for (size_t index = 0; index < 7; index++) {
+        ck_assert_int_eq (updates [index].result, expected [index]);
+        enp_event_t *event = updates [index].event;
+        if (expected [index] != ENP_OK) {
+            ck_assert_ptr_null (event);
+            continue;
+        }
+        ck_assert_ptr_nonnull (event);
+        ck_assert_str_eq (enp_event_id (event), ids [index]);
+        ck_assert_str_eq (enp_event_status (event), statuses [index]);
+        ck_assert_uint_eq (enp_event_generation (event),
+                           numbers [index] == 2? 1: 0);
+        enp_event_destroy (&updates [index].event);
+    }
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.processed, 2);
+    ck_assert_uint_eq (stats.pending, 1);
+    ck_assert_uint_eq (stats.queued, 1);
+    ck_assert_uint_eq (stats.other, 1);
+    //  Processed twice counts once; 1 and 5 once each
+    ck_assert_uint_eq (stats.processed_total, 2);
+    //  Only the re-queued event is due: not event 5, reported before its send
+    ck_assert_int_eq (logger_store_next_due (store), 0);
+    enp_event_t *due [4];
+    size_t count = s_claim (store, due, 4);
+    ck_assert_uint_eq (count, 1);
+    ck_assert_str_eq (enp_event_id (due [0]), ids [2]);
+    ck_assert_uint_eq (enp_event_generation (due [0]), 1);
+    s_destroy_all (due, count);
+    logger_store_destroy (&store);
+}
+END_TEST
+
 //  Idempotency-Key: the same key and body gives back the first event and
 //  adds nothing; the same key with another body is ENP_EINVAL.
 START_TEST (test_logger_store_idempotency_key)
@@ -1700,6 +1765,38 @@ START_TEST (test_logger_store_concurrency)
 }
 END_TEST
 
+//  A batch of status reports reaches the writers together: its rows are
+//  written by fewer transactions than it has items (each row's xmin names
+//  the transaction that wrote it), where one set_status per item takes a
+//  transaction each.
+START_TEST (test_logger_store_pg_set_status_many_commits)
+{
+    logger_store_t *store = s_store (1000, S_HOUR_MS, 5);
+    enum { S_ITEMS = 64 };
+    char ids [S_ITEMS][ENP_UUID_LEN + 1];
+    logger_store_update_t updates [S_ITEMS];
+    for (unsigned long number = 1; number <= S_ITEMS; number++) {
+        s_insert (store, number, "alice");
+        updates [number - 1] = (logger_store_update_t) {
+            .event_id = s_id (number, ids [number - 1]),
+            .status = ENP_STATUS_PROCESSED
+        };
+    }
+    logger_store_set_status_many (store, updates, S_ITEMS);
+    for (size_t index = 0; index < S_ITEMS; index++) {
+        ck_assert_int_eq (updates [index].result, ENP_OK);
+        enp_event_destroy (&updates [index].event);
+    }
+    ck_assert_int_eq (testkit_pg_count (s_pg, s_pg_database,
+        "SELECT count (*) FROM events WHERE status = 'processed'"), S_ITEMS);
+    long transactions = testkit_pg_count (s_pg, s_pg_database,
+        "SELECT count (DISTINCT xmin::text) FROM events");
+    ck_assert_int_ge (transactions, 1);
+    ck_assert_int_lt (transactions, S_ITEMS);
+    logger_store_destroy (&store);
+}
+END_TEST
+
 static void
 s_setup_memory (void)
 {
@@ -1773,6 +1870,7 @@ main (void)
         test_logger_store_processed_not_redelivered,
         test_logger_store_set_pending_requeues,
         test_logger_store_requeue_bumps_generation,
+        test_logger_store_set_status_many,
         test_logger_store_idempotency_key,
         test_logger_store_duplicate_id,
         test_logger_store_insert_many,
@@ -1804,6 +1902,7 @@ main (void)
         test_logger_store_pg_slow_database,
         test_logger_store_pg_database_restart,
         test_logger_store_pg_lock_order,
+        test_logger_store_pg_set_status_many_commits,
         NULL
     };
     const TTest **postgresql [] = { common, postgresql_only, NULL };

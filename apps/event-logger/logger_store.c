@@ -126,6 +126,27 @@ logger_store_set_status (logger_store_t *self, const char *event_id,
                                      event_p);
 }
 
+void
+logger_store_set_status_many (logger_store_t *self,
+                              logger_store_update_t *updates, size_t count)
+{
+    assert (self);
+    assert (updates && count > 0);
+    for (size_t index = 0; index < count; index++) {
+        updates [index].result = ENP_EIO;
+        updates [index].event = NULL;
+    }
+    if (self->engine->set_status_many) {
+        self->engine->set_status_many (self->engine_self, updates, count);
+        return;
+    }
+    //  An engine with no way to do better: one at a time
+    for (size_t index = 0; index < count; index++)
+        updates [index].result = self->engine->set_status (self->engine_self,
+            updates [index].event_id, updates [index].status,
+            &updates [index].event);
+}
+
 enp_status_t
 logger_store_list (logger_store_t *self, const logger_store_query_t *query,
                    enp_event_t **items, size_t *count_p, char *next)

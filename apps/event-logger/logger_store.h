@@ -54,6 +54,16 @@ typedef struct {
     uint64_t evicted_failed_total;
 } logger_store_stats_t;
 
+//  One item of logger_store_set_status_many: what to set, and what came
+//  of it.
+typedef struct {
+    const char *event_id;       //  in: the event's id, borrowed
+    const char *status;         //  in: valid per enp_event_status_valid
+    enp_status_t result;        //  out: as logger_store_set_status returns
+    enp_event_t *event;         //  out: on ENP_OK a copy of the updated
+                                //  event (caller owns it), else NULL
+} logger_store_update_t;
+
 //  The operations every engine implements, in the manner of SQLite's VFS:
 //  a table of functions picked once at start. self is the engine's own
 //  object. Every operation may be called from any thread, except claim,
@@ -70,6 +80,9 @@ typedef struct {
                          enp_event_t **event_p);
     enp_status_t (*set_status) (void *self, const char *event_id,
                                 const char *status, enp_event_t **event_p);
+    //  Optional (NULL: logger_store loops over set_status)
+    void (*set_status_many) (void *self, logger_store_update_t *updates,
+                             size_t count);
     enp_status_t (*list) (void *self, const logger_store_query_t *query,
                           enp_event_t **items, size_t *count_p, char *next);
     void (*stats) (void *self, logger_store_stats_t *stats);
@@ -133,6 +146,17 @@ enp_status_t logger_store_get (logger_store_t *self, const char *event_id,
 enp_status_t logger_store_set_status (logger_store_t *self,
                                       const char *event_id, const char *status,
                                       enp_event_t **event_p);
+//  Set the status of count events (count >= 1), each item on its own as
+//  logger_store_set_status would, in order (an id given twice ends with
+//  its last status), but together: the PostgreSQL engine hands them all
+//  to its writers at once, so they share a few statements and commits
+//  instead of a round trip each. Fills each item's result and, on ENP_OK,
+//  its event (caller owns it). An item's ENP_EIO means the store was
+//  unavailable or out of time for it; an item a writer had by then may
+//  still be applied, as with set_status.
+void logger_store_set_status_many (logger_store_t *self,
+                                   logger_store_update_t *updates,
+                                   size_t count);
 //  Copy a page of events, oldest first, into items (an array of at least
 //  query->limit pointers; caller owns each) and their number into
 //  *count_p. The page ends at query->limit items or at the byte budget.

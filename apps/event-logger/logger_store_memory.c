@@ -475,6 +475,32 @@ s_get (void *self_, const char *event_id, enp_event_t **event_p)
     return status;
 }
 
+//  Set an event's status and copy the result into *event_p (NULL: no
+//  copy). Call with the mutex held.
+static enp_status_t
+s_set_status_locked (logger_store_memory_t *self, const char *event_id,
+                     const char *status, int64_t mono_now,
+                     enp_event_t **event_p)
+{
+    assert (enp_event_status_valid (status));
+    s_node_t *node = s_lookup (self, event_id);
+    if (!node)
+        return ENP_ENOTFOUND;
+    //  A deliberate re-queue starts a new delivery generation, so
+    //  processors print the event again (a timed-out redelivery keeps
+    //  the generation and is not printed twice)
+    if (strcmp (status, ENP_STATUS_PENDING) == 0)
+        enp_event_set_generation (node->event,
+                                  enp_event_generation (node->event) + 1);
+    s_apply_status (self, node, status, mono_now);
+    if (event_p) {
+        *event_p = enp_event_dup (node->event);
+        if (!*event_p)
+            return ENP_ENOMEM;
+    }
+    return ENP_OK;
+}
+
 //  Set an event's status.
 static enp_status_t
 s_set_status (void *self_, const char *event_id, const char *status,
@@ -482,28 +508,27 @@ s_set_status (void *self_, const char *event_id, const char *status,
 {
     logger_store_memory_t *self = (logger_store_memory_t *) self_;
     assert (self);
-    assert (enp_event_status_valid (status));
-    enp_status_t result = ENP_ENOTFOUND;
     int64_t mono_now = enp_time_mono_ms ();
     pthread_mutex_lock (&self->mutex);
-    s_node_t *node = s_lookup (self, event_id);
-    if (node) {
-        //  A deliberate re-queue starts a new delivery generation, so
-        //  processors print the event again (a timed-out redelivery keeps
-        //  the generation and is not printed twice)
-        if (strcmp (status, ENP_STATUS_PENDING) == 0)
-            enp_event_set_generation (node->event,
-                                      enp_event_generation (node->event) + 1);
-        s_apply_status (self, node, status, mono_now);
-        result = ENP_OK;
-        if (event_p) {
-            *event_p = enp_event_dup (node->event);
-            if (!*event_p)
-                result = ENP_ENOMEM;
-        }
-    }
+    enp_status_t result = s_set_status_locked (self, event_id, status,
+                                               mono_now, event_p);
     pthread_mutex_unlock (&self->mutex);
     return result;
+}
+
+//  Set many events' statuses under one lock.
+static void
+s_set_status_many (void *self_, logger_store_update_t *updates, size_t count)
+{
+    logger_store_memory_t *self = (logger_store_memory_t *) self_;
+    assert (self);
+    int64_t mono_now = enp_time_mono_ms ();
+    pthread_mutex_lock (&self->mutex);
+    for (size_t index = 0; index < count; index++)
+        updates [index].result = s_set_status_locked (self,
+            updates [index].event_id, updates [index].status, mono_now,
+            &updates [index].event);
+    pthread_mutex_unlock (&self->mutex);
 }
 
 //  Copy a page of events, oldest first.
@@ -746,6 +771,7 @@ logger_store_memory_engine (void)
         .insert_many = s_insert_many,
         .get = s_get,
         .set_status = s_set_status,
+        .set_status_many = s_set_status_many,
         .list = s_list,
         .stats = s_stats,
         .claim = s_claim,

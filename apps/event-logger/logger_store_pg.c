@@ -331,37 +331,22 @@ s_fail_queue (logger_store_pg_t *self)
     self->tail = NULL;
 }
 
-//  Hand a request to the writers and wait for it, at most timeout_ms.
-//  Returns 1 when it is done: read its result, then free it. Returns 0
-//  when it could not be done in time: the request is still the caller's
-//  to free, unless a writer has it, and then *request_p is NULL.
+//  Wait for a queued request until the deadline. Returns 1 when it is
+//  done. Returns 0 when not: a request still queued is taken out (it is
+//  the caller's to free), one a writer has is left to the writer to free
+//  and *request_p becomes NULL. Call with the mutex held.
 static int
-s_submit (logger_store_pg_t *self, s_request_t **request_p)
+s_await (logger_store_pg_t *self, s_request_t **request_p,
+         const struct timespec *deadline)
 {
     s_request_t *request = *request_p;
-    //  No writer connected: say so at once rather than after the timeout
-    if (atomic_load (&self->up) == 0)
-        return 0;
-    struct timespec deadline;
-    s_deadline (&deadline, self->options.timeout_ms);
-    pthread_mutex_lock (&self->mutex);
-    if (self->stopping || self->writers_up == 0) {
-        pthread_mutex_unlock (&self->mutex);
-        return 0;
-    }
-    request->state = S_QUEUED;
-    if (self->tail)
-        self->tail->next = request;
-    else
-        self->head = request;
-    self->tail = request;
-    pthread_cond_signal (&self->work);
     while (request->state != S_DONE)
         if (pthread_cond_timedwait (&request->done, &self->mutex,
-                                    &deadline) == ETIMEDOUT)
+                                    deadline) == ETIMEDOUT)
             break;
-    int done = request->state == S_DONE;
-    if (!done && request->state == S_QUEUED) {
+    if (request->state == S_DONE)
+        return 1;
+    if (request->state == S_QUEUED) {
         //  Still queued: take it out, nobody else refers to it
         s_request_t **link = &self->head, *previous = NULL;
         while (*link != request) {
@@ -373,13 +358,61 @@ s_submit (logger_store_pg_t *self, s_request_t **request_p)
             self->tail = previous;
         request->next = NULL;
     }
-    else
-    if (!done) {
+    else {
         request->state = S_ABANDONED;   //  The writer frees it
         *request_p = NULL;
     }
+    return 0;
+}
+
+//  Hand count requests (NULL slots are skipped) to the writers together,
+//  in order, so a writer takes them as one batch, and wait for each until
+//  one deadline timeout_ms away. Returns how many are done: a request is
+//  done when its slot is still set and its state is S_DONE; read its
+//  result, then free it. One not done in time is the caller's to free,
+//  unless a writer has it: then its slot is NULL.
+static size_t
+s_submit_many (logger_store_pg_t *self, s_request_t **requests, size_t count)
+{
+    //  No writer connected: say so at once rather than after the timeout
+    if (atomic_load (&self->up) == 0)
+        return 0;
+    struct timespec deadline;
+    s_deadline (&deadline, self->options.timeout_ms);
+    pthread_mutex_lock (&self->mutex);
+    if (self->stopping || self->writers_up == 0) {
+        pthread_mutex_unlock (&self->mutex);
+        return 0;
+    }
+    for (size_t index = 0; index < count; index++) {
+        s_request_t *request = requests [index];
+        if (!request)
+            continue;
+        request->state = S_QUEUED;
+        if (self->tail)
+            self->tail->next = request;
+        else
+            self->head = request;
+        self->tail = request;
+    }
+    //  One writer wakes; it wakes another if it leaves some behind
+    pthread_cond_signal (&self->work);
+    size_t done = 0;
+    for (size_t index = 0; index < count; index++)
+        if (requests [index])
+            done += (size_t) s_await (self, &requests [index], &deadline);
     pthread_mutex_unlock (&self->mutex);
     return done;
+}
+
+//  Hand a request to the writers and wait for it, at most timeout_ms.
+//  Returns 1 when it is done: read its result, then free it. Returns 0
+//  when it could not be done in time: the request is still the caller's
+//  to free, unless a writer has it, and then *request_p is NULL.
+static int
+s_submit (logger_store_pg_t *self, s_request_t **request_p)
+{
+    return s_submit_many (self, request_p, 1) == 1;
 }
 
 //  ---------------------------------------------------------------------
@@ -1360,33 +1393,96 @@ s_get (void *self_, const char *event_id, enp_event_t **event_p)
     return request? s_event_request (self, request, event_p): status;
 }
 
+//  A new event this process has not sent yet, whose status a client or
+//  worker changed: the database now says what happens to it (a report
+//  before the send means none), so the dispatcher drops it. Call with
+//  the mutex held.
+static void
+s_fresh_cancel (logger_store_pg_t *self, const char *canonical)
+{
+    s_fresh_t *fresh = (s_fresh_t *) zhashx_lookup (self->fresh_ids, canonical);
+    if (fresh) {
+        fresh->cancelled = true;
+        zhashx_delete (self->fresh_ids, canonical);
+    }
+}
+
+//  Make a status request; NULL with *result_p for an id that is not a
+//  UUID (ENP_ENOTFOUND) or no memory.
+static s_request_t *
+s_status_request (const char *event_id, const char *status,
+                  enp_status_t *result_p)
+{
+    assert (enp_event_status_valid (status));
+    s_request_t *request = s_id_request (S_SET_STATUS, event_id, result_p);
+    if (request)
+        snprintf (request->status, sizeof request->status, "%s", status);
+    return request;
+}
+
 static enp_status_t
 s_set_status (void *self_, const char *event_id, const char *status,
               enp_event_t **event_p)
 {
     logger_store_pg_t *self = (logger_store_pg_t *) self_;
     assert (self);
-    assert (enp_event_status_valid (status));
     enp_status_t result;
-    s_request_t *request = s_id_request (S_SET_STATUS, event_id, &result);
+    s_request_t *request = s_status_request (event_id, status, &result);
     if (!request)
         return result;
-    snprintf (request->status, sizeof request->status, "%s", status);
     char canonical [ENP_UUID_LEN + 1];
     memcpy (canonical, request->event_id, sizeof canonical);
     result = s_event_request (self, request, event_p);
     if (result == ENP_OK) {
-        //  A new event this process has not sent yet: the database now
-        //  says what happens to it (a report before the send means none)
         pthread_mutex_lock (&self->mutex);
-        s_fresh_t *fresh = (s_fresh_t *) zhashx_lookup (self->fresh_ids, canonical);
-        if (fresh) {
-            fresh->cancelled = true;
-            zhashx_delete (self->fresh_ids, canonical);
-        }
+        s_fresh_cancel (self, canonical);
         pthread_mutex_unlock (&self->mutex);
     }
     return result;
+}
+
+//  Every update a request of its own, all queued at once: the writers
+//  take them as one batch, one UPDATE per kind of status.
+static void
+s_set_status_many (void *self_, logger_store_update_t *updates, size_t count)
+{
+    logger_store_pg_t *self = (logger_store_pg_t *) self_;
+    assert (self);
+    s_request_t **requests = (s_request_t **) calloc (count, sizeof (s_request_t *));
+    if (!requests) {
+        for (size_t index = 0; index < count; index++)
+            updates [index].result = ENP_ENOMEM;
+        return;
+    }
+    for (size_t index = 0; index < count; index++) {
+        requests [index] = s_status_request (updates [index].event_id,
+            updates [index].status, &updates [index].result);
+        if (requests [index])
+            updates [index].result = ENP_EIO;   //  Until a writer answers
+    }
+    s_submit_many (self, requests, count);
+    bool applied = false;
+    for (size_t index = 0; index < count; index++) {
+        s_request_t *request = requests [index];
+        if (!request || request->state != S_DONE)
+            continue;
+        updates [index].result = request->result;
+        if (request->result == ENP_OK) {
+            updates [index].event = request->reply;
+            request->reply = NULL;
+            applied = true;
+        }
+    }
+    if (applied) {
+        pthread_mutex_lock (&self->mutex);
+        for (size_t index = 0; index < count; index++)
+            if (requests [index] && updates [index].result == ENP_OK)
+                s_fresh_cancel (self, requests [index]->event_id);
+        pthread_mutex_unlock (&self->mutex);
+    }
+    for (size_t index = 0; index < count; index++)
+        s_request_destroy (&requests [index]);
+    free (requests);
 }
 
 static enp_status_t
@@ -1840,6 +1936,7 @@ logger_store_pg_engine (void)
         .insert_many = s_insert_many,
         .get = s_get,
         .set_status = s_set_status,
+        .set_status_many = s_set_status_many,
         .list = s_list,
         .stats = s_stats,
         .claim = s_claim,
