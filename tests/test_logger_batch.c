@@ -602,6 +602,45 @@ START_TEST (test_logger_batch_create_delivered)
 }
 END_TEST
 
+//  The database away: every valid item is answered 503 (the store is
+//  unavailable), an invalid one still 422, each in its place.
+START_TEST (test_logger_batch_update_store_away)
+{
+    json_t *ids = s_create (2);
+    const char *first = json_string_value (json_array_get (ids, 0));
+    const char *second = json_string_value (json_array_get (ids, 1));
+    char *body = s_text (json_pack ("{s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}",
+                                    "updates",
+                                    "event_id", first, "status", "processed",
+                                    "event_id", second, "status", "Not Valid",
+                                    "event_id", second, "status", "pending"));
+    ck_assert_int_eq (testkit_pg_stop (s_pg), 0);
+    testkit_response_t response = s_post ("/events:batchUpdateStatus", body,
+                                          S_AUTH);
+    free (body);
+    //  The cluster back before any assertion, for the cases that follow
+    ck_assert_int_eq (testkit_pg_start (s_pg), 0);
+    ck_assert_int_eq (response.code, 200);
+    json_t *reply = s_json (&response);
+    json_t *results = json_object_get (reply, "results");
+    ck_assert_uint_eq (json_array_size (results), 3);
+    const int codes [] = { 503, 422, 503 };
+    for (size_t index = 0; index < 3; index++) {
+        json_t *result = json_array_get (results, index);
+        ck_assert_int_eq (json_integer_value (json_object_get (result, "code")),
+                          codes [index]);
+        ck_assert_str_eq (json_string_value (json_object_get (result,
+                          "event_id")), index? second: first);
+        ck_assert_int_eq (json_integer_value (json_object_get (json_object_get (
+            result, "problem"), "status")), codes [index]);
+        ck_assert_ptr_null (json_object_get (result, "event"));
+    }
+    json_decref (reply);
+    testkit_response_free (&response);
+    json_decref (ids);
+}
+END_TEST
+
 //  Add the cases for one store to the suite.
 static void
 s_add_store (Suite *suite, const char *name, void (*setup) (void),
@@ -648,6 +687,7 @@ main (void)
         test_logger_batch_update_thousand,
         test_logger_batch_update_token,
         test_logger_batch_create_delivered,
+        test_logger_batch_update_store_away,
         NULL
     };
     s_add_store (suite, "memory", s_setup_memory, memory);

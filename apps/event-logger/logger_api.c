@@ -434,26 +434,13 @@ s_require_token (logger_api_t *self, struct mg_connection *conn)
                              " <token>' header is required", NULL, &extra);
 }
 
-//  Set one event's status, as PATCH and each item of a batch do: a
-//  re-queue wakes the dispatcher unless the caller does (wake NULL: it
-//  is told through *wake). Returns the store's status, the event in
-//  *event_p on ENP_OK.
-static enp_status_t
-s_set_status (logger_api_t *self, const char *event_id, const char *status,
-              enp_event_t **event_p, bool *wake)
+//  Note a status the store applied. Returns true when the event was
+//  queued again: the dispatcher has work.
+static bool
+s_status_applied (const char *event_id, const char *status)
 {
-    enp_status_t rc = logger_store_set_status (self->store, event_id, status,
-                                               event_p);
-    if (rc != ENP_OK)
-        return rc;
-    if (strcmp (status, ENP_STATUS_PENDING) == 0) {
-        if (wake)
-            *wake = true;
-        else
-            logger_dispatcher_wake (self->dispatcher);
-    }
     enp_log_event_debug (event_id, "status set to %s", status);
-    return rc;
+    return strcmp (status, ENP_STATUS_PENDING) == 0;
 }
 
 //  PATCH /events/{event_id} {"status"}
@@ -485,9 +472,11 @@ s_update (logger_api_t *self, struct mg_connection *conn)
     }
     free (body);
     enp_event_t *event = NULL;
-    rc = s_set_status (self, event_id, status, &event, NULL);
+    rc = logger_store_set_status (self->store, event_id, status, &event);
     if (rc != ENP_OK)
         return s_store_problem (conn, rc, "no event has this id");
+    if (s_status_applied (event_id, status))
+        logger_dispatcher_wake (self->dispatcher);
     int code = s_send_event (conn, 200, event);
     enp_event_destroy (&event);
     return code;
@@ -710,40 +699,105 @@ s_result (FILE *out, json_t *item, const char *event_id, int code,
     free (text);
 }
 
-//  Apply one item of a status batch, as PATCH applies its request, and
-//  write its result. *status_p carries the store's state from item to
-//  item: once it is unavailable, later items are not tried.
+//  One item of a status batch on its way: decoded, then applied.
+typedef struct {
+    char event_id [ENP_UUID_LEN + 1];   //  canonical, or "" when invalid
+    char status [ENP_STATUS_MAX + 1];
+    char detail [128];          //  why the item is invalid
+    json_t *errors;             //  its field errors when invalid, owned
+    enp_status_t rc;            //  ENP_EINVAL, or what the store said
+    enp_event_t *event;         //  the updated event on ENP_OK, owned
+} s_update_item_t;
+
+//  Decode item index of a status batch as PATCH decodes its body; a valid
+//  one is left ENP_OK, for the store to apply.
 static void
-s_batch_item (logger_api_t *self, FILE *out, json_t *item, size_t index,
-              enp_status_t *store_p, bool *wake)
+s_update_decode (json_t *item, size_t index, s_update_item_t *update)
 {
-    char pointer [32], event_id [ENP_UUID_LEN + 1] = "";
-    char status [ENP_STATUS_MAX + 1], detail [128] = "";
+    char pointer [32];
     snprintf (pointer, sizeof pointer, "/updates/%zu", index);
-    json_t *errors = json_array ();
-    enp_status_t rc = enp_event_update_from_json (item, pointer, event_id,
-                                                  status, errors, detail,
-                                                  sizeof detail);
-    enp_event_t *event = NULL;
-    if (rc == ENP_OK && *store_p == ENP_EIO)
-        rc = ENP_EIO;
-    else
-    if (rc == ENP_OK) {
-        rc = s_set_status (self, event_id, status, &event, wake);
-        if (rc == ENP_EIO)
-            *store_p = rc;
+    update->errors = json_array ();
+    update->rc = enp_event_update_from_json (item, pointer, update->event_id,
+                                             update->status, update->errors,
+                                             update->detail,
+                                             sizeof update->detail);
+    if (update->rc != ENP_EINVAL) {
+        json_decref (update->errors);
+        update->errors = NULL;
     }
-    if (rc != ENP_EINVAL) {
-        json_decref (errors);
-        errors = NULL;
+}
+
+//  Apply the valid items of a status batch with one call to the store,
+//  so a database engine commits them together. Returns true when one was
+//  queued again (the dispatcher has work).
+static bool
+s_update_apply (logger_api_t *self, s_update_item_t *updates, size_t count)
+{
+    logger_store_update_t *valid = (logger_store_update_t *) calloc (count,
+        sizeof (logger_store_update_t));
+    size_t *slots = (size_t *) calloc (count, sizeof (size_t));
+    size_t taken = 0;
+    for (size_t index = 0; index < count; index++)
+        if (updates [index].rc == ENP_OK) {
+            if (!valid || !slots) {
+                updates [index].rc = ENP_ENOMEM;
+                continue;
+            }
+            valid [taken].event_id = updates [index].event_id;
+            valid [taken].status = updates [index].status;
+            slots [taken++] = index;
+        }
+    if (taken)
+        logger_store_set_status_many (self->store, valid, taken);
+    bool wake = false;
+    for (size_t index = 0; index < taken; index++) {
+        s_update_item_t *update = &updates [slots [index]];
+        update->rc = valid [index].result;
+        update->event = valid [index].event;
+        if (update->rc == ENP_OK)
+            wake |= s_status_applied (update->event_id, update->status);
     }
-    int code = logger_api_http_status (rc);
-    json_t *problem = rc == ENP_OK? NULL: enp_http_problem_new (code,
-        rc == ENP_EINVAL? detail: s_store_detail (rc, "no event has this id"),
-        errors);
-    s_result (out, item, event_id, code, event, problem);
+    free (slots);
+    free (valid);
+    return wake;
+}
+
+//  Write one item's result, as PATCH would answer it. The problem takes
+//  the item's errors.
+static void
+s_update_result (FILE *out, json_t *item, s_update_item_t *update)
+{
+    int code = logger_api_http_status (update->rc);
+    json_t *problem = update->rc == ENP_OK? NULL: enp_http_problem_new (code,
+        update->rc == ENP_EINVAL? update->detail
+                                : s_store_detail (update->rc,
+                                                  "no event has this id"),
+        update->errors);
+    if (update->rc != ENP_OK)
+        update->errors = NULL;
+    s_result (out, item, update->event_id, code, update->event, problem);
     json_decref (problem);
-    enp_event_destroy (&event);
+}
+
+//  Write the results of a status batch in request order. Returns 0, or
+//  -1 when out of memory.
+static int
+s_update_results (json_t *items, s_update_item_t *updates,
+                  char **text_p, size_t *size_p)
+{
+    FILE *out = open_memstream (text_p, size_p);
+    if (!out)
+        return -1;
+    fputs ("{\"results\":[", out);
+    for (size_t index = 0; index < json_array_size (items); index++) {
+        if (index)
+            fputc (',', out);
+        s_update_result (out, json_array_get (items, index), &updates [index]);
+    }
+    fputs ("]}", out);
+    bool failed = ferror (out) != 0;
+    fclose (out);
+    return failed || !*text_p? -1: 0;
 }
 
 //  POST /events:batchUpdateStatus {"updates":[{"event_id","status"},...]}:
@@ -760,30 +814,29 @@ s_batch_update (void *arg, struct mg_connection *conn,
         sent = s_batch_read (self, conn, "updates", &root, &items);
     if (sent)
         return sent;
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    if (!out) {
+    size_t count = json_array_size (items);
+    s_update_item_t *updates = (s_update_item_t *) calloc (count,
+        sizeof (s_update_item_t));
+    if (!updates) {
         json_decref (root);
         return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
     }
-    fputs ("{\"results\":[", out);
-    enp_status_t store = ENP_OK;
-    bool wake = false;
-    for (size_t index = 0; index < json_array_size (items); index++) {
-        if (index)
-            fputc (',', out);
-        s_batch_item (self, out, json_array_get (items, index), index,
-                      &store, &wake);
-    }
-    fputs ("]}", out);
-    bool failed = ferror (out) != 0;
-    fclose (out);
-    json_decref (root);
+    //  Every item checked first, then the valid ones applied together
+    for (size_t index = 0; index < count; index++)
+        s_update_decode (json_array_get (items, index), index, &updates [index]);
     //  Re-queued events go out together: the dispatcher is woken once
-    if (wake)
+    if (s_update_apply (self, updates, count))
         logger_dispatcher_wake (self->dispatcher);
-    if (failed || !text) {
+    char *text = NULL;
+    size_t size = 0;
+    int rc = s_update_results (items, updates, &text, &size);
+    for (size_t index = 0; index < count; index++) {
+        json_decref (updates [index].errors);
+        enp_event_destroy (&updates [index].event);
+    }
+    free (updates);
+    json_decref (root);
+    if (rc) {
         free (text);
         return enp_http_problem (conn, 500, "out of memory", NULL, NULL);
     }
