@@ -165,6 +165,23 @@ s_list_count (logger_store_t *store, const logger_store_query_t *query,
     return count;
 }
 
+//  Assert the store's counts by status and its processed counter.
+static void
+s_assert_counts (logger_store_t *store, size_t pending, size_t queued,
+                 size_t processed, size_t failed, size_t other,
+                 uint64_t processed_total)
+{
+    logger_store_stats_t stats;
+    logger_store_stats (store, &stats);
+    ck_assert_uint_eq (stats.pending, pending);
+    ck_assert_uint_eq (stats.queued, queued);
+    ck_assert_uint_eq (stats.processed, processed);
+    ck_assert_uint_eq (stats.failed, failed);
+    ck_assert_uint_eq (stats.other, other);
+    ck_assert_uint_eq (stats.total, pending + queued + processed + failed + other);
+    ck_assert_uint_eq (stats.processed_total, processed_total);
+}
+
 //  Usage: every method once.
 START_TEST (test_logger_store_usage)
 {
@@ -324,25 +341,11 @@ START_TEST (test_logger_store_set_status)
     s_set (store, 2, "archived");
     ck_assert_str_eq (s_status (store, 2, status), "archived");
     s_set (store, 3, ENP_STATUS_FAILED);
-
-    logger_store_stats_t stats;
-    logger_store_stats (store, &stats);
-    ck_assert_uint_eq (stats.total, 4);
-    ck_assert_uint_eq (stats.pending, 1);
-    ck_assert_uint_eq (stats.processed, 1);
-    ck_assert_uint_eq (stats.failed, 1);
-    ck_assert_uint_eq (stats.other, 1);
-    ck_assert_uint_eq (stats.queued, 0);
-    ck_assert_uint_eq (stats.processed_total, 1);
+    s_assert_counts (store, 1, 0, 1, 1, 1, 1);
 
     //  A failed event a worker reports after all leaves "failed"
     s_set (store, 3, ENP_STATUS_PROCESSED);
-    logger_store_stats (store, &stats);
-    ck_assert_uint_eq (stats.failed, 0);
-    ck_assert_uint_eq (stats.processed, 2);
-    ck_assert_uint_eq (stats.processed_total, 2);
-    ck_assert_uint_eq (stats.pending + stats.queued + stats.processed
-                       + stats.failed + stats.other, stats.total);
+    s_assert_counts (store, 1, 0, 2, 0, 1, 2);
     logger_store_destroy (&store);
 }
 END_TEST
@@ -807,14 +810,8 @@ START_TEST (test_logger_store_set_status_many)
                            numbers [index] == 2? 1: 0);
         enp_event_destroy (&updates [index].event);
     }
-    logger_store_stats_t stats;
-    logger_store_stats (store, &stats);
-    ck_assert_uint_eq (stats.processed, 2);
-    ck_assert_uint_eq (stats.pending, 1);
-    ck_assert_uint_eq (stats.queued, 1);
-    ck_assert_uint_eq (stats.other, 1);
-    //  Processed twice counts once; 1 and 5 once each
-    ck_assert_uint_eq (stats.processed_total, 2);
+    //  Processed twice counts once: 1 and 5 once each
+    s_assert_counts (store, 1, 1, 2, 0, 1, 2);
     //  Only the re-queued event is due: not event 5, reported before its send
     ck_assert_int_eq (logger_store_next_due (store), 0);
     enp_event_t *due [4];
