@@ -680,7 +680,7 @@ fi
     echo "The ceiling is a bare CivetWeb server (\`bench/ceiling/ceiling.c\`) answering POST /events with a"
     echo "fixed 201 body, same \`num_threads\` ($THREADS), \`tcp_nodelay=1\`, one \`mg_write\` per response. The"
     echo "logger runs with a queue-broker and a discarding sink on the broker's backend (no processors, so"
-    echo "no PATCH traffic competes), \`--visibility-timeout 3600\`, \`--threads $THREADS\`, \`--log-level warn\`."
+    echo "no status reports compete), \`--visibility-timeout 3600\`, \`--threads $THREADS\`, \`--log-level warn\`."
     echo "CPU µs/req is the server's own user+system CPU time divided by the requests served."
     echo
     echo "| connections | ceiling req/s | ceiling p99 ms | ceiling CPU µs/req | logger req/s | logger p99 ms | logger CPU µs/req | logger / ceiling | peer req/s | peer p99 ms |"
@@ -710,7 +710,7 @@ fi
     echo "## End to end"
     echo
     echo "\`loadgen burst\`: $E2E_EVENTS events posted as fast as accepted over $E2E_CONNS connections into"
-    echo "logger → broker → N processors → PATCH back; total time is from the first POST to the last"
+    echo "logger → broker → N processors → status reports back (\`POST /events:batchUpdateStatus\`, batched by default); total time is from the first POST to the last"
     echo "\`updated_at\`; latency is \`updated_at - created_at\` of every event (read back with"
     echo "\`GET /events?status=processed&limit=1000&after=...\`). Logger \`--visibility-timeout $VISIBILITY\` so a"
     echo "queue that is long for a moment is not re-sent; processors print to a file. In a burst the"
