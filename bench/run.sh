@@ -352,17 +352,20 @@ if (( PEAK > 0 )); then
 fi
 
 # ------------------------------------------------------- 4. end to end
-# e2e_run NAME N LOADGEN_BURST_ARGS... : a fresh broker, logger and N
-# processors, one `loadgen burst` -> RUN_LINE (its RESULT line with the
-# notification lines and logger counters appended) and RUN_CPU (µs per event
-# of logger / broker / processors / loadgen); 0 if it ran
+# e2e_run NAME N LOADGEN_BURST_ARGS... : a fresh broker, logger (with the
+# extra flags in E2E_LOGGER_FLAGS) and N processors, one `loadgen burst` ->
+# RUN_LINE (its RESULT line with the notification lines and logger counters
+# appended) and RUN_CPU (µs per event of logger / broker / processors /
+# loadgen); 0 if it ran
+E2E_LOGGER_FLAGS=()
 e2e_run() {
     local name="$1" n="$2"; shift 2
     local events="$E2E_EVENTS" arg prev=""
     for arg in "$@"; do [[ "$prev" == --events ]] && events="$arg"; prev="$arg"; done
     RUN_LINE="" RUN_CPU=n/a
     start_broker "broker-$name" || return 1
-    if start_logger "logger-$name" --visibility-timeout "$VISIBILITY" --max-events 2000000; then
+    if start_logger "logger-$name" --visibility-timeout "$VISIBILITY" --max-events 2000000 \
+         ${E2E_LOGGER_FLAGS[@]+"${E2E_LOGGER_FLAGS[@]}"}; then
         start_processors "$n" "proc-$name"
         cl0=$(cpu_ticks "$LOGGER_PID"); cb0=$(cpu_ticks "$BROKER_PID"); cp0=$(cpu_ticks_sum "${PROC_PIDS[@]}"); snap_children; cg0=$(children_cpu)
         rec "$TOOLS/loadgen burst --url $LOGGER_URL $*"
@@ -479,34 +482,25 @@ if [[ "$PG" == 1 && "$BUILD_OK" == 1 ]]; then
         for n in $PG_E2E_PROCS; do
             log "4b. PostgreSQL store end to end: $E2E_EVENTS events with $n processor(s)"
             pg_database
-            start_broker "broker-pg-e2e-$n" || continue
-            if start_logger "logger-pg-e2e-$n" --visibility-timeout "$VISIBILITY" --store "$PG_DB_URL"; then
-                start_processors "$n" "proc-pg-e2e-$n"
-                cl0=$(cpu_ticks "$LOGGER_PID"); cd0=$(pg_server_ticks)
-                rec "$TOOLS/loadgen burst --url $LOGGER_URL --events $E2E_EVENTS --conns $E2E_CONNS --timeout 300"
-                timeout 330 "$TOOLS/loadgen" burst --url "$LOGGER_URL" --events "$E2E_EVENTS" --conns "$E2E_CONNS" \
-                    --timeout 300 >"$WORK/pg-e2e-$n.txt" 2>&1 || true
-                line="$(grep '^RESULT' "$WORK/pg-e2e-$n.txt" || echo 'RESULT e2e_rate=n/a')"
-                cl1=$(cpu_ticks "$LOGGER_PID"); cd1=$(pg_server_ticks)
-                ndone=$(kv processed "$line"); ndone=${ndone:-0}
-                if (( ndone > 0 )); then
-                    PG_E2E_CPU[$n]="$(calc "round(($cl1-$cl0)/$CLK_TCK*1e6/$ndone,1)") / $(calc "round(($cd1-$cd0)/$CLK_TCK*1e6/$ndone,1)")"
-                fi
-                for p in "${PROC_PIDS[@]}"; do stop_pid "$p" "notification-processor"; done
-                PG_E2E[$n]="$line redelivered=$(metric "$LOGGER_URL" events_redelivered_total)"
-                log "   $(grep -E '^  processed' "$WORK/pg-e2e-$n.txt" || echo 'no result')"
-                if [[ "$ndone" != "$E2E_EVENTS" ]]; then
-                    problem "PostgreSQL e2e with $n processor(s): $ndone of $E2E_EVENTS events processed before the timeout"
-                fi
-                r=$(kv e2e_rate "$line")
-                if [[ "$r" =~ ^[0-9]+$ ]] && (( r > PG_BEST_E2E )); then PG_BEST_E2E=$r; fi
-                #   Bytes on disk per event: the table with its indexes and TOAST
-                #   (VACUUM first, so dead row versions of the status updates
-                #   that a long run reclaims do not count)
-                psql "$PG_DB_URL" -q -c "VACUUM events" >/dev/null 2>&1 || true
-                PG_DISK_LINE="$(psql "$PG_DB_URL" -tA -F ' ' -c "SELECT count (*), pg_relation_size ('events'), pg_indexes_size ('events'), pg_total_relation_size ('events') FROM events" 2>/dev/null || true)"
+            E2E_LOGGER_FLAGS=(--store "$PG_DB_URL")
+            d0=$(pg_server_ticks)
+            ran=0
+            e2e_run "pg-e2e-$n" "$n" --events "$E2E_EVENTS" --conns "$E2E_CONNS" --timeout 300 || ran=$?
+            d1=$(pg_server_ticks)
+            E2E_LOGGER_FLAGS=()
+            (( ran == 0 )) || continue
+            PG_E2E[$n]="$RUN_LINE"
+            ndone=$(kv processed "$RUN_LINE"); ndone=${ndone:-0}
+            if (( ndone > 0 )); then
+                PG_E2E_CPU[$n]="${RUN_CPU%% /*} / $(calc "round(($d1-$d0)/$CLK_TCK*1e6/$ndone,1)")"
             fi
-            stop_pid "$LOGGER_PID" "event-logger"; stop_pid "$BROKER_PID" "queue-broker"
+            r=$(kv e2e_rate "$RUN_LINE")
+            if [[ "$r" =~ ^[0-9]+$ ]] && (( r > PG_BEST_E2E )); then PG_BEST_E2E=$r; fi
+            #   Bytes on disk per event: the table with its indexes and TOAST
+            #   (VACUUM first, so dead row versions of the status updates
+            #   that a long run reclaims do not count)
+            psql "$PG_DB_URL" -q -c "VACUUM events" >/dev/null 2>&1 || true
+            PG_DISK_LINE="$(psql "$PG_DB_URL" -tA -F ' ' -c "SELECT count (*), pg_relation_size ('events'), pg_indexes_size ('events'), pg_total_relation_size ('events') FROM events" 2>/dev/null || true)"
         done
     else
         problem "the PostgreSQL cluster did not start: $(cat "$WORK/pg-start.err")"
