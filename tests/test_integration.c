@@ -300,12 +300,44 @@ START_TEST (test_integration_default_processors)
 }
 END_TEST
 
+//  The batching flags refuse what they cannot mean, each service exiting
+//  1 at start and naming the flag, never running with a clamped value.
+START_TEST (test_integration_batch_flags_refused)
+{
+    static const char *const cases [][3] = {
+        { "notification-processor", "--report-batch-max", "0" },
+        { "notification-processor", "--report-batch-max", "1001" },
+        { "notification-processor", "--report-batch-ms", "-1" },
+        { "notification-processor", "--report-batch-ms", "2ms" },
+        { "event-logger", "--max-batch-body", "63" },
+        { "event-logger", "--max-batch-body", "99999999999999999999" },
+        { "event-logger", "--wire-batch", "0" },
+        { "event-logger", "--wire-batch", "65" }
+    };
+    char *dir = testkit_tmpdir ();
+    ck_assert_ptr_nonnull (dir);
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        char log [512];
+        snprintf (log, sizeof log, "%s/flags-%zu.log", dir, index);
+        char *argv [] = { strdup (testkit_bin (cases [index][0])),
+                          (char *) cases [index][1], (char *) cases [index][2], NULL };
+        int status = testkit_wait (testkit_spawn (argv, NULL, log), 10000);
+        free (argv [0]);
+        ck_assert_msg (status == 1, "%s %s %s exited %d", cases [index][0],
+                       cases [index][1], cases [index][2], status);
+        ck_assert_int_eq (testkit_wait_text (log, cases [index][1], 1000), 0);
+    }
+    free (dir);
+}
+END_TEST
+
 int
 main (void)
 {
     const TTest *tests [] = {
         test_integration_thousand_events_two_processors,
         test_integration_default_processors,
+        test_integration_batch_flags_refused,
         NULL
     };
     return testkit_run (testkit_suite ("integration", 120, tests));
