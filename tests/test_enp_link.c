@@ -110,10 +110,13 @@ END_TEST
 
 //  Links made and dropped in a row all start: each monitor endpoint is
 //  free, although libzmq closes the last link's monitor in the background
-//  and the allocator hands the next link the same address.
+//  and the allocator hands the next link the same address. The old naming
+//  failed within about ten rounds; more than 300 rounds (three sockets
+//  each) can outrun libzmq's reaper under valgrind and hit its limit of
+//  1,023 sockets, which is not what this test is about.
 START_TEST (test_enp_link_new_after_destroy)
 {
-    for (int round = 0; round < 500; round++) {
+    for (int round = 0; round < 200; round++) {
         enp_link_t *link = enp_link_new (ENP_LINK_LOGGER, NULL);
         ck_assert_msg (link != NULL, "link %d did not start", round);
         ck_assert_ptr_nonnull (enp_link_monitor (link));
